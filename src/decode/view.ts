@@ -1,0 +1,135 @@
+/**
+ * PacketView: the decoder's reusable result. One instance per decoder, overwritten for every packet;
+ * all fields are numbers (addresses as uint32 or as offsets into `buf`), initialised in the constructor in
+ * a fixed order so V8 keeps one hidden class. Valid until the next decode: copy out what you keep.
+ *
+ * Layers present are bits in `layers`. Absent layers leave their fields at stale values: test the bit.
+ */
+
+/** Layer bits (also used as the "layer" in truncated/malformed reports). */
+export const L = {
+  ETH: 1 << 0,
+  VLAN: 1 << 1,
+  ARP: 1 << 2,
+  IPV4: 1 << 3,
+  IPV6: 1 << 4,
+  ICMP: 1 << 5,
+  ICMPV6: 1 << 6,
+  TCP: 1 << 7,
+  UDP: 1 << 8,
+  VXLAN: 1 << 9,
+  /** ICMP error quoting an original IPv4 header (icmpInner* fields valid). */
+  ICMP_INNER: 1 << 10,
+  /** Linux cooked header (SLL/SLL2) or NULL/LOOP header decoded instead of Ethernet. */
+  LINK: 1 << 11,
+} as const;
+
+/** Names of layers for reports ("truncated":"tcp"). Index = bit position. */
+export const LAYER_NAMES = ['eth', 'vlan', 'arp', 'ipv4', 'ipv6', 'icmp', 'icmpv6', 'tcp', 'udp', 'vxlan', 'icmp', 'link'];
+
+/** TCP flag bits as in the header's low byte + ECE/CWR (F S R P A U E C). */
+export const TCP = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
+
+export const MAX_VLAN_TAGS = 4;
+
+export class PacketView {
+  /** Buffer and frame bounds of the decoded packet (never read past base + caplen). */
+  buf: Buffer = Buffer.alloc(0);
+  base = 0;
+  caplen = 0;
+  len = 0;
+  linktype = 0;
+  layers = 0;
+
+  // Ethernet (MACs are offsets into buf: dst at ethDstOff, src at ethSrcOff, 6 bytes each).
+  ethDstOff = -1;
+  ethSrcOff = -1;
+  /** Ethertype after any VLAN tags (or the protocol from SLL/NULL headers). */
+  ethType = 0;
+  vlanCount = 0;
+  /** VLAN ids, outermost first; vlanCount entries valid (extra tags beyond MAX_VLAN_TAGS are counted, not stored). */
+  vlanIds: Uint16Array = new Uint16Array(MAX_VLAN_TAGS);
+
+  // ARP (Ethernet/IPv4 only): hardware addresses are offsets, protocol addresses uint32.
+  arpOp = 0;
+  arpShaOff = -1;
+  arpSpa = 0;
+  arpThaOff = -1;
+  arpTpa = 0;
+
+  // IPv4 (addresses as uint32, host order of the numeric value: 10.0.0.1 === 0x0a000001).
+  ip4Src = 0;
+  ip4Dst = 0;
+  ipProto = 0;
+  ipTtl = 0;
+  ipId = 0;
+  ipTotalLen = 0;
+  ipHdrLen = 0;
+  ipDf = false;
+  ipMf = false;
+  /** Fragment offset in bytes (the header's 13-bit field × 8). */
+  ipFragOff = 0;
+
+  // IPv6: addresses are 16-byte runs at ip6SrcOff / ip6DstOff.
+  ip6SrcOff = -1;
+  ip6DstOff = -1;
+  /** Upper-layer protocol after the extension-header chain (also copied to ipProto). */
+  ip6Next = 0;
+  ip6Hlim = 0;
+  ip6Plen = 0;
+
+  /** Offset of the L4 header (TCP/UDP/ICMP/ICMPv6), -1 when none. */
+  l4Off = -1;
+  sport = 0;
+  dport = 0;
+
+  // ICMP (v4)
+  icmpType = 0;
+  icmpCode = 0;
+  /** Echo identifier/sequence: valid for echo request/reply (types 8/0) only. */
+  icmpId = 0;
+  icmpSeq = 0;
+  /** The quoted original datagram of an ICMP error (L.ICMP_INNER). Ports are -1 when not present. */
+  icmpInnerSrc = 0;
+  icmpInnerDst = 0;
+  icmpInnerProto = 0;
+  icmpInnerSport = -1;
+  icmpInnerDport = -1;
+
+  // ICMPv6
+  icmp6Type = 0;
+  icmp6Code = 0;
+  /** NDP target address (NS/NA/redirect): offset of 16 bytes, -1 when none. */
+  icmp6TargetOff = -1;
+
+  // TCP
+  tcpSeq = 0;
+  tcpAck = 0;
+  tcpFlags = 0;
+  tcpWin = 0;
+  tcpHdrLen = 0;
+
+  // UDP
+  udpLen = 0;
+
+  // VXLAN
+  vni = 0;
+
+  /** Application payload (after the innermost decoded L4 header), -1 offset when none. */
+  payloadOff = -1;
+  payloadLen = 0;
+
+  /** Layer bit where the packet was cut short (0 = not truncated). */
+  truncated = 0;
+  /** Layer bit of a malformed header (0 = none), with a reason code and a number for the message. */
+  malformed = 0;
+  malformedReason = 0;
+  malformedValue = 0;
+
+  /** The inner frame of a VXLAN packet (decoded one level deep; its own `inner` is null). */
+  inner: PacketView | null;
+
+  constructor(withInner = true) {
+    this.inner = withInner ? new PacketView(false) : null;
+  }
+}
