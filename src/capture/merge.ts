@@ -1,0 +1,173 @@
+/**
+ * Merges the record streams of several capture sources into one stream in timestamp order. Each source is
+ * already in order (stamped on arrival); across sources records are held for a bounded reorder window, then
+ * released smallest-timestamp first. A record older than one already released (its source lagged more than
+ * the window) is released at once and counted in `late`, never dropped.
+ *
+ * Records are copied into one growable byte arena per source with metadata in typed arrays, so holding them
+ * allocates nothing per packet; released records are handed out through one reused PacketRecord.
+ */
+import type { PacketRecord, RecordHandler } from '../pcap/record';
+
+class SourceQueue {
+  bytes: Buffer = Buffer.allocUnsafe(1 << 20);
+  /** Byte write position in `bytes`. */
+  end = 0;
+  cap = 1024;
+  head = 0;
+  count = 0;
+  off = new Float64Array(this.cap);
+  caplen = new Int32Array(this.cap);
+  len = new Float64Array(this.cap);
+  sec = new Float64Array(this.cap);
+  nsec = new Float64Array(this.cap);
+  linktype = new Int32Array(this.cap);
+  closed = false;
+
+  push(rec: PacketRecord): void {
+    if (this.count === 0) {
+      this.head = 0;
+      this.end = 0;
+    }
+    if (this.head + this.count === this.cap) this.makeRoom();
+    if (this.end + rec.caplen > this.bytes.length) this.makeBytes(rec.caplen);
+    const i = this.head + this.count;
+    rec.buf.copy(this.bytes, this.end, rec.offset, rec.offset + rec.caplen);
+    this.off[i] = this.end;
+    this.caplen[i] = rec.caplen;
+    this.len[i] = rec.len;
+    this.sec[i] = rec.tsSec;
+    this.nsec[i] = rec.tsNsec;
+    this.linktype[i] = rec.linktype;
+    this.end += rec.caplen;
+    this.count++;
+  }
+
+  /** Slides live entries to index 0, or doubles the metadata arrays when they are mostly full. */
+  private makeRoom(): void {
+    const grow = this.count > this.cap / 2;
+    const cap = grow ? this.cap * 2 : this.cap;
+    const move = <T extends Float64Array | Int32Array>(a: T, make: (n: number) => T): T => {
+      const b = grow ? make(cap) : a;
+      if (grow) b.set(a.subarray(this.head, this.head + this.count));
+      else a.copyWithin(0, this.head, this.head + this.count);
+      return b;
+    };
+    this.off = move(this.off, (n) => new Float64Array(n));
+    this.caplen = move(this.caplen, (n) => new Int32Array(n));
+    this.len = move(this.len, (n) => new Float64Array(n));
+    this.sec = move(this.sec, (n) => new Float64Array(n));
+    this.nsec = move(this.nsec, (n) => new Float64Array(n));
+    this.linktype = move(this.linktype, (n) => new Int32Array(n));
+    this.cap = cap;
+    this.head = 0;
+  }
+
+  /** Compacts live bytes to the start of the arena, or grows it. */
+  private makeBytes(need: number): void {
+    const first = this.off[this.head];
+    const live = this.end - first;
+    const target = live + need > this.bytes.length / 2 ? Math.max(this.bytes.length * 2, live + need) : this.bytes.length;
+    const next = target === this.bytes.length ? this.bytes : Buffer.allocUnsafe(target);
+    this.bytes.copy(next, 0, first, this.end);
+    for (let i = this.head; i < this.head + this.count; i++) this.off[i] -= first;
+    this.bytes = next;
+    this.end = live;
+  }
+}
+
+export class TimestampMerger {
+  /** Records released after a later one from another source (that source lagged beyond the window). */
+  late = 0;
+  private readonly queues: SourceQueue[];
+  private readonly out: PacketRecord = {
+    buf: Buffer.alloc(0),
+    offset: 0,
+    caplen: 0,
+    len: 0,
+    tsSec: 0,
+    tsNsec: 0,
+    linktype: 0,
+    ifIndex: 0,
+    iface: undefined,
+  };
+  private lastSec = 0;
+  private lastNsec = 0;
+
+  /** names[i] becomes rec.iface and i becomes rec.ifIndex of records from source i. */
+  constructor(
+    private readonly names: ReadonlyArray<string>,
+    private readonly onRecord: RecordHandler,
+  ) {
+    this.queues = names.map(() => new SourceQueue());
+  }
+
+  /** Queues a record of source `src` (copied: the caller may reuse rec afterwards). */
+  push(src: number, rec: PacketRecord): void {
+    this.queues[src].push(rec);
+  }
+
+  /** A source that ended no longer holds the others back. */
+  close(src: number): void {
+    this.queues[src].closed = true;
+  }
+
+  get held(): number {
+    let n = 0;
+    for (const q of this.queues) n += q.count;
+    return n;
+  }
+
+  /**
+   * Releases, in timestamp order, every record that is safe: all open sources have a record queued (so
+   * nothing earlier can still come), or the record is older than the watermark (now − window).
+   * Pass watermark = Infinity to release everything (end of capture).
+   */
+  release(watermarkSec: number, watermarkNsec: number): void {
+    const qs = this.queues;
+    for (;;) {
+      let best = -1;
+      let waitingOnOpenEmpty = false;
+      for (let i = 0; i < qs.length; i++) {
+        const q = qs[i];
+        if (q.count === 0) {
+          if (!q.closed) waitingOnOpenEmpty = true;
+          continue;
+        }
+        if (best < 0 || before(q.sec[q.head], q.nsec[q.head], qs[best].sec[qs[best].head], qs[best].nsec[qs[best].head])) best = i;
+      }
+      if (best < 0) return;
+      const q = qs[best];
+      const s = q.sec[q.head];
+      const ns = q.nsec[q.head];
+      if (waitingOnOpenEmpty && !before(s, ns, watermarkSec, watermarkNsec)) return;
+      this.emit(best, q);
+    }
+  }
+
+  private emit(src: number, q: SourceQueue): void {
+    const i = q.head;
+    const r = this.out;
+    r.buf = q.bytes;
+    r.offset = q.off[i];
+    r.caplen = q.caplen[i];
+    r.len = q.len[i];
+    r.tsSec = q.sec[i];
+    r.tsNsec = q.nsec[i];
+    r.linktype = q.linktype[i];
+    r.ifIndex = src;
+    r.iface = this.names[src];
+    if (before(r.tsSec, r.tsNsec, this.lastSec, this.lastNsec)) this.late++;
+    else {
+      this.lastSec = r.tsSec;
+      this.lastNsec = r.tsNsec;
+    }
+    q.head++;
+    q.count--;
+    this.onRecord(r);
+  }
+}
+
+function before(aSec: number, aNsec: number, bSec: number, bNsec: number): boolean {
+  return aSec < bSec || (aSec === bSec && aNsec < bNsec);
+}
