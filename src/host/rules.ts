@@ -1,0 +1,160 @@
+/**
+ * Firewall rule counters of one network namespace from every backend at once: iptables and ip6tables on the
+ * nf_tables backend (iptables-nft-save -c) and on the legacy x_tables backend (iptables-legacy-save -c), and
+ * native nftables tables (nft -j list ruleset, minus the tables iptables-nft made). RuleDeltas turns two
+ * successive reads into per-interval deltas and rates. No formatting here: the CLI and the dashboard share it.
+ */
+import { parseIptablesSave } from './iptables';
+import { parseNftRuleset } from './nft';
+import { isDropTarget, type RuleBackend, type RuleCounter } from './rule-counter';
+import { CommandError, run, type NetnsRef } from './run';
+
+export { isDropTarget, kubeChainRole, kubeService, type RuleBackend, type RuleCounter } from './rule-counter';
+
+export interface ReadRulesOptions {
+  /** Namespace to read (named, or "pid:1234"); the current one when absent. */
+  netns?: NetnsRef;
+  /** Only this table (filter, nat, mangle, raw, security, or an nft table name). */
+  table?: string;
+  /** Only this chain. */
+  chain?: string;
+}
+
+export interface BackendTables {
+  backend: RuleBackend;
+  /** "filter", "nat" … (nft: "inet netscope_fw"). */
+  tables: string[];
+  /** Rules in those tables, policies not included. */
+  rules: number;
+}
+
+export interface RulesSnapshot {
+  rules: RuleCounter[];
+  /** Backends that hold at least one table, in the order they were read. */
+  backends: RuleBackend[];
+  /** What each backend holds (every backend that could be read, also the empty ones). */
+  summary: BackendTables[];
+  /** Backends that could not be read (tool missing, permission) and why, one line each. */
+  warnings: string[];
+}
+
+interface SaveTool {
+  backend: RuleBackend;
+  argv: string[];
+  family: 'ip' | 'ip6';
+}
+
+const SAVE_TOOLS: SaveTool[] = [
+  { backend: 'iptables-nft', argv: ['iptables-nft-save', '-c'], family: 'ip' },
+  { backend: 'ip6tables-nft', argv: ['ip6tables-nft-save', '-c'], family: 'ip6' },
+  { backend: 'iptables-legacy', argv: ['iptables-legacy-save', '-c'], family: 'ip' },
+  { backend: 'ip6tables-legacy', argv: ['ip6tables-legacy-save', '-c'], family: 'ip6' },
+];
+
+function oneLine(err: unknown): string {
+  const msg = err instanceof CommandError ? err.message : err instanceof Error ? err.message : String(err);
+  return msg.split('\n').map((l) => l.trim()).filter((l) => l !== '').join('; ');
+}
+
+/** Runs a command; a missing tool or failure becomes a warning instead of failing the whole read. */
+async function tryRead(argv: string[], netns: NetnsRef, warnings: string[]): Promise<string | undefined> {
+  try {
+    return (await run(argv, { netns })).stdout;
+  } catch (err) {
+    if (err instanceof CommandError && err.code === 'ENOENT' && netnsArgv0Missing(err)) throw err;
+    warnings.push(`${argv[0]}: ${oneLine(err)}`);
+    return undefined;
+  }
+}
+
+/** A missing `ip` (used to enter the namespace) is fatal; a missing save tool is only a warning. */
+function netnsArgv0Missing(err: CommandError): boolean {
+  return err.argv[0] === 'ip' || err.argv[0] === 'nsenter';
+}
+
+/**
+ * Reads every backend's rules and counters in `netns`. Never changes anything: save tools and `nft list` only
+ * read (no table is created by looking).
+ */
+export async function readRules(opts: ReadRulesOptions = {}): Promise<RulesSnapshot> {
+  const warnings: string[] = [];
+  const [saves, nftText] = await Promise.all([
+    Promise.all(SAVE_TOOLS.map((t) => tryRead(t.argv, opts.netns, warnings))),
+    tryRead(['nft', '-j', 'list', 'ruleset'], opts.netns, warnings),
+  ]);
+  const rules: RuleCounter[] = [];
+  const summary: BackendTables[] = [];
+  const xtablesHint = new Set<string>();
+  SAVE_TOOLS.forEach((tool, i) => {
+    const text = saves[i];
+    if (text === undefined) return;
+    const parsed = parseIptablesSave(text, tool.backend, tool.family);
+    if (tool.backend.endsWith('-nft')) for (const t of parsed.tables) xtablesHint.add(`${tool.family} ${t.table}`);
+    summary.push({ backend: tool.backend, tables: parsed.tables.map((t) => t.table), rules: parsed.rules.filter((r) => r.position > 0).length });
+    rules.push(...parsed.rules);
+  });
+  if (nftText !== undefined) {
+    const parsed = parseNftRuleset(nftText, xtablesHint);
+    const native = parsed.tables.filter((t) => !t.xtables);
+    summary.push({ backend: 'nft', tables: native.map((t) => `${t.family} ${t.name}`), rules: parsed.rules.filter((r) => r.position > 0).length });
+    rules.push(...parsed.rules);
+  }
+  const selected = rules.filter((r) => (opts.table === undefined || r.table === opts.table) && (opts.chain === undefined || r.chain === opts.chain));
+  return {
+    rules: selected,
+    backends: summary.filter((s) => s.tables.length > 0).map((s) => s.backend),
+    summary,
+    warnings,
+  };
+}
+
+export interface RuleDelta extends RuleCounter {
+  /** Packets and bytes since the previous update (0 on the first sight of a rule). */
+  dPackets: number;
+  dBytes: number;
+  /** Packets and bytes per second over the last interval. */
+  pps: number;
+  bps: number;
+  /** A DROP/REJECT rule (or DROP policy) whose counter moved in the last interval. */
+  hitDrop: boolean;
+  /** First time this rule is seen by this RuleDeltas. */
+  isNew: boolean;
+}
+
+/**
+ * Per-rule deltas between successive snapshots, matched by RuleCounter.key. A counter that went down was
+ * zeroed (iptables -Z, rule replaced): its current value is the delta since then.
+ */
+export class RuleDeltas {
+  private prev = new Map<string, { packets: number; bytes: number; atSec: number }>();
+  private updates = 0;
+
+  update(rules: RuleCounter[], atSec: number): RuleDelta[] {
+    const next = new Map<string, { packets: number; bytes: number; atSec: number }>();
+    const first = this.updates === 0;
+    this.updates++;
+    const out = rules.map((r): RuleDelta => {
+      const before = this.prev.get(r.key);
+      next.set(r.key, { packets: r.packets, bytes: r.bytes, atSec });
+      let dPackets = 0;
+      let dBytes = 0;
+      let dt = 0;
+      if (before) {
+        dPackets = r.packets >= before.packets ? r.packets - before.packets : r.packets;
+        dBytes = r.bytes >= before.bytes ? r.bytes - before.bytes : r.bytes;
+        dt = atSec - before.atSec;
+      }
+      return {
+        ...r,
+        dPackets,
+        dBytes,
+        pps: dt > 0 ? dPackets / dt : 0,
+        bps: dt > 0 ? dBytes / dt : 0,
+        hitDrop: dPackets > 0 && isDropTarget(r.target),
+        isNew: !first && before === undefined,
+      };
+    });
+    this.prev = next;
+    return out;
+  }
+}
