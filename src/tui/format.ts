@@ -5,7 +5,7 @@
 
 const SI = ['', 'k', 'M', 'G', 'T', 'P'];
 
-/** 1234 → "1.2k", 999 → "999", 1.5e9 → "1.5G" (base 1000, at most 4 significant characters). */
+/** 1234 → "1.2k", 15600 → "15.6k", 999 → "999", 1.5e9 → "1.5G" (base 1000, at most 3 significant digits). */
 export function si(n: number): string {
   if (!Number.isFinite(n)) return '-';
   const neg = n < 0;
@@ -15,7 +15,8 @@ export function si(n: number): string {
     v /= 1000;
     i++;
   }
-  const digits = i === 0 ? (Number.isInteger(v) ? 0 : v < 10 ? 1 : 0) : v < 9.95 ? 1 : 0;
+  // Three significant digits at most: 9.5k, 15.6k, 156k.
+  const digits = (i === 0 && Number.isInteger(v)) || v >= 99.95 ? 0 : 1;
   return `${neg ? '-' : ''}${v.toFixed(digits)}${SI[i]}`;
 }
 

@@ -84,7 +84,7 @@ describe('DashboardModel flows', () => {
     const icmp = plain(p.lines).find((l) => l.startsWith('icmp'))!;
     expect(icmp).toContain('10.244.1.2 ⇄ 10.244.1.9');
     expect(icmp).toContain('980B');
-    expect(icmp).toContain(' 40kb/s');
+    expect(icmp).toContain('40.0kb/s');
     expect(icmp).toContain('NOREPLY');
     expect(p.lines.find((l) => l.includes('NOREPLY'))).toContain('{red-fg}');
     expect(p.label).toContain('flows 3');
