@@ -338,10 +338,13 @@ export class CaptureParser {
         this.pcapRecord(buf, pos);
         return;
       }
-    } else if (!this.pcapngBlock(buf, pos, size)) {
+      this.consumed += size;
       return;
     }
+    // Advance first so `offset` is the end of the block while the handler runs (as for classic pcap).
+    const at = this.consumed;
     this.consumed += size;
+    if (!this.pcapngBlock(buf, pos, size, at)) this.consumed = at;
   }
 
   private pcapHeader(buf: Buffer, pos: number): boolean {
@@ -400,8 +403,7 @@ export class CaptureParser {
     this.onRecord(rec);
   }
 
-  private pcapngBlock(buf: Buffer, pos: number, size: number): boolean {
-    const at = this.consumed;
+  private pcapngBlock(buf: Buffer, pos: number, size: number, at: number): boolean {
     const type = u32(buf, pos, this.le);
     let le = this.le;
     if (type === BT_SHB) le = buf.readUInt32LE(pos + 8) === BYTE_ORDER_MAGIC;
@@ -411,24 +413,24 @@ export class CaptureParser {
     }
     switch (type) {
       case BT_SHB:
-        return this.sectionHeader(buf, pos, le);
+        return this.sectionHeader(buf, pos, le, at);
       case BT_IDB:
-        return this.interfaceDescription(buf, pos, size);
+        return this.interfaceDescription(buf, pos, size, at);
       case BT_EPB:
       case BT_OPB:
-        return this.packetBlock(buf, pos, size, type);
+        return this.packetBlock(buf, pos, size, type, at);
       case BT_SPB:
-        return this.simplePacket(buf, pos, size);
+        return this.simplePacket(buf, pos, size, at);
       default:
         return true; // statistics, name resolution, custom, secrets…: not needed to deliver packets
     }
   }
 
-  private sectionHeader(buf: Buffer, pos: number, le: boolean): boolean {
+  private sectionHeader(buf: Buffer, pos: number, le: boolean, at: number): boolean {
     const major = u16(buf, pos + 12, le);
     const minor = u16(buf, pos + 14, le);
     if (major !== 1) {
-      return this.fail(this.consumed, `unsupported pcapng version ${major}.${minor} in section header at byte ${this.consumed}`);
+      return this.fail(at, `unsupported pcapng version ${major}.${minor} in section header at byte ${at}`);
     }
     this.le = le;
     this.sectionSeen = true;
@@ -436,8 +438,7 @@ export class CaptureParser {
     return true;
   }
 
-  private interfaceDescription(buf: Buffer, pos: number, size: number): boolean {
-    const at = this.consumed;
+  private interfaceDescription(buf: Buffer, pos: number, size: number, at: number): boolean {
     if (size < 20) return this.fail(at, `bad interface description block at byte ${at}: block length ${size} is less than 20`);
     const le = this.le;
     const linktype = u16(buf, pos + 8, le);
@@ -481,23 +482,22 @@ export class CaptureParser {
   }
 
   /** Resolves a section-local interface id to the global index, or records an error and returns -1. */
-  private globalInterface(localId: number, what: string): number {
+  private globalInterface(localId: number, what: string, at: number): number {
     const idx = this.sectionBase + localId;
     if (idx >= this.ifs.length) {
       const n = this.ifs.length - this.sectionBase;
-      this.fail(this.consumed, `bad ${what} at byte ${this.consumed}: interface id ${localId} is unknown (the section has ${n} interface description block${n === 1 ? '' : 's'} so far)`);
+      this.fail(at, `bad ${what} at byte ${at}: interface id ${localId} is unknown (the section has ${n} interface description block${n === 1 ? '' : 's'} so far)`);
       return -1;
     }
     return idx;
   }
 
-  private packetBlock(buf: Buffer, pos: number, size: number, type: number): boolean {
-    const at = this.consumed;
+  private packetBlock(buf: Buffer, pos: number, size: number, type: number, at: number): boolean {
     const what = blockName(type);
     if (size < 32) return this.fail(at, `bad ${what} at byte ${at}: block length ${size} is less than 32`);
     const le = this.le;
     const localId = type === BT_EPB ? u32(buf, pos + 8, le) : u16(buf, pos + 8, le);
-    const idx = this.globalInterface(localId, what);
+    const idx = this.globalInterface(localId, what, at);
     if (idx < 0) return false;
     const caplen = u32(buf, pos + 20, le);
     if (caplen > this.maxCaplen) {
@@ -517,10 +517,9 @@ export class CaptureParser {
     return true;
   }
 
-  private simplePacket(buf: Buffer, pos: number, size: number): boolean {
-    const at = this.consumed;
+  private simplePacket(buf: Buffer, pos: number, size: number, at: number): boolean {
     if (size < 16) return this.fail(at, `bad simple packet block at byte ${at}: block length ${size} is less than 16`);
-    const idx = this.globalInterface(0, 'simple packet block');
+    const idx = this.globalInterface(0, 'simple packet block', at);
     if (idx < 0) return false;
     const len = u32(buf, pos + 8, this.le);
     let caplen = size - 16;
@@ -546,7 +545,6 @@ export class CaptureParser {
     rec.iface = info.name;
     this.delivered++;
     this.onRecord(rec);
-    // Classic pcap's hot loop relies on these staying fixed; pcapng sets them per record anyway.
   }
 
   /** Describes the incomplete unit left in the carry buffer at end of input. */
