@@ -148,7 +148,7 @@ describe('fuzz: random corruption and truncation', () => {
   bases.push(many);
 
   function mutate(src: Buffer, r: () => number): Buffer {
-    let b = Buffer.from(src);
+    let b: Buffer = Buffer.from(src);
     const kind = Math.floor(r() * 5);
     const at = (): number => Math.floor(r() * b.length);
     if (kind === 0) {
