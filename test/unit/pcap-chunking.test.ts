@@ -139,7 +139,7 @@ describe.each(fixtures)('%s', (_name, parts) => {
 });
 
 describe('fuzz: random corruption and truncation', () => {
-  const bases = fixtures.map(([, parts]) => Buffer.concat(parts.map((p) => p[0])));
+  const bases: Buffer[] = fixtures.map(([, parts]) => Buffer.concat(parts.map((p) => p[0])));
   // A bigger base with many records so corruption lands in varied places.
   const many = craftPcap(
     { nanos: true },
