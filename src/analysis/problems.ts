@@ -1,0 +1,84 @@
+/**
+ * Problems the analysis engine reports (failed connects, resets, unanswered echo/ARP, ARP conflicts, MAC
+ * moves, ICMP errors, evictions): one shape for text and JSON output. Built only when a snapshot is taken or a
+ * flow leaves the table, never per packet.
+ */
+
+export type ProblemKind =
+  | 'tcp-failed-connect'
+  | 'tcp-reset'
+  | 'icmp-unanswered'
+  | 'icmp-error'
+  | 'arp-unanswered'
+  | 'arp-conflict'
+  | 'mac-move'
+  | 'flows-evicted';
+
+export type ProblemValue = string | number | boolean | null | string[];
+
+export interface Problem {
+  kind: ProblemKind;
+  /** One line for people: what happened, between whom, how often. */
+  text: string;
+  /** When it was last seen ("SEC.NNNNNNNNN"), or null for counters. */
+  time: string | null;
+  /** The flow key it belongs to (FlowRecord.key), or null for ARP/MAC problems. */
+  flow: string | null;
+  /** Machine-readable facts behind `text` (addresses, counts, sides). */
+  details: Record<string, ProblemValue>;
+}
+
+/** Order in which problem kinds are listed: what breaks connectivity first. */
+export const PROBLEM_ORDER: readonly ProblemKind[] = [
+  'tcp-failed-connect',
+  'tcp-reset',
+  'icmp-unanswered',
+  'icmp-error',
+  'arp-unanswered',
+  'arp-conflict',
+  'mac-move',
+  'flows-evicted',
+];
+
+const UNREACH_CODES = [
+  'network unreachable',
+  'host unreachable',
+  'protocol unreachable',
+  'port unreachable',
+  'fragmentation needed',
+  'source route failed',
+  'destination network unknown',
+  'destination host unknown',
+  'source host isolated',
+  'network administratively prohibited',
+  'host administratively prohibited',
+  'network unreachable for TOS',
+  'host unreachable for TOS',
+  'communication administratively prohibited',
+  'host precedence violation',
+  'precedence cutoff in effect',
+];
+
+/** Name of an ICMPv4 error (type/code) as users know it from ping/traceroute. */
+export function icmpErrorText(type: number, code: number): string {
+  switch (type) {
+    case 3:
+      return `destination unreachable (${UNREACH_CODES[code] ?? `code ${code}`})`;
+    case 11:
+      return code === 1 ? 'time exceeded (fragment reassembly)' : 'time exceeded (TTL expired in transit)';
+    case 12:
+      return `parameter problem (code ${code})`;
+    case 5:
+      return `redirect (code ${code})`;
+    case 4:
+      return 'source quench';
+    default:
+      return `ICMP type ${type} code ${code}`;
+  }
+}
+
+export function compareProblems(x: Problem, y: Problem): number {
+  const d = PROBLEM_ORDER.indexOf(x.kind) - PROBLEM_ORDER.indexOf(y.kind);
+  if (d !== 0) return d;
+  return (x.time ?? '').localeCompare(y.time ?? '');
+}

@@ -1,0 +1,168 @@
+/**
+ * `netscope read --flows`: a FlowTable fed from a whole capture, rendered once at the end as a text table with
+ * a problems section, or as JSON lines ({"flow":…} per flow, {"problem":…} per problem, one {"summary":…}).
+ */
+import { PacketView } from '../decode/view';
+import { PacketRecord } from '../pcap/record';
+import { FlowRecord, FlowSort, FlowTable } from './flows';
+import { Problem } from './problems';
+
+export interface FlowReportOptions {
+  sort: FlowSort;
+  /** Show only the first N flows after sorting; 0 = all. */
+  top: number;
+  json: boolean;
+  /** Hard cap on flows held (evictions are reported); default 1,000,000. */
+  maxFlows?: number;
+  rateIntervalSec?: number;
+}
+
+export class FlowReport {
+  readonly table: FlowTable;
+  private startSec = -1;
+  private startNs = 0;
+
+  constructor(private readonly opts: FlowReportOptions) {
+    // A report covers the whole capture: nothing expires for being idle, only the hard cap evicts.
+    this.table = new FlowTable({ idleTimeoutSec: Infinity, maxFlows: opts.maxFlows, rateIntervalSec: opts.rateIntervalSec });
+  }
+
+  add(view: PacketView, rec: PacketRecord): void {
+    if (this.startSec < 0 || rec.tsSec < this.startSec || (rec.tsSec === this.startSec && rec.tsNsec < this.startNs)) {
+      this.startSec = rec.tsSec;
+      this.startNs = rec.tsNsec;
+    }
+    this.table.add(view, rec);
+  }
+
+  render(): string {
+    const snap = this.table.snapshot({ sort: this.opts.sort, top: this.opts.top });
+    if (this.opts.json) {
+      const lines: string[] = [];
+      for (const f of snap.flows) lines.push(JSON.stringify({ flow: f }));
+      for (const p of snap.problems) lines.push(JSON.stringify({ problem: p }));
+      const c = snap.counters;
+      lines.push(
+        JSON.stringify({
+          summary: {
+            flows: c.flows,
+            shown: snap.flows.length,
+            packets: c.packets,
+            bytes: c.bytes,
+            evicted: c.evicted,
+            unkeyed: c.unkeyed,
+            innerPackets: c.innerPackets,
+            icmpErrorsUnmatched: c.icmpErrorsUnmatched,
+            macs: c.macs,
+            arp: c.arp,
+          },
+        }),
+      );
+      return lines.join('\n') + '\n';
+    }
+    return this.renderText(snap.flows, snap.problems);
+  }
+
+  private rel(ts: string): string {
+    if (this.startSec < 0) return '';
+    const dot = ts.indexOf('.');
+    const sec = Number(ts.slice(0, dot)) - this.startSec;
+    const ns = Number(ts.slice(dot + 1)) - this.startNs;
+    return `+${(sec + ns / 1e9).toFixed(3)}s`;
+  }
+
+  private renderText(flows: FlowRecord[], problems: Problem[]): string {
+    const c = this.table.counters();
+    const out: string[] = [];
+    const ifaces = this.table.interfaces();
+    // One unnamed interface (a classic pcap) says nothing: only show the column when it can differ.
+    const showIf = ifaces.length > 1 || (ifaces.length === 1 && !/^if\d+$/.test(ifaces[0]));
+    const head = ['PROTO', 'A', 'B', 'PACKETS', 'A→B', 'B→A', 'BYTES', 'A→B', 'B→A', 'START', 'DURATION', 'AVG RATE', 'STATE'];
+    if (showIf) head.push('IFACE');
+    const rows: string[][] = [head];
+    for (const f of flows) {
+      const row = [
+        f.vni !== null ? `${f.proto}@vni${f.vni}` : f.proto,
+        endpoint(f.a, f.aPort, f.family),
+        endpoint(f.b, f.bPort, f.family),
+        String(f.packets),
+        String(f.packetsAB),
+        String(f.packetsBA),
+        String(f.bytes),
+        String(f.bytesAB),
+        String(f.bytesBA),
+        this.rel(f.first),
+        `${f.durationSec.toFixed(3)}s`,
+        humanRate(f.avgBytesPerSec),
+        stateText(f),
+      ];
+      if (showIf) row.push(f.ifaces.join(','));
+      rows.push(row);
+    }
+    const shown = flows.length;
+    out.push(
+      `Flows: ${c.flows}${shown < c.flows ? ` (top ${shown} by ${this.opts.sort})` : ` (sorted by ${this.opts.sort})`}, ` +
+        `${c.packets} packets, ${c.bytes} bytes` +
+        (c.innerPackets > 0 ? `, ${c.innerPackets} VXLAN inner frames` : '') +
+        (c.evicted > 0 ? `, ${c.evicted} flows EVICTED (cap ${this.table.maxFlows})` : ''),
+    );
+    if (shown === 0) out.push('No flows.');
+    else out.push(...table(rows, [3, 4, 5, 6, 7, 8]));
+    out.push('');
+    if (problems.length === 0) {
+      out.push('Problems: none');
+    } else {
+      out.push(`Problems (${problems.length}):`);
+      const prow = problems.map((p) => [`  ${p.kind}`, p.time ? this.rel(p.time) : '', p.text]);
+      out.push(...table(prow, [], false));
+    }
+    return out.join('\n') + '\n';
+  }
+}
+
+function endpoint(addr: string, port: number | null, family: string): string {
+  if (port === null) return addr;
+  return family === 'ipv6' ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function humanRate(bytesPerSec: number): string {
+  const bits = bytesPerSec * 8;
+  if (bits >= 1e9) return `${(bits / 1e9).toFixed(2)}Gb/s`;
+  if (bits >= 1e6) return `${(bits / 1e6).toFixed(2)}Mb/s`;
+  if (bits >= 1e3) return `${(bits / 1e3).toFixed(1)}kb/s`;
+  return `${Math.round(bits)}b/s`;
+}
+
+function stateText(f: FlowRecord): string {
+  const parts: string[] = [];
+  if (f.tcp) {
+    let s = f.tcp.state;
+    if (f.tcp.rstBy && f.tcp.state === 'reset') s += ` by ${f.tcp.rstBy}`;
+    if (f.tcp.synRetransmits > 0) s += ` (${f.tcp.syns} SYNs)`;
+    parts.push(s);
+  }
+  if (f.echo) {
+    const e = f.echo;
+    let s = `echo ${e.replies}/${e.requests}`;
+    if (e.rttSamples > 0) s += ` rtt ${e.rttMinMs}/${e.rttAvgMs}/${e.rttMaxMs}ms`;
+    parts.push(s);
+  }
+  if (f.arp) parts.push(`req ${f.arp.requests} rep ${f.arp.replies}`);
+  if (f.icmpErrors) parts.push(`${f.icmpErrors.text} from ${f.icmpErrors.from} ×${f.icmpErrors.count}`);
+  return parts.join('; ');
+}
+
+/** Left-aligned columns except those in `right`; no trailing spaces; the header row is the first row. */
+function table(rows: string[][], right: number[], pad = true): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((cell, i) => (widths[i] = Math.max(widths[i] ?? 0, cell.length)));
+  return rows.map((r) =>
+    r
+      .map((cell, i) => {
+        if (i === r.length - 1 && !right.includes(i)) return cell;
+        return right.includes(i) && pad ? cell.padStart(widths[i]) : cell.padEnd(widths[i]);
+      })
+      .join('  ')
+      .trimEnd(),
+  );
+}
