@@ -32,6 +32,41 @@ export const TCP = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG:
 
 export const MAX_VLAN_TAGS = 4;
 
+/**
+ * Why a header was rejected (`malformedReason`); `malformedValue` carries the offending number.
+ * describeProblem() in format.ts turns these into text. A malformed layer's bit is never set in `layers`.
+ */
+export const M = {
+  NONE: 0,
+  /** IPv4 header version nibble is not 4 (value: version). */
+  IP4_VERSION: 1,
+  /** IPv4 IHL × 4 below 20 (value: header length in bytes). */
+  IP4_HDR_LEN: 2,
+  /** IPv4 total length (non-zero) below the header length (value: total length). */
+  IP4_TOTAL_LEN: 3,
+  /** IPv6 version nibble is not 6 (value: version). */
+  IP6_VERSION: 4,
+  /** More extension headers than MAX_IP6_EXT_HEADERS (value: count). */
+  IP6_EXT_CHAIN: 5,
+  /** TCP data offset × 4 below 20 (value: header length). */
+  TCP_HDR_LEN: 6,
+  /** TCP header longer than the segment the IP header announces (value: header length). */
+  TCP_HDR_PAST_SEGMENT: 7,
+  /** UDP length field 1..7 (value: length). */
+  UDP_LEN: 8,
+  /** ARP that is not Ethernet/IPv4 (value: hardware type << 16 | protocol type). */
+  ARP_FORMAT: 9,
+  /** ARP Ethernet/IPv4 with address lengths other than 6/4 (value: hlen << 8 | plen). */
+  ARP_ADDR_LEN: 10,
+  /** VXLAN header without the I (valid VNI) flag (value: flags byte). */
+  VXLAN_FLAGS: 11,
+  /** Raw-IP link type whose first nibble is neither 4 nor 6 (value: nibble). */
+  RAW_VERSION: 12,
+} as const;
+
+/** Extension headers followed before giving up (a loop guard against crafted chains). */
+export const MAX_IP6_EXT_HEADERS = 16;
+
 export class PacketView {
   /** Buffer and frame bounds of the decoded packet (never read past base + caplen). */
   buf: Buffer = Buffer.alloc(0);
@@ -49,6 +84,10 @@ export class PacketView {
   vlanCount = 0;
   /** VLAN ids, outermost first; vlanCount entries valid (extra tags beyond MAX_VLAN_TAGS are counted, not stored). */
   vlanIds: Uint16Array = new Uint16Array(MAX_VLAN_TAGS);
+  /** Offset of the outermost VLAN tag's TCI (tag i's TCI at vlanOff + 4*i, its TPID 2 bytes before), -1 when untagged. */
+  vlanOff = -1;
+  /** Offset of the network-layer header (after link header and tags), -1 when none was reached. */
+  l3Off = -1;
 
   // ARP (Ethernet/IPv4 only): hardware addresses are offsets, protocol addresses uint32.
   arpOp = 0;
@@ -77,6 +116,10 @@ export class PacketView {
   ip6Next = 0;
   ip6Hlim = 0;
   ip6Plen = 0;
+  /** Fragment header: offset in bytes (-1 = no fragment header), more-fragments flag, identification. */
+  ip6FragOff = -1;
+  ip6FragMore = false;
+  ip6FragId = 0;
 
   /** Offset of the L4 header (TCP/UDP/ICMP/ICMPv6), -1 when none. */
   l4Off = -1;
@@ -114,10 +157,14 @@ export class PacketView {
 
   // VXLAN
   vni = 0;
+  vxlanFlags = 0;
 
   /** Application payload (after the innermost decoded L4 header), -1 offset when none. */
   payloadOff = -1;
+  /** Payload bytes actually captured (buf[payloadOff .. payloadOff + payloadLen) is always readable). */
   payloadLen = 0;
+  /** Payload length on the wire per the headers (what tcpdump prints as "length N"); ≥ payloadLen. */
+  payloadWireLen = 0;
 
   /** Layer bit where the packet was cut short (0 = not truncated). */
   truncated = 0;
