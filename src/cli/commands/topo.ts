@@ -1,0 +1,201 @@
+/**
+ * `netscope topo apply|destroy|show`: build a topology from a file (with rollback), remove it, or show every
+ * network namespace with its interfaces, bridges, veth peers and routes.
+ */
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { requireRoot, setCommandLogger } from '../../host/run';
+import { ApplyError, executePlan } from '../../topology/apply';
+import { discover, findNetns } from '../../topology/discover';
+import { planApply, planDestroy } from '../../topology/lifecycle';
+import { formatPlan, PlanConflictError } from '../../topology/plan';
+import { loadTopologyFile, TOPOLOGY_NAME, TopologyFileError } from '../../topology/schema';
+import { renderTree } from '../../topology/tree';
+
+export const command = 'topo';
+export const describe = 'Build (apply), remove (destroy) or show network namespace topologies';
+
+interface Common {
+  verbose?: boolean;
+}
+interface ApplyArgs extends Common {
+  file: string;
+  dryRun?: boolean;
+  name?: string;
+  prefix?: string;
+  allowOverlap?: boolean;
+}
+interface DestroyArgs extends Common {
+  file?: string;
+  name?: string;
+  dryRun?: boolean;
+}
+interface ShowArgs extends Common {
+  json?: boolean;
+  netns?: string[];
+  bridge?: string;
+  color?: boolean;
+}
+
+/** Prints an error as `netscope: …` lines (one per issue) and sets the exit code. */
+function fail(err: unknown, code = 1): void {
+  const msg = err instanceof Error ? err.message : String(err);
+  for (const line of msg.split('\n')) process.stderr.write(`netscope: ${line}\n`);
+  process.exitCode = code;
+}
+
+function verbose(args: Common): void {
+  if (args.verbose) setCommandLogger((line) => process.stderr.write(`${line}\n`));
+}
+
+function checkName(name: string | undefined): void {
+  if (name !== undefined && !TOPOLOGY_NAME.test(name)) throw new TopologyFileError('--name', [{ path: '', message: `"${name}" is not a valid topology name — use 1-32 letters, digits, "_", "." or "-"` }]);
+}
+
+/** Runs a plan with SIGINT/SIGTERM turned into a rollback. */
+async function execute(plan: Parameters<typeof executePlan>[0], args: Common): Promise<number> {
+  const ctl = new AbortController();
+  const onSignal = (sig: NodeJS.Signals): void => {
+    if (!ctl.signal.aborted) process.stderr.write(`netscope: ${sig} received — stopping and rolling back what this run changed\n`);
+    ctl.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  try {
+    return await executePlan(plan, {
+      signal: ctl.signal,
+      onChange: args.verbose ? (c, i, n) => process.stderr.write(`[${i}/${n}] ${c.op} ${c.text}\n`) : undefined,
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+async function applyHandler(args: ApplyArgs): Promise<void> {
+  try {
+    verbose(args);
+    checkName(args.name);
+    const spec = loadTopologyFile(args.file);
+    if (args.name) spec.name = args.name;
+    if (!args.dryRun) requireRoot('CAP_NET_ADMIN', 'netscope topo apply');
+    const plan = await planApply(spec, { prefix: args.prefix, allowOverlap: args.allowOverlap, file: args.file });
+    process.stdout.write(formatPlan(plan));
+    if (args.dryRun) {
+      if (plan.changes.length) process.stdout.write('dry run: nothing changed\n');
+      return;
+    }
+    if (plan.changes.length === 0) return;
+    const n = await execute(plan, args);
+    process.stdout.write(`applied ${n} change${n === 1 ? '' : 's'}\n`);
+  } catch (err) {
+    fail(err, err instanceof ApplyError && err.interrupted ? 130 : 1);
+  }
+}
+
+async function destroyHandler(args: DestroyArgs): Promise<void> {
+  try {
+    verbose(args);
+    checkName(args.name);
+    if (!args.file && !args.name) {
+      fail('name the topology to destroy: netscope topo destroy FILE, or --name NAME', 2);
+      return;
+    }
+    const name = args.name ?? loadTopologyFile(args.file!).name;
+    if (!args.dryRun) requireRoot('CAP_NET_ADMIN', 'netscope topo destroy');
+    const plan = await planDestroy(name);
+    if (plan.changes.length === 0) {
+      process.stdout.write(`topology ${name}: nothing to destroy (no namespace is marked netscope:${name})\n`);
+      return;
+    }
+    process.stdout.write(formatPlan(plan));
+    if (args.dryRun) {
+      process.stdout.write('dry run: nothing changed\n');
+      return;
+    }
+    const n = await execute(plan, args);
+    process.stdout.write(`destroyed topology ${name}: removed ${n} namespace${n === 1 ? '' : 's'}\n`);
+  } catch (err) {
+    fail(err, err instanceof ApplyError && err.interrupted ? 130 : 1);
+  }
+}
+
+async function showHandler(args: ShowArgs): Promise<void> {
+  try {
+    verbose(args);
+    let topo = await discover();
+    if (args.netns && args.netns.length > 0) {
+      const ids: string[] = [];
+      for (const ref of args.netns) {
+        const ns = findNetns(topo, ref);
+        if (!ns) {
+          fail(`no network namespace "${ref}" — netscope topo show lists them (names, "host", or a pid)`);
+          return;
+        }
+        ids.push(ns.id);
+      }
+      // Keep peers resolved against the whole machine, show only the requested namespaces.
+      topo = {
+        namespaces: topo.namespaces.filter((n) => ids.includes(n.id)),
+        interfaces: topo.interfaces.filter((i) => ids.includes(i.netns)),
+        routes: topo.routes.filter((r) => ids.includes(r.netns)),
+        neighbours: topo.neighbours.filter((n) => ids.includes(n.netns)),
+      };
+    }
+    if (args.json) {
+      process.stdout.write(JSON.stringify(topo, null, 2) + '\n');
+      return;
+    }
+    process.stdout.write(renderTree(topo, { color: args.color ?? Boolean(process.stdout.isTTY), bridge: args.bridge }));
+  } catch (err) {
+    fail(err);
+  }
+}
+
+const verboseOpt = { alias: 'v', type: 'boolean', describe: 'log every command run (to stderr)' } as const;
+
+export function builder(y: Argv): Argv {
+  return y
+    .command(
+      'apply <file>',
+      'Create or converge the topology in FILE (YAML or JSON); prints the plan first',
+      (a) =>
+        a
+          .positional('file', { type: 'string', demandOption: true, describe: 'topology file' })
+          .option('dry-run', { type: 'boolean', describe: 'print the plan only' })
+          .option('name', { type: 'string', describe: 'topology name (overrides the file; tags what is created)' })
+          .option('prefix', { type: 'string', describe: 'namespace name prefix (default "<name>-")' })
+          .option('allow-overlap', { type: 'boolean', describe: "allow addresses that overlap the host's addresses or routes" })
+          .option('verbose', verboseOpt)
+          .example('$0 topo apply examples/topology/k8s-node.yaml', 'build a node namespace with a cni0 bridge and three pods')
+          .example('$0 topo apply k8s-node.yaml --name lab1 --prefix lab1-', 'a second copy under another name'),
+      (a) => applyHandler(a as ArgumentsCamelCase<ApplyArgs>),
+    )
+    .command(
+      'destroy [file]',
+      'Remove everything a topology created (found by its ownership marks, also after a restart)',
+      (a) =>
+        a
+          .positional('file', { type: 'string', describe: 'topology file (its name is used)' })
+          .option('name', { type: 'string', describe: 'topology name (instead of FILE)' })
+          .option('dry-run', { type: 'boolean', describe: 'print what would be removed' })
+          .option('verbose', verboseOpt),
+      (a) => destroyHandler(a as ArgumentsCamelCase<DestroyArgs>),
+    )
+    .command(
+      'show',
+      'Show every network namespace (named and process-held): interfaces, bridges and ports, veth peers, routes',
+      (a) =>
+        a
+          .option('json', { type: 'boolean', describe: 'print the discovered topology as JSON' })
+          .option('netns', { type: 'string', array: true, describe: 'only these namespaces (name, "host", or pid)' })
+          .option('bridge', { type: 'string', describe: 'only this bridge, its ports and their peers' })
+          .option('color', { type: 'boolean', describe: 'colour states (default: when stdout is a terminal)' })
+          .option('verbose', verboseOpt),
+      (a) => showHandler(a as ArgumentsCamelCase<ShowArgs>),
+    )
+    .demandCommand(1, 'Name an action: apply, destroy or show.');
+}
+
+export function handler(): void {
+  /* subcommands handle everything */
+}
