@@ -4,10 +4,11 @@
  * native nftables tables (nft -j list ruleset, minus the tables iptables-nft made). RuleDeltas turns two
  * successive reads into per-interval deltas and rates. No formatting here: the CLI and the dashboard share it.
  */
+import { existsSync } from 'fs';
 import { parseIptablesSave } from './iptables';
 import { parseNftRuleset } from './nft';
 import { isDropTarget, type RuleBackend, type RuleCounter } from './rule-counter';
-import { CommandError, run, type NetnsRef } from './run';
+import { CommandError, isValidNetnsName, run, type NetnsRef } from './run';
 
 export { isDropTarget, kubeChainRole, kubeService, type RuleBackend, type RuleCounter } from './rule-counter';
 
@@ -72,11 +73,21 @@ function netnsArgv0Missing(err: CommandError): boolean {
   return err.argv[0] === 'ip' || err.argv[0] === 'nsenter';
 }
 
+/** Fails early and clearly on a namespace that does not exist (instead of five tools failing). */
+export function assertNetnsExists(netns: NetnsRef): void {
+  if (netns === undefined || netns === '') return;
+  const pid = /^pid:(\d+)$/.exec(netns);
+  if (!pid && !isValidNetnsName(netns)) throw new Error(`invalid network namespace name "${netns}": use letters, digits, "_", "." or "-"`);
+  const file = pid ? `/proc/${pid[1]}/ns/net` : `/run/netns/${netns}`;
+  if (!existsSync(file)) throw new Error(`no network namespace "${netns}" (${pid ? 'no such process' : 'see ip netns list'})`);
+}
+
 /**
  * Reads every backend's rules and counters in `netns`. Never changes anything: save tools and `nft list` only
  * read (no table is created by looking).
  */
 export async function readRules(opts: ReadRulesOptions = {}): Promise<RulesSnapshot> {
+  assertNetnsExists(opts.netns);
   const warnings: string[] = [];
   const [saves, nftText] = await Promise.all([
     Promise.all(SAVE_TOOLS.map((t) => tryRead(t.argv, opts.netns, warnings))),

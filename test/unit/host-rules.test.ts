@@ -2,6 +2,7 @@ import { readFileSync } from 'fs';
 import path from 'path';
 import { parseIptablesSave, splitRuleWords, IptablesSaveError } from '../../src/host/iptables';
 import { parseNftRuleset, renderNftExprs } from '../../src/host/nft';
+import * as view from '../../src/cli/commands/rules';
 import { RuleDeltas, isDropTarget, kubeChainRole, kubeService, type RuleCounter } from '../../src/host/rules';
 
 const fixture = (name: string): string => readFileSync(path.join(__dirname, '../../fixtures/host', name), 'utf8');
@@ -239,5 +240,35 @@ describe('RuleDeltas', () => {
   test('drop targets', () => {
     expect(['DROP', 'REJECT', 'drop', 'reject', 'KUBE-MARK-DROP'].every(isDropTarget)).toBe(true);
     expect(['ACCEPT', 'accept', 'KUBE-SVC-X', '', 'jump x'].some(isDropTarget)).toBe(false);
+  });
+});
+
+describe('rules text view', () => {
+  test('groups by chain, marks hit drops, shows services and uncounted rules', () => {
+    const kube = parseIptablesSave(fixture('iptables-nft-kube.save'), 'iptables-nft', 'ip').rules.filter((r) => r.table === 'filter');
+    const lines = view.renderRules(kube);
+    expect(lines).toContain('iptables-nft  filter  KUBE-SERVICES  (kube-proxy: service portals)');
+    const reject = lines.find((l) => l.includes('REJECT'));
+    expect(reject).toMatch(/^!\s+1\s+60\s+REJECT\s+\[default\/nobackend:http\] -d 10\.42\.0\.99\/32/);
+    const nft = parseNftRuleset(fixture('nft-ruleset.json')).rules.filter((r) => r.chain === 'forward_filter');
+    const nftLines = view.renderRules(nft);
+    expect(nftLines.find((l) => l.includes('jump svc_helper'))).toMatch(/^\s+-\s+-\s+jump svc_helper/);
+    expect(nftLines.find((l) => l.includes('policy drop'))).toMatch(/^\s+-\s+-\s+drop\s+\(policy drop\)$/);
+  });
+  test('watch rows: deltas, rates, moving and hit-drop marks, --nonzero', () => {
+    const d = new RuleDeltas();
+    const base = parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\n[0:0] -A FORWARD -s 10.244.1.1/32 -j DROP\n[0:0] -A FORWARD -j ACCEPT\nCOMMIT\n', 'iptables-nft', 'ip').rules;
+    d.update(base, 10);
+    const moved = parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\n[5:420] -A FORWARD -s 10.244.1.1/32 -j DROP\n[2:200] -A FORWARD -j ACCEPT\nCOMMIT\n', 'iptables-nft', 'ip').rules;
+    const lines = view.renderRules(d.update(moved, 12), { deltas: true, nonzero: true });
+    expect(lines.filter((l) => /^[!* ]\s*\d/.test(l))).toEqual([
+      '!      5      420      5    2.5  DROP              -s 10.244.1.1/32 -j DROP',
+      '*      2      200      2    1.0  ACCEPT            -j ACCEPT',
+    ]);
+    expect(view.humanBytes(1234567)).toBe('1.2M');
+    expect(view.renderBackends({ summary: [{ backend: 'nft', tables: ['inet t'], rules: 3 }, { backend: 'iptables-legacy', tables: [], rules: 0 }], warnings: ['x: y'] })).toEqual([
+      'backends  nft: inet t (3 rules) | iptables-legacy: no tables',
+      'warning   x: y',
+    ]);
   });
 });
