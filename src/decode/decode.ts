@@ -201,10 +201,11 @@ function decodeEtherType(v: PacketView, b: Buffer, off: number, capEnd: number, 
     if (v.vlanCount === 0) v.vlanOff = off;
     if (v.vlanCount < MAX_VLAN_TAGS) v.vlanIds[v.vlanCount] = ((b[off] << 8) | b[off + 1]) & 0x0fff;
     v.vlanCount++;
-    v.layers |= L.VLAN;
     type = (b[off + 2] << 8) | b[off + 3];
     off += 4;
   }
+  // Set only once the whole tag stack is read: a layer cut short never has its bit.
+  if (v.vlanCount !== 0) v.layers |= L.VLAN;
   v.ethType = type;
   decodeL3(v, b, off, capEnd, wireEnd, type);
 }

@@ -539,7 +539,8 @@ function frameText(v: PacketView, ether: boolean): string {
         s += 'ARP';
         break;
       default:
-        s += v.layers === 0 && v.truncated === 0 && v.malformed === 0 && v.linktype !== LinkType.EN10MB && v.linktype !== LinkType.LINUX_SLL && v.linktype !== LinkType.LINUX_SLL2 ? `linktype ${v.linktype}, length ${v.len}` : `${etherTypeText(v.ethType)}, length ${v.len}`;
+        if (l & (L.ETH | L.LINK)) s += `${etherTypeText(v.ethType)}, length ${v.len}`;
+        else if (v.truncated === 0 && v.malformed === 0) s += `linktype ${v.linktype}, length ${v.len}`;
         break;
     }
   }
