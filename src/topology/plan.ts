@@ -323,7 +323,14 @@ export function planTopology(spec: TopologySpec, prefix: string, live: LiveState
     for (const a of have) {
       if (s.addresses.includes(a)) continue;
       addrRemoved.add(key(e.ns, e.name));
-      changes.push({ op: '-', ns: e.ns, text: `${where} address ${a}`, cmds: [ipn(e.ns, 'addr', 'del', a, 'dev', e.name)], undo: [ipn(e.ns, 'addr', 'add', a, 'dev', e.name)] });
+      // Undo re-adds the address and the static routes through this device the kernel dropped with it.
+      const reroute = liveStaticRoutes(e.ns)
+        .filter((r) => r.dev === e.name)
+        .map((r) => {
+          const lr = { to: normDst(r.dst), via: r.gateway, dev: r.dev };
+          return ipn(e.ns, ...(routeFamily(lr) === 6 ? ['-6'] : []), 'route', 'replace', ...routeArgs(lr), 'proto', 'static');
+        });
+      changes.push({ op: '-', ns: e.ns, text: `${where} address ${a}`, cmds: [ipn(e.ns, 'addr', 'del', a, 'dev', e.name)], undo: [ipn(e.ns, 'addr', 'add', a, 'dev', e.name), ...reroute] });
     }
     for (const a of s.addresses) {
       if (have.includes(a)) continue;

@@ -143,7 +143,7 @@ function addresses(c: Checker, v: Json, path: string): string[] {
     const p = `${path}[${i}]`;
     const cidr = typeof a === 'string' ? parseCidr(a) : undefined;
     if (!cidr) {
-      c.add(p, `${JSON.stringify(a)} is not an address with a prefix length — write e.g. 10.244.1.2/24 or fd00:10::2/64`);
+      c.add(p, `${JSON.stringify(a)} is not a valid address with a prefix length — write e.g. 10.244.1.2/24 or fd00:10::2/64`);
       return;
     }
     const max = cidr.family === 4 ? 32 : 128;
