@@ -98,7 +98,7 @@ export interface FlowRecord {
   durationSec: number;
   /** Bytes per second over the last complete rate interval (live view). */
   rateBytesPerSec: number;
-  /** Bytes per second averaged over the flow's lifetime (one interval for a single packet). */
+  /** Bytes per second averaged over the flow's lifetime, at least one rate interval long. */
   avgBytesPerSec: number;
   ifaces: string[];
   tcp: TcpSummary | null;
@@ -995,7 +995,8 @@ export class FlowTable {
   private avgRate(s: number): number {
     const bytes = this.byteAB[s] + this.byteBA[s];
     const dur = this.lastSec[s] - this.firstSec[s] + (this.lastNs[s] - this.firstNs[s]) / 1e9;
-    return this.pktAB[s] + this.pktBA[s] > 1 && dur > 0 ? bytes / dur : bytes / this.rateIntervalSec;
+    // Shorter than one interval counts as one interval: a 2-packet flow 10 µs apart is not a 100 Mb/s flow.
+    return bytes / Math.max(dur, this.rateIntervalSec);
   }
 
   private liveRate(s: number): number {

@@ -222,13 +222,15 @@ describe('FlowTable: keys and counters', () => {
     f.send({ src: A, dst: B, sport: 1, dport: 1, t: T0, len: 1000 }); // flow 1: 1 pkt, 1000 B
     for (let i = 0; i < 3; i++) f.send({ src: A, dst: B, sport: 2, dport: 2, t: T0 + 1 + i * 10, len: 100 }); // flow 2: 3 pkts, 300 B over 20 s
     f.send({ src: A, dst: B, sport: 3, dport: 3, t: T0 + 2, len: 500 }); // flow 3
-    f.send({ src: A, dst: B, sport: 3, dport: 3, t: T0 + 2.1, len: 500 }); // flow 3: 1000 B in 0.1 s
+    f.send({ src: A, dst: B, sport: 3, dport: 3, t: T0 + 2.1, len: 600 }); // flow 3: 1100 B in 0.1 s (rated over 1 s)
+    for (let i = 0; i < 5; i++) f.send({ src: A, dst: B, sport: 4, dport: 4, t: T0 + 3 + i * 25, len: 1000 }); // flow 4: 5000 B over 100 s
     const order = (sort: 'packets' | 'bytes' | 'rate' | 'start'): number[] => t.snapshot({ sort }).flows.map((x) => x.aPort!);
-    expect(order('packets')).toEqual([2, 3, 1]);
-    expect(order('bytes')).toEqual([1, 3, 2]); // tie 1000/1000: first seen first
-    expect(order('rate')).toEqual([3, 1, 2]);
-    expect(order('start')).toEqual([1, 2, 3]);
-    expect(t.snapshot({ sort: 'bytes', top: 2 }).flows.map((x) => x.aPort)).toEqual([1, 3]);
+    expect(order('packets')).toEqual([4, 2, 3, 1]);
+    expect(order('bytes')).toEqual([4, 3, 1, 2]);
+    expect(order('rate')).toEqual([3, 1, 4, 2]);
+    expect(order('start')).toEqual([1, 2, 3, 4]);
+    expect(t.snapshot().flows.find((x) => x.aPort === 4)!.avgBytesPerSec).toBe(50);
+    expect(t.snapshot({ sort: 'bytes', top: 2 }).flows.map((x) => x.aPort)).toEqual([4, 3]);
   });
 
   it('computes the rate over the last complete interval', () => {
