@@ -584,14 +584,17 @@ export interface ReadCaptureOptions extends CaptureParserOptions {
   throttle?: () => Promise<void> | undefined;
 }
 
-function describeStreamError(e: unknown): string {
-  if (e instanceof Error) {
-    const sys = e as NodeJS.ErrnoException;
-    if (sys.code && sys.path) {
-      const reason = e.message.replace(/^[A-Z0-9_]+: /, '').replace(/, \w+ '.*'$/, '');
-      return `cannot read ${sys.path}: ${reason}`;
+function describeStreamError(e: unknown, streamPath: unknown): string {
+  // Duck-typed: errors from another realm (vm contexts, test sandboxes) fail `instanceof Error`.
+  const sys = e as Partial<NodeJS.ErrnoException> | null;
+  if (sys !== null && typeof sys === 'object' && typeof sys.message === 'string') {
+    const where = typeof sys.path === 'string' ? sys.path : typeof streamPath === 'string' ? streamPath : undefined;
+    if (typeof sys.code === 'string' && where !== undefined) {
+      // "ENOENT: no such file or directory, open 'x'" → "no such file or directory"
+      const reason = sys.message.replace(/^[A-Z0-9_]+: /, '').replace(/, \w+( '.*')?$/, '');
+      return `cannot read ${where}: ${reason}`;
     }
-    return `read failed: ${e.message}`;
+    return `read failed: ${sys.message}`;
   }
   return `read failed: ${String(e)}`;
 }
@@ -668,7 +671,7 @@ export function readCapture(
     function onError(e: unknown): void {
       stop();
       const prior = parser.error;
-      finish(prior ?? { offset: parser.offset, message: describeStreamError(e) });
+      finish(prior ?? { offset: parser.offset, message: describeStreamError(e, (input as { path?: unknown }).path) });
     }
     input.on('data', onData);
     input.on('end', onEnd);
