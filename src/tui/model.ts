@@ -702,7 +702,7 @@ interface FlowColumns {
 }
 
 function flowColumns(width: number): FlowColumns {
-  const proto = 5;
+  const proto = 6;
   const pkts = 6;
   const bytesW = 7;
   const rate = 9;

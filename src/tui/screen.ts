@@ -23,6 +23,8 @@ export interface ViewOptions {
   /** Upper bound on redraws per second (default 10). */
   maxFps?: number;
   title?: string;
+  /** terminfo name; default $TERM (tests pass "xterm"). */
+  terminal?: string;
 }
 
 interface ScreenWithLines {
@@ -55,13 +57,16 @@ export class DashboardView {
     this.screen = blessed.screen({
       output: opts.output as NodeJS.WriteStream | undefined,
       input: opts.input as NodeJS.ReadStream | undefined,
-      terminal: 'xterm',
+      terminal: opts.terminal,
       smartCSR: true,
       fullUnicode: true,
+      forceUnicode: true,
       warnings: false,
       autoPadding: true,
       title: opts.title ?? 'netscope watch',
     });
+    // Unicode box drawing instead of the terminal's ACS mode: identical in every terminal and in tmux captures.
+    (this.screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
     const box = (id: PaneId): Widgets.BoxElement =>
       blessed.box({ parent: this.screen, tags: true, wrap: false, border: { type: 'line' }, label: ` ${PANE_TITLES[id]} ` });
     this.boxes = { flows: box('flows'), macs: box('macs'), rules: box('rules'), topology: box('topology') };

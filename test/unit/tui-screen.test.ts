@@ -66,7 +66,7 @@ describe('DashboardView (headless)', () => {
 
   function open(m: DashboardModel, cols: number, rows: number, actions = { quit: jest.fn() }): { view: DashboardView; term: FakeTerminal } {
     const term = fakeTerminal(cols, rows);
-    const view = new DashboardView(m, actions, { output: term.output, input: term.input });
+    const view = new DashboardView(m, actions, { output: term.output, input: term.input, terminal: 'xterm' });
     views.push(view);
     view.draw(true);
     return { view, term };

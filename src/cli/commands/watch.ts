@@ -1,0 +1,63 @@
+/**
+ * `netscope watch BRIDGE[@NETNS] [-i IFACE[@NETNS] …] [filter…]`: the terminal dashboard on a bridge.
+ * Parsing and wiring only; the dashboard lives in src/tui.
+ */
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { CaptureStartError } from '../../capture/live';
+import { parseTarget, TargetError, type CaptureTarget } from '../../capture/target';
+import { Dashboard, WatchError } from '../../tui/dashboard';
+import { tooSmall } from '../../tui/layout';
+import { runUntilQuit } from '../../tui/run';
+
+interface WatchArgs {
+  bridge: string;
+  filter?: string[];
+  interface?: string[];
+  poll?: number;
+}
+
+export const command = 'watch <bridge> [filter..]';
+export const describe = 'Live dashboard of a bridge: flows, MAC table, firewall counters, topology';
+
+export function builder(y: Argv): Argv<WatchArgs> {
+  return y
+    .positional('bridge', { type: 'string', demandOption: true, describe: 'BRIDGE, BRIDGE@NETNS or BRIDGE@pid:PID' })
+    .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression for the capture (e.g. not arp)' })
+    .option('interface', { alias: 'i', type: 'string', array: true, describe: 'also capture on IFACE[@NETNS] (repeatable)' })
+    .option('poll', { type: 'number', default: 2, describe: 'seconds between host state reads (FDB, rule counters, topology)' })
+    .example('$0 watch cni0@node1', 'dashboard of bridge cni0 in namespace node1')
+    .example('$0 watch br0 -i eth0@pod-a not port 22', 'also capture on a pod interface, skip ssh') as unknown as Argv<WatchArgs>;
+}
+
+function fail(msg: string, code: number): void {
+  process.stderr.write(`netscope: ${msg}\n`);
+  process.exitCode = code;
+}
+
+export async function handler(argv: ArgumentsCamelCase<WatchArgs>): Promise<void> {
+  if (!process.stdout.isTTY || !process.stdin.isTTY) {
+    return fail('watch draws a dashboard and needs a terminal (stdin and stdout are not both a TTY); for scripts use "netscope capture", "netscope fdb --watch" or "netscope rules --watch"', 2);
+  }
+  const small = tooSmall(process.stdout.columns ?? 0, process.stdout.rows ?? 0);
+  if (small) return fail(small, 1);
+  if (!(argv.poll !== undefined && argv.poll > 0)) return fail('--poll takes a positive number of seconds', 2);
+  let main: CaptureTarget;
+  let extra: CaptureTarget[];
+  try {
+    main = parseTarget(argv.bridge);
+    extra = (argv.interface ?? []).map(parseTarget);
+  } catch (err) {
+    if (err instanceof TargetError) return fail(err.message, 2);
+    throw err;
+  }
+  const filter = (argv.filter ?? []).join(' ').trim() || undefined;
+  let dash: Dashboard;
+  try {
+    dash = await Dashboard.open({ bridge: main.iface, netns: main.netns, extra, filter, pollMs: argv.poll * 1000 });
+  } catch (err) {
+    if (err instanceof WatchError) return fail(err.message, err.usage ? 2 : 1);
+    if (err instanceof CaptureStartError) return fail(err.message, err.usage ? 2 : 1);
+    return fail(err instanceof Error ? err.message : String(err), 1);
+  }
+  await runUntilQuit(dash);
+}

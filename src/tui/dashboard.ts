@@ -1,0 +1,262 @@
+/**
+ * `netscope watch`: wires the shared engines to the model and the view.
+ *
+ *   LiveCapture ─record→ TrafficCollector (decode → FlowTable, ring)      ─┐ snapshot every second
+ *   discover() + bridge fdb (parseFdbJson/resolveFdb) + FdbWatch, pollEvery ─┤→ DashboardModel → DashboardView
+ *   readRules() + RuleDeltas, pollEvery                                   ─┘   (≤ 10 redraws/s)
+ *
+ * Capture never waits for host reads: those are child processes polled one at a time on their own interval.
+ */
+import type { FlowRecord, FlowSort } from '../analysis/flows';
+import { LiveCapture } from '../capture/live';
+import type { CaptureTarget } from '../capture/target';
+import { FdbWatch, parseFdbJson, resolveFdb, type FdbEntry } from '../host/fdb';
+import { listBridges } from '../host/fdb-resolve';
+import { pollEvery, type Poll } from '../host/poller';
+import { readRules, RuleDeltas } from '../host/rules';
+import { run } from '../host/run';
+import { discover, findBridge, findNetns, type IfInfo, type Topology } from '../topology/discover';
+import { flowsFromSnapshot, ruleRows, topologyLines, WireMacTracker } from './adapt';
+import { TrafficCollector } from './collector';
+import { DashboardModel, type FdbRow, type SortKey } from './model';
+import { DashboardView } from './screen';
+
+/** A problem the user can fix by changing the command line (exit 2), or a failure (exit 1). */
+export class WatchError extends Error {
+  constructor(
+    message: string,
+    readonly usage: boolean,
+  ) {
+    super(message);
+    this.name = 'WatchError';
+  }
+}
+
+export interface DashboardOptions {
+  bridge: string;
+  /** The bridge's namespace as the user named it (name, "pid:N", "host"); any namespace when absent. */
+  netns?: string;
+  /** More interfaces to capture on. */
+  extra?: CaptureTarget[];
+  /** pcap-filter expression for the capture (kernel BPF). */
+  filter?: string;
+  /** Host state refresh (FDB, topology, rule counters), default 2000 ms. */
+  pollMs?: number;
+  /** Flows taken from the engine per snapshot (sorted by the current key), default 500. */
+  top?: number;
+  output?: NodeJS.WritableStream;
+  input?: NodeJS.ReadableStream;
+}
+
+const nowSec = (): number => Date.now() / 1000;
+
+const ENGINE_SORT: Record<SortKey, FlowSort> = { bytes: 'bytes', packets: 'packets', rate: 'rate' };
+
+/** Finds the bridge with discovery; unknown bridge or namespace → WatchError listing what exists. */
+export async function resolveBridge(bridge: string, netns: string | undefined): Promise<{ topo: Topology; bridge: IfInfo }> {
+  const topo = await discover();
+  if (netns !== undefined && findNetns(topo, netns) === undefined) {
+    const known = topo.namespaces.map((n) => (n.id === '' ? 'host' : n.label)).join(', ');
+    throw new WatchError(`no network namespace "${netns}" (namespaces: ${known})`, true);
+  }
+  const br = findBridge(topo, bridge, netns);
+  if (!br) {
+    const where = netns !== undefined ? ` in namespace "${netns}"` : '';
+    throw new WatchError(`no bridge "${bridge}"${where}; bridges netscope can see: ${listBridges(topo)}`, true);
+  }
+  return { topo, bridge: br };
+}
+
+function fdbRow(e: FdbEntry): FdbRow {
+  const r = e.resolved;
+  return {
+    mac: e.mac,
+    port: e.port,
+    vlan: e.vlan,
+    flags: e.flags,
+    ageSec: e.usedSec,
+    pod: r ? (r.ifname && r.netns !== '' ? `${r.label}/${r.ifname}` : r.label) : undefined,
+    ips: r?.ips ?? [],
+  };
+}
+
+interface HostState {
+  topo: Topology;
+  bridge: IfInfo | undefined;
+  fdb: FdbEntry[];
+}
+
+export class Dashboard {
+  readonly model: DashboardModel;
+  readonly collector = new TrafficCollector();
+  /** Resolves when the user quit (q, Ctrl-C) or close() was called; the terminal is restored by then. */
+  readonly done: Promise<void>;
+  private view: DashboardView | undefined;
+  private capture: LiveCapture;
+  private polls: Poll[] = [];
+  private ticker: NodeJS.Timeout | undefined;
+  private closing: Promise<void> | undefined;
+  private resolveDone: () => void = () => undefined;
+  private lastSnapshotSec = 0;
+  private snapshotSort: SortKey | undefined;
+  private records = new Map<string, FlowRecord>();
+  private wireMacs = new WireMacTracker();
+  private fdbWatch = new FdbWatch();
+  private ruleDeltas = new RuleDeltas();
+  private detailSeen = -1;
+  private bridgeIf: IfInfo;
+
+  private constructor(
+    private readonly opts: DashboardOptions,
+    bridge: IfInfo,
+    topo: Topology,
+  ) {
+    this.bridgeIf = bridge;
+    const nsLabel = bridge.netns === '' ? undefined : (topo.namespaces.find((n) => n.id === bridge.netns)?.label ?? bridge.netns);
+    this.model = new DashboardModel({ bridge: bridge.name, netns: nsLabel, captureFilter: opts.filter });
+    this.model.setTopology(topologyLines(topo, bridge));
+    const main: CaptureTarget = bridge.netns === '' ? { iface: bridge.name } : { iface: bridge.name, netns: bridge.netns };
+    this.capture = new LiveCapture([main, ...(opts.extra ?? [])], { filter: opts.filter });
+    this.done = new Promise((resolve) => {
+      this.resolveDone = resolve;
+    });
+  }
+
+  /**
+   * Resolves the bridge, starts the captures (errors: WatchError / CaptureStartError, nothing left running),
+   * then opens the screen and the pollers.
+   */
+  static async open(opts: DashboardOptions): Promise<Dashboard> {
+    const { topo, bridge } = await resolveBridge(opts.bridge, opts.netns);
+    const d = new Dashboard(opts, bridge, topo);
+    await d.startCapture();
+    d.startView();
+    d.startPolls();
+    return d;
+  }
+
+  private async startCapture(): Promise<void> {
+    this.capture.on('record', (rec) => this.collector.add(rec));
+    this.capture.on('warning', (msg) => this.model.warn(msg, nowSec()));
+    this.capture.on('end', () => {
+      if (!this.closing) this.model.warn('every capture stopped (interfaces gone?): press q to quit', nowSec());
+    });
+    await this.capture.start();
+  }
+
+  private startView(): void {
+    this.view = new DashboardView(
+      this.model,
+      {
+        quit: () => void this.close(),
+        detailOpened: (flow) => {
+          const rec = this.records.get(flow.key);
+          if (rec) this.collector.watchFlow(rec);
+          this.detailSeen = -1;
+          this.refreshDetail();
+        },
+        detailClosed: () => this.collector.unwatchFlow(),
+      },
+      { output: this.opts.output, input: this.opts.input, title: `netscope watch ${this.opts.bridge}` },
+    );
+    this.view.start();
+    this.snapshot();
+    // Fast tick: detail lines and sort changes feel immediate; flow snapshots stay at one per second.
+    this.ticker = setInterval(() => {
+      const now = nowSec();
+      if (now - this.lastSnapshotSec >= 1 || this.snapshotSort !== this.model.sortKey) this.snapshot();
+      this.refreshDetail();
+    }, 250);
+  }
+
+  private snapshot(): void {
+    const now = nowSec();
+    this.lastSnapshotSec = now;
+    this.snapshotSort = this.model.sortKey;
+    const snap = this.collector.snapshot(now, ENGINE_SORT[this.model.sortKey], this.opts.top ?? 500);
+    const { flows, total, note } = flowsFromSnapshot(snap, now);
+    this.records = new Map(snap.flows.map((f) => [f.key, f]));
+    this.model.setFlows(flows, now, total, note);
+    const { macs, moved } = this.wireMacs.update(snap.macs);
+    this.model.setWireMacs(macs, moved, now);
+    this.model.sample(now, this.collector.packets, this.collector.bytes);
+    this.model.setSources(
+      this.capture.stats().map((s) => ({ target: s.target, packets: s.packets, bytes: s.bytes, drops: s.ifaceDrops })),
+    );
+  }
+
+  private refreshDetail(): void {
+    if (this.model.detailKey === undefined) return;
+    const n = this.collector.detailVersion;
+    if (n === this.detailSeen) return;
+    this.detailSeen = n;
+    this.model.setDetailPackets(this.collector.detailLines());
+  }
+
+  private startPolls(): void {
+    const every = this.opts.pollMs ?? 2000;
+    const br = this.bridgeIf;
+    // Discovery feeds the topology pane and resolves FDB MACs (the same resolution `netscope fdb` uses).
+    this.polls.push(
+      pollEvery(
+        every,
+        async (): Promise<HostState> => {
+          const topo = await discover();
+          const bridge = topo.interfaces.find((i) => i.kind === 'bridge' && i.name === br.name && i.netns === br.netns);
+          if (!bridge) return { topo, bridge, fdb: [] };
+          const { stdout } = await run(['bridge', '-j', '-s', 'fdb', 'show', 'br', bridge.name], { netns: bridge.netns });
+          return { topo, bridge, fdb: resolveFdb(topo, bridge, parseFdbJson(stdout)) };
+        },
+        (res, at) => {
+          if (res instanceof Error) {
+            this.model.setError('fdb', res.message);
+            this.model.setError('topology', res.message);
+            return;
+          }
+          if (!res.bridge) {
+            const gone = `bridge ${br.name} is gone (deleted?)`;
+            this.model.setError('fdb', gone);
+            this.model.setError('topology', gone);
+            return;
+          }
+          this.model.setTopology(topologyLines(res.topo, res.bridge));
+          const diff = this.fdbWatch.update(res.fdb);
+          this.model.setFdb(
+            res.fdb.map(fdbRow),
+            diff.moved.map((m) => ({ mac: m.entry.mac, from: m.fromPort, to: m.entry.port })),
+            at,
+          );
+        },
+      ),
+    );
+    this.polls.push(
+      pollEvery(
+        every,
+        () => readRules({ netns: br.netns === '' ? undefined : br.netns }),
+        (res, at) => {
+          if (res instanceof Error) return void this.model.setError('rules', res.message);
+          this.model.setRules(ruleRows(this.ruleDeltas.update(res.rules, at)), at);
+          if (res.warnings.length > 0 && res.rules.length === 0) this.model.setError('rules', res.warnings.join('; '));
+        },
+      ),
+    );
+  }
+
+  /** Restores the terminal first, then stops pollers and captures. Idempotent. */
+  close(): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = (async () => {
+      if (this.ticker) clearInterval(this.ticker);
+      this.view?.destroy();
+      for (const p of this.polls) p.stop();
+      await Promise.all([this.capture.stop(), ...this.polls.map((p) => p.done)]);
+      this.resolveDone();
+    })();
+    return this.closing;
+  }
+
+  /** The screen's text (tests, --no-ui diagnostics). */
+  screenText(): string {
+    return this.view?.text() ?? '';
+  }
+}
