@@ -8,6 +8,8 @@ export interface TreeOptions {
   color?: boolean;
   /** Only this bridge (in whichever namespaces have one by that name), with its ports and their peers. */
   bridge?: string;
+  /** Only these namespace ids (peers in other namespaces are still described). */
+  netns?: string[];
 }
 
 interface Style {
@@ -112,6 +114,7 @@ export function renderTree(topo: Topology, opts: TreeOptions = {}): string {
   const st = opts.color ? ansi : plain;
   const out: string[] = [];
   for (const ns of topo.namespaces) {
+    if (opts.netns && !opts.netns.includes(ns.id)) continue;
     const node = namespaceNode(topo, ns, st, opts.bridge);
     if (!node) continue;
     draw(node, '', true, true, out);

@@ -5,7 +5,7 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { requireRoot, setCommandLogger } from '../../host/run';
 import { ApplyError, executePlan } from '../../topology/apply';
-import { discover, findNetns } from '../../topology/discover';
+import { discover, findNetns, type Topology } from '../../topology/discover';
 import { planApply, planDestroy } from '../../topology/lifecycle';
 import { formatPlan, PlanConflictError } from '../../topology/plan';
 import { loadTopologyFile, TOPOLOGY_NAME, TopologyFileError } from '../../topology/schema';
@@ -122,30 +122,34 @@ async function destroyHandler(args: DestroyArgs): Promise<void> {
 async function showHandler(args: ShowArgs): Promise<void> {
   try {
     verbose(args);
-    let topo = await discover();
+    const topo = await discover();
+    let only: string[] | undefined;
     if (args.netns && args.netns.length > 0) {
-      const ids: string[] = [];
+      only = [];
       for (const ref of args.netns) {
         const ns = findNetns(topo, ref);
         if (!ns) {
           fail(`no network namespace "${ref}" — netscope topo show lists them (names, "host", or a pid)`);
           return;
         }
-        ids.push(ns.id);
+        only.push(ns.id);
       }
-      // Keep peers resolved against the whole machine, show only the requested namespaces.
-      topo = {
-        namespaces: topo.namespaces.filter((n) => ids.includes(n.id)),
-        interfaces: topo.interfaces.filter((i) => ids.includes(i.netns)),
-        routes: topo.routes.filter((r) => ids.includes(r.netns)),
-        neighbours: topo.neighbours.filter((n) => ids.includes(n.netns)),
-      };
     }
     if (args.json) {
-      process.stdout.write(JSON.stringify(topo, null, 2) + '\n');
+      const ids = only;
+      // Peers stay resolved against the whole machine; only the requested namespaces are printed.
+      const shown: Topology = ids
+        ? {
+            namespaces: topo.namespaces.filter((n) => ids.includes(n.id)),
+            interfaces: topo.interfaces.filter((i) => ids.includes(i.netns)),
+            routes: topo.routes.filter((r) => ids.includes(r.netns)),
+            neighbours: topo.neighbours.filter((n) => ids.includes(n.netns)),
+          }
+        : topo;
+      process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
       return;
     }
-    process.stdout.write(renderTree(topo, { color: args.color ?? Boolean(process.stdout.isTTY), bridge: args.bridge }));
+    process.stdout.write(renderTree(topo, { color: args.color ?? Boolean(process.stdout.isTTY), bridge: args.bridge, netns: only }));
   } catch (err) {
     fail(err);
   }
