@@ -112,7 +112,9 @@ describe('PcapWriter', () => {
     const w = new PcapWriter(stream, { linktype: 1, flushIntervalMs: 20 });
     w.write(record(Buffer.alloc(60, 1), 1, 0));
     expect(bytes().length).toBe(0); // batched, not yet written
-    await new Promise((r) => setTimeout(r, 80));
+    // Poll rather than sleep a fixed time: CI machines are loaded.
+    const deadline = Date.now() + 5000;
+    while (bytes().length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     expect(bytes().length).toBe(24 + 16 + 60);
     await w.close();
   });
