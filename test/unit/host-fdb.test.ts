@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import path from 'path';
-import { FdbParseError, FdbWatch, fdbKey, isGroupMac, parseFdbJson, resolveFdb, type FdbEntry } from '../../src/host/fdb';
-import { renderFdb, parseBridgeRef, visibleEntries } from '../../src/cli/commands/fdb';
+import { FdbParseError, FdbWatch, fdbKey, isGroupMac, parseFdbJson, resolveFdb, type FdbDiff, type FdbEntry } from '../../src/host/fdb';
+import { RecentChanges, renderFdb, parseBridgeRef, visibleEntries } from '../../src/cli/commands/fdb';
 import type { IfInfo, Topology } from '../../src/topology/discover';
 
 const fixture = (name: string): string => readFileSync(path.join(__dirname, '../../fixtures/host', name), 'utf8');
@@ -156,4 +156,19 @@ test('BRIDGE@NETNS', () => {
   expect(parseBridgeRef('br0')).toEqual({ bridge: 'br0' });
   expect(parseBridgeRef('br0@node1')).toEqual({ bridge: 'br0', netns: 'node1' });
   expect(parseBridgeRef('cni0@pid:42')).toEqual({ bridge: 'cni0', netns: 'pid:42' });
+});
+
+test('watch marks stay visible for three refreshes', () => {
+  const recent = new RecentChanges(3);
+  const a = e('02:00:00:00:00:01', 'p1');
+  const b = e('02:00:00:00:00:02', 'p2');
+  const b2 = e('02:00:00:00:00:02', 'p3');
+  const frame = (entries: FdbEntry[], diff: Partial<FdbDiff>): FdbDiff => recent.update({ added: [], expired: [], moved: [], entries, ...diff });
+  expect(frame([a], { added: [a] }).added).toEqual([a]);
+  expect(frame([a, b], { added: [b] }).added).toEqual([a, b]);
+  expect(frame([a, b2], { moved: [{ entry: b2, fromPort: 'p2' }] })).toMatchObject({ added: [a], moved: [{ entry: b2, fromPort: 'p2' }] });
+  expect(frame([b2], { expired: [a] })).toMatchObject({ added: [], moved: [{ entry: b2, fromPort: 'p2' }], expired: [a] });
+  expect(frame([b2], {})).toMatchObject({ added: [], moved: [{ entry: b2, fromPort: 'p2' }], expired: [a] });
+  expect(frame([b2], {})).toMatchObject({ added: [], moved: [], expired: [a] });
+  expect(frame([b2], {})).toMatchObject({ added: [], moved: [], expired: [] });
 });

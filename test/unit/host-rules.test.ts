@@ -267,7 +267,7 @@ describe('rules text view', () => {
     ]);
     expect(view.humanBytes(1234567)).toBe('1.2M');
     expect(view.renderBackends({ summary: [{ backend: 'nft', tables: ['inet t'], rules: 3 }, { backend: 'iptables-legacy', tables: [], rules: 0 }], warnings: ['x: y'] })).toEqual([
-      'backends  nft: inet t (3 rules) | iptables-legacy: no tables',
+      'backends  nft: inet t (3 rules)   (empty: iptables-legacy)',
       'warning   x: y',
     ]);
   });

@@ -3,7 +3,7 @@
  * namespace (pod), interface and IPs that hold it; --watch marks new, expired and moved MACs.
  */
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { FdbWatch, UnknownBridgeError, isGroupMac, readFdbDetailed, type FdbDiff, type FdbEntry, type FdbRead } from '../../host/fdb';
+import { FdbWatch, UnknownBridgeError, fdbKey, isGroupMac, readFdbDetailed, type FdbDiff, type FdbEntry, type FdbRead } from '../../host/fdb';
 import { pollEvery } from '../../host/poller';
 
 interface FdbArgs {
@@ -108,6 +108,45 @@ export function renderFdb(read: Pick<FdbRead, 'bridge' | 'netnsLabel' | 'ports'>
   return lines;
 }
 
+/**
+ * Keeps each change visible for a few refreshes: with a 1 s interval a mark that lasts one frame is easy to
+ * miss. Returns the diff to draw (the current changes plus the still-recent ones).
+ */
+export class RecentChanges {
+  private frame = 0;
+  private readonly added = new Map<string, number>();
+  private readonly moved = new Map<string, { fromPort: string; frame: number }>();
+  private readonly expired = new Map<string, { entry: FdbEntry; frame: number }>();
+
+  constructor(private readonly frames = 3) {}
+
+  update(diff: FdbDiff): FdbDiff {
+    const f = ++this.frame;
+    for (const e of diff.added) this.added.set(fdbKey(e), f);
+    for (const m of diff.moved) this.moved.set(fdbKey(m.entry), { fromPort: m.fromPort, frame: f });
+    for (const e of diff.expired) this.expired.set(fdbKey(e), { entry: e, frame: f });
+    const current = new Map(diff.entries.map((e) => [fdbKey(e), e]));
+    const fresh = (at: number): boolean => f - at < this.frames;
+    const out: FdbDiff = { added: [], moved: [], expired: [], entries: diff.entries };
+    // A recent move says more than a recent arrival, so it wins when both apply.
+    for (const [k, m] of this.moved) {
+      const e = current.get(k);
+      if (!fresh(m.frame) || !e) this.moved.delete(k);
+      else out.moved.push({ entry: e, fromPort: m.fromPort });
+    }
+    for (const [k, at] of this.added) {
+      const e = current.get(k);
+      if (!fresh(at) || !e) this.added.delete(k);
+      else if (!this.moved.has(k)) out.added.push(e);
+    }
+    for (const [k, x] of this.expired) {
+      if (!fresh(x.frame) || current.has(k)) this.expired.delete(k);
+      else out.expired.push(x.entry);
+    }
+    return out;
+  }
+}
+
 function fail(msg: string, code: number): void {
   process.stderr.write(`netscope: ${msg}\n`);
   process.exitCode = code;
@@ -138,6 +177,7 @@ export async function handler(argv: ArgumentsCamelCase<FdbArgs>): Promise<void> 
   }
 
   const watch = new FdbWatch();
+  const recent = new RecentChanges();
   const poll = pollEvery(argv.watch * 1000, () => readFdbDetailed(bridge, netns), (result, atSec) => {
     if (result instanceof Error) {
       fail(result.message, errorCode(result));
@@ -151,7 +191,8 @@ export async function handler(argv: ArgumentsCamelCase<FdbArgs>): Promise<void> 
       return true;
     }
     const stamp = new Date(atSec * 1000).toISOString().replace('T', ' ').slice(0, 19);
-    const out = [`netscope fdb ${argv.bridge} — every ${argv.watch}s — ${stamp}   (+ new, ~ moved, - expired)`, ...renderFdb(result, result.entries, { diff, color, all: argv.all })];
+    const shown = recent.update(diff);
+    const out = [`netscope fdb ${argv.bridge} — every ${argv.watch}s — ${stamp}   (+ new, ~ moved, - expired; Ctrl-C stops)`, ...renderFdb(result, result.entries, { diff: shown, color, all: argv.all })];
     process.stdout.write(`${process.stdout.isTTY ? `${ESC}H${ESC}2J` : '\n'}${out.join('\n')}\n`);
     return true;
   });

@@ -70,8 +70,11 @@ function isDelta(r: RuleCounter | RuleDelta): r is RuleDelta {
 
 /** The backend summary line: which backend holds which tables. */
 export function renderBackends(snap: Pick<RulesSnapshot, 'summary' | 'warnings'>): string[] {
-  const parts = snap.summary.map((s) => `${s.backend}: ${s.tables.length > 0 ? `${s.tables.join(', ')} (${s.rules} rules)` : 'no tables'}`);
-  const lines = [`backends  ${parts.join(' | ') || 'none could be read'}`];
+  const held = snap.summary.filter((s) => s.tables.length > 0).map((s) => `${s.backend}: ${s.tables.join(', ')} (${s.rules} rules)`);
+  const empty = snap.summary.filter((s) => s.tables.length === 0).map((s) => s.backend);
+  let line = `backends  ${held.join(' | ') || (empty.length > 0 ? 'no tables in any backend' : 'none could be read')}`;
+  if (held.length > 0 && empty.length > 0) line += `   (empty: ${empty.join(', ')})`;
+  const lines = [line];
   for (const w of snap.warnings) lines.push(`warning   ${w}`);
   return lines;
 }
@@ -159,7 +162,7 @@ export async function handler(argv: ArgumentsCamelCase<RulesArgs>): Promise<void
     }
     const stamp = new Date(atSec * 1000).toISOString().replace('T', ' ').slice(0, 19);
     const out = [
-      `netscope rules${argv.netns ? ` --netns ${argv.netns}` : ''} — every ${argv.watch}s — ${stamp}   (* moving, ! DROP/REJECT hit)`,
+      `netscope rules${argv.netns ? ` --netns ${argv.netns}` : ''} — every ${argv.watch}s — ${stamp}   (* moving, ! DROP/REJECT hit; Ctrl-C stops)`,
       ...renderBackends(result),
       ...renderRules(rows, { color, nonzero: argv.nonzero, deltas: true, width }),
     ];
