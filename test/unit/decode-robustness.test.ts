@@ -176,3 +176,25 @@ describe('seeded random corruption never throws', () => {
     }
   });
 });
+
+describe('allocation', () => {
+  it('decoding allocates nothing measurable per packet', () => {
+    const all = sampleFrames();
+    const v = new PacketView();
+    const run = (n: number): number => {
+      let x = 0;
+      for (let i = 0; i < n; i++) {
+        const s = all[i % all.length];
+        x += decodePacket(v, s.frame, 0, s.frame.length, s.frame.length, s.linktype).layers;
+      }
+      return x;
+    };
+    run(50000);
+    const before = process.memoryUsage().heapUsed;
+    const x = run(500000);
+    const grown = process.memoryUsage().heapUsed - before;
+    expect(x).toBeGreaterThan(0);
+    // 500k decodes allocating even one 16-byte object each would add ~8 MB.
+    expect(grown).toBeLessThan(2_000_000);
+  });
+});
