@@ -13,6 +13,8 @@ import { parseTsResol, unitsToTs } from './timestamp';
 export const DEFAULT_MAX_CAPLEN = 262144;
 /** Largest pcapng block we buffer (libpcap uses the same 16 MiB ceiling). */
 const MAX_BLOCK = 16 * 1024 * 1024;
+/** Carry buffer size kept between records (a maximum-size record fits). */
+const CARRY_KEEP = 512 * 1024;
 
 const PCAP_MAGIC_US = 0xa1b2c3d4;
 const PCAP_MAGIC_NS = 0xa1b23c4d;
@@ -180,7 +182,7 @@ export class CaptureParser {
 
   private ensureCarry(n: number): void {
     if (this.carry.length >= n) return;
-    let size = Math.max(this.carry.length * 2, 65536);
+    let size = Math.max(this.carry.length * 2, CARRY_KEEP);
     while (size < n) size *= 2;
     const next = Buffer.allocUnsafe(size);
     if (this.carryLen > 0) this.carry.copy(next, 0, 0, this.carryLen);
@@ -197,6 +199,8 @@ export class CaptureParser {
         // Units are only ever gathered up to their exact size, so carryLen === need here.
         this.carryLen = 0;
         this.unit(this.carry, 0, need);
+        // Don't keep a multi-MiB buffer for the rest of the stream because one block was huge.
+        if (this.carry.length > CARRY_KEEP) this.carry = Buffer.allocUnsafe(CARRY_KEEP);
         return taken;
       }
       const avail = chunk.length - taken;
