@@ -1,0 +1,154 @@
+/**
+ * `netscope read FILE|- [filter…]`: prints a pcap/pcapng file (or stdin) tcpdump-style, as JSON lines,
+ * as a summary, or as a flow table. The filter (pcap-filter subset) is compiled before anything is read.
+ */
+import fs from 'fs';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { FlowReport } from '../../analysis/report';
+import { decodeRecord } from '../../decode/decode';
+import { PacketView } from '../../decode/view';
+import { compileFilter, FilterSyntaxError, type PacketPredicate } from '../../filter/filter';
+import { openCaptureInput, readCapture } from '../../pcap/reader';
+import type { PacketRecord, ReadError } from '../../pcap/record';
+import { PacketPrinter, ProtocolSummary } from '../packetOutput';
+
+const SORT_KEYS = ['packets', 'bytes', 'rate', 'start'] as const;
+type SortKey = (typeof SORT_KEYS)[number];
+
+interface ReadArgs {
+  file: string;
+  filter?: string[];
+  count?: number;
+  ether?: boolean;
+  json?: boolean;
+  summary?: boolean;
+  flows?: boolean;
+  sort?: SortKey;
+  top?: number;
+}
+
+export const command = 'read <file> [filter..]';
+export const describe = 'Print the packets of a pcap/pcapng file (or - for stdin), optionally filtered';
+
+export function builder(y: Argv): Argv<ReadArgs> {
+  return y
+    .positional('file', { type: 'string', demandOption: true, describe: 'pcap or pcapng file; - reads stdin' })
+    .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression, e.g. tcp and port 80' })
+    .option('count', { alias: 'c', type: 'number', describe: 'stop after N matching packets' })
+    .option('ether', { alias: 'e', type: 'boolean', describe: 'show the link-layer header (MACs, ethertype, VLANs)' })
+    .option('json', { type: 'boolean', describe: 'one JSON object per packet (docs/json-schema.md)' })
+    .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
+    .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
+    .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default packets)' })
+    .option('top', { type: 'number', describe: 'show only the first N flows (with --flows; default all)' })
+    .example('$0 read ping.pcap', 'tcpdump-like lines')
+    .example('$0 read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs')
+    .example('cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin')
+    .example('$0 read trace.pcap --summary', 'totals per protocol')
+    .example('$0 read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows') as unknown as Argv<ReadArgs>;
+}
+
+function usage(msg: string): void {
+  process.stderr.write(`netscope: ${msg}\n`);
+  process.exitCode = 2;
+}
+
+function fail(msg: string): void {
+  process.stderr.write(`netscope: ${msg}\n`);
+  process.exitCode = 1;
+}
+
+/** Thrown from the record handler to stop reading early (-c reached, output closed). */
+class StopReading extends Error {}
+
+/** Checks that FILE can be opened as a file, so a typo gives one clear line rather than a stream error. */
+function checkInput(file: string): string | undefined {
+  if (file === '-') return undefined;
+  let st: fs.Stats;
+  try {
+    st = fs.statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return `${file}: no such file`;
+    if (code === 'EACCES') return `${file}: permission denied`;
+    return `${file}: cannot open: ${(e as Error).message}`;
+  }
+  if (st.isDirectory()) return `${file}: is a directory, not a capture file`;
+  try {
+    fs.accessSync(file, fs.constants.R_OK);
+  } catch {
+    return `${file}: permission denied`;
+  }
+  return undefined;
+}
+
+function readErrorText(file: string, err: ReadError): string {
+  const name = file === '-' ? 'stdin' : file;
+  // Reader messages usually name the offset ("… at byte 1234: …"); add it when they don't.
+  const msg = /\bbyte \d+/.test(err.message) ? err.message : `${err.message} (at byte ${err.offset})`;
+  return `${name}: ${msg}`;
+}
+
+export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void> {
+  const count = argv.count;
+  if (count !== undefined && !(Number.isInteger(count) && count > 0)) return usage('-c must be a positive integer');
+  const top = argv.top ?? 0;
+  if (!(Number.isInteger(top) && top >= 0)) return usage('--top must be 0 or a positive integer');
+  if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined)) return usage('--sort and --top apply to --flows: add --flows');
+
+  const expr = (argv.filter ?? []).join(' ').trim();
+  let match: PacketPredicate | undefined;
+  try {
+    match = expr === '' ? undefined : compileFilter(expr);
+  } catch (e) {
+    if (e instanceof FilterSyntaxError) return usage(e.message.startsWith('filter:') ? e.message : `filter: ${e.message}`);
+    throw e;
+  }
+
+  // yargs hands a lone "-" over as "" (no file can have an empty name).
+  const file = argv.file === '' || argv.file === '-' ? '-' : argv.file;
+  const problem = checkInput(file);
+  if (problem !== undefined) return fail(problem);
+
+  const printing = !argv.summary && !argv.flows;
+  const printer = new PacketPrinter(process.stdout, { json: argv.json, ether: argv.ether, count: printing ? count : undefined });
+  const summary = argv.summary ? new ProtocolSummary() : undefined;
+  const flows = argv.flows ? new FlowReport({ sort: argv.sort ?? 'packets', top, json: argv.json === true }) : undefined;
+  const limit = count ?? Infinity;
+
+  const view = new PacketView();
+  let frame = 0;
+  let matched = 0;
+  const onRecord = (rec: PacketRecord): void => {
+    frame++;
+    decodeRecord(view, rec);
+    if (match !== undefined && !match(view)) return;
+    matched++;
+    if (summary !== undefined) summary.add(view, rec);
+    if (flows !== undefined) flows.add(view, rec);
+    if (printing) {
+      if (!printer.print(view, rec, frame)) throw new StopReading();
+    } else if (matched >= limit) {
+      throw new StopReading();
+    }
+  };
+
+  let readError: ReadError | null = null;
+  try {
+    const result = await readCapture(openCaptureInput(file), onRecord, { throttle: () => printer.waitForDrain() });
+    readError = result.error;
+  } catch (e) {
+    if (!(e instanceof StopReading)) {
+      await printer.flush();
+      return fail(`${file === '-' ? 'stdin' : file}: ${e instanceof Error ? e.message : String(e)}`);
+    }
+  }
+
+  if (summary !== undefined) printer.writer.write(argv.json ? summary.renderJson() : summary.render());
+  if (flows !== undefined) printer.writer.write(flows.render());
+  await printer.flush();
+  printer.writer.detach();
+  if (readError !== null) return fail(readErrorText(file, readError));
+  const werr = printer.writer.error;
+  if (werr !== null) return fail(`cannot write output: ${werr.message}`);
+}
