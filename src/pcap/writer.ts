@@ -190,7 +190,7 @@ export class PcapWriter {
       this.o.dropped++;
       return;
     }
-    const caplen = rec.caplen > this.snaplen ? this.snaplen : rec.caplen;
+    const caplen = clampCaplen(rec, this.snaplen);
     const at = this.o.reserve(16 + caplen);
     const b = this.o.buf;
     b.writeUInt32LE(rec.tsSec >>> 0, at);
@@ -205,6 +205,14 @@ export class PcapWriter {
   close(): Promise<void> {
     return this.o.close();
   }
+}
+
+/** Bytes to store: caplen cut to the snaplen, and never past the end of the record's buffer. */
+function clampCaplen(rec: PacketRecord, snaplen: number): number {
+  let n = rec.caplen > snaplen ? snaplen : rec.caplen;
+  const room = rec.buf.length - rec.offset;
+  if (n > room) n = room > 0 ? room : 0;
+  return n;
 }
 
 function pad4(n: number): number {
@@ -292,7 +300,7 @@ export class PcapngWriter {
       this.o.dropped++;
       return;
     }
-    const caplen = rec.caplen > snap ? snap : rec.caplen;
+    const caplen = clampCaplen(rec, snap);
     const len = 32 + pad4(caplen);
     const at = this.o.reserve(len);
     const b = this.o.buf;

@@ -102,9 +102,12 @@ describe('PcapWriter', () => {
     const { stream, bytes } = sink();
     const w = new PcapWriter(stream, { linktype: 1, snaplen: 96 });
     w.write(record(Buffer.alloc(200, 9), 1, 0));
+    // A record claiming more bytes than its buffer holds stores only what exists.
+    w.write({ ...record(Buffer.alloc(10, 8), 2, 0), buf: Buffer.alloc(30, 8), offset: 0, caplen: 50, len: 50 });
     await w.close();
     const back = readAll(bytes());
     expect(back.recs[0]).toMatchObject({ caplen: 96, len: 200, data: Buffer.alloc(96, 9).toString('hex') });
+    expect(back.recs[1]).toMatchObject({ caplen: 30, len: 50, data: Buffer.alloc(30, 8).toString('hex') });
   });
 
   it('flushes a partly filled batch on a timer, without close()', async () => {
