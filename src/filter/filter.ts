@@ -176,6 +176,23 @@ function compilePrim(p: Prim, depth: number): PacketPredicate {
       );
       return (v) => at(v) && (v.layers & layers) !== 0 && m(v);
     }
+    case 'portrange': {
+      const lo = p.lo;
+      const hi = p.hi;
+      const layers = p.proto === 'tcp' ? L.TCP : p.proto === 'udp' ? L.UDP : L.TCP | L.UDP;
+      const m = byDir(
+        p.dir,
+        (v) => v.sport >= lo && v.sport <= hi,
+        (v) => v.dport >= lo && v.dport <= hi,
+      );
+      return (v) => at(v) && (v.layers & layers) !== 0 && m(v);
+    }
+    case 'ipproto':
+      return ipProto(p.proto, depth, p.v4, p.v6);
+    case 'len': {
+      const n = p.n;
+      return p.op === 'less' ? (v) => v.len <= n : (v) => v.len >= n;
+    }
     case 'ether': {
       const mac = p.mac;
       const m = byDir(

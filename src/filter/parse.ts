@@ -31,12 +31,39 @@ export type Prim =
   | { kind: 'net4'; proto: 'ip' | 'arp' | undefined; dir: Dir; addr: number; bits: number }
   | { kind: 'net6'; dir: Dir; addr: Uint8Array; bits: number }
   | { kind: 'port'; proto: 'tcp' | 'udp' | undefined; dir: Dir; port: number }
+  | { kind: 'portrange'; proto: 'tcp' | 'udp' | undefined; dir: Dir; lo: number; hi: number }
+  /** `ip proto N` / `ip6 proto N` / `proto N` (either). */
+  | { kind: 'ipproto'; v4: boolean; v6: boolean; proto: number }
+  /** `less N` (wire length ≤ N) / `greater N` (≥ N). */
+  | { kind: 'len'; op: 'less' | 'greater'; n: number }
   | { kind: 'ether'; dir: Dir; mac: Uint8Array };
 
 export type Node =
   | { op: 'and' | 'or'; a: Node; b: Node }
   | { op: 'not'; a: Node }
   | { op: 'prim'; prim: Prim; ctx: Ctx; text: string };
+
+/** pcap-filter words netscope knows but does not evaluate: a clear message instead of "unexpected". */
+const UNSUPPORTED = new Set([
+  'broadcast',
+  'multicast',
+  'gateway',
+  'inbound',
+  'outbound',
+  'ifname',
+  'on',
+  'mpls',
+  'pppoed',
+  'pppoes',
+  'geneve',
+  'sctp',
+  'rarp',
+  'igmp',
+  'len',
+  'llc',
+  'ah',
+  'esp',
+]);
 
 const PROTOS = ['ether', 'ip', 'ip6', 'arp', 'tcp', 'udp', 'icmp', 'icmp6'] as const;
 type ProtoQual = (typeof PROTOS)[number];
@@ -47,6 +74,10 @@ const KEYWORDS = new Set<string>([
   'host',
   'net',
   'port',
+  'portrange',
+  'proto',
+  'less',
+  'greater',
   'vlan',
   'vxlan',
   'and',
@@ -62,7 +93,7 @@ const KEYWORDS = new Set<string>([
 interface Qual {
   proto: ProtoQual | undefined;
   dir: Dir | undefined;
-  type: 'host' | 'net' | 'port' | undefined;
+  type: 'host' | 'net' | 'port' | 'portrange' | undefined;
 }
 
 function tokenize(expr: string): string[] {
@@ -154,6 +185,21 @@ class Parser {
   }
 
   private primitive(first: string): Node {
+    if (first.includes('[')) this.fail(first, 'packet-data accessors (proto[offset]) are not supported by netscope filters');
+    if (UNSUPPORTED.has(first)) this.fail(first, 'this pcap-filter keyword is not supported by netscope filters');
+    if (first === 'less' || first === 'greater') {
+      const n = this.numberArg();
+      if (n === undefined) this.fail(this.peek() ?? first, `"${first}" needs a length in bytes`);
+      return this.prim({ kind: 'len', op: first, n }, `${first} ${n}`);
+    }
+    if (first === 'proto' || ((first === 'ip' || first === 'ip6') && this.peek() === 'proto')) {
+      if (first !== 'proto') this.i++;
+      const n = this.numberArg();
+      if (n === undefined || n > 255) this.fail(this.peek() ?? 'proto', 'protocol must be a number 0..255');
+      const v4 = first !== 'ip6';
+      const v6 = first !== 'ip';
+      return this.prim({ kind: 'ipproto', v4, v6, proto: n }, `${first === 'proto' ? '' : `${first} `}proto ${n}`);
+    }
     if (first === 'vlan') {
       const id = this.numberArg();
       if (id !== undefined && id > 4095) this.fail(String(id), 'VLAN id must be 0..4095');
@@ -177,7 +223,7 @@ class Parser {
       q.proto = t as ProtoQual;
       explicit = true;
       const nx = this.peek();
-      if (nx === undefined || !['src', 'dst', 'host', 'net', 'port'].includes(nx)) {
+      if (nx === undefined || !['src', 'dst', 'host', 'net', 'port', 'portrange'].includes(nx)) {
         if (q.proto === 'ether') this.fail(nx ?? 'ether', '"ether" needs "host", "src" or "dst" and a MAC address');
         return this.prim({ kind: 'proto', proto: q.proto }, q.proto);
       }
@@ -195,7 +241,7 @@ class Parser {
       }
       t = this.next();
     }
-    if (t === 'host' || t === 'net' || t === 'port') {
+    if (t === 'host' || t === 'net' || t === 'port' || t === 'portrange') {
       explicit = true;
       q.type = t;
       t = this.next();
@@ -224,6 +270,16 @@ class Parser {
     if (type === undefined) this.fail(id, `"${q.proto}" needs "port" before a number`);
     if (q.proto === 'icmp' || q.proto === 'icmp6') this.fail(q.proto, `"${q.proto}" cannot qualify ${type}`);
     const protoText = q.proto ? `${q.proto} ` : '';
+    if (type === 'portrange') {
+      if (q.proto !== undefined && q.proto !== 'tcp' && q.proto !== 'udp') this.fail(q.proto, '"portrange" takes tcp or udp as protocol');
+      const m = /^(\d{1,5})-(\d{1,5})$/.exec(id);
+      if (!m || Number(m[1]) > 65535 || Number(m[2]) > 65535) this.fail(id, 'not a port range such as 30000-32767');
+      const a = Number(m[1]);
+      const b = Number(m[2]);
+      const lo = Math.min(a, b);
+      const hi = Math.max(a, b);
+      return this.prim({ kind: 'portrange', proto: q.proto, dir, lo, hi }, `${protoText}${dirText}portrange ${lo}-${hi}`);
+    }
     if (type === 'port') {
       if (q.proto !== undefined && q.proto !== 'tcp' && q.proto !== 'udp') this.fail(q.proto, '"port" takes tcp or udp as protocol');
       if (!/^(0x[0-9a-fA-F]+|\d+)$/.test(id) || Number(id) > 65535) this.fail(id, 'not a port number 0..65535');

@@ -97,6 +97,16 @@ describe('filter semantics', () => {
     expect(matching('not not arp')).toEqual(matching('arp'));
   });
 
+  it('portrange, proto, less and greater', () => {
+    expect(matching('udp portrange 5000-6000')).toEqual(['udp', 'ipv4-first-fragment']);
+    expect(matching('portrange 6000-5000')).toEqual(matching('portrange 5000-6000'));
+    expect(matching('ip6 proto 58')).toEqual(matching('icmp6'));
+    expect(matching('ip proto 1')).toEqual(matching('icmp'));
+    expect(matching('proto 6')).toEqual(matching('tcp'));
+    expect(matching('less 60')).toEqual(['arp-request', 'arp-reply', 'udp', 'ipv4-options-udp', 'vlan-arp', 'udp-53-vlan']);
+    expect(matching('greater 1000')).toEqual(['ipv4-first-fragment']);
+  });
+
   it('a bare identifier reuses the previous qualifiers', () => {
     expect(matching('port 80 or 5353')).toEqual(matching('port 80 or port 5353'));
     expect(matching('tcp dst port 80 or 443')).toEqual(matching('tcp dst port 80 or tcp dst port 443'));
@@ -135,10 +145,14 @@ describe('filter syntax errors quote the offending token', () => {
     ['icmp host 10.0.0.1', /"icmp"/],
     ['tcp udp', /"udp"/],
     ['vlan 5000', /"5000"/],
-    ['greater 100', /"greater"/],
     ['tcp & udp', /"&"/],
     ['vxlan and vxlan', /"vxlan".*nested/],
     ['and tcp', /"and"/],
+    ['icmp[0] = 8', /"icmp\[0\]".*not supported/],
+    ['broadcast', /"broadcast".*not supported/],
+    ['portrange 10', /"10"/],
+    ['ip proto tcp', /"tcp"/],
+    ['less', /"less"/],
   ])('%s', (expr, re) => {
     let err: unknown;
     try {
@@ -214,6 +228,15 @@ const haveTcpdump = (() => {
     'port 80 or 5353',
     'not host 10.244.1.2 and 10.244.1.3',
     'vlan and udp src port 53',
+    'portrange 5000-6000',
+    'tcp dst portrange 1-1024',
+    'src portrange 40000-54321',
+    'ip proto 17',
+    'ip6 proto 58',
+    'proto 6',
+    'less 60',
+    'greater 100 and not ip6',
+    'vlan and proto 1',
   ];
   it('bpfPrefilter output compiles in libpcap', () => {
     for (const e of ['vxlan 42 and icmp', 'arp or vxlan and icmp', 'vlan and tcp port 80 or 443', 'not host 10.0.0.1 and src or dst port 53']) {
