@@ -29,6 +29,8 @@ export class IptablesSaveError extends Error {
 
 /** Splits a rule spec the way iptables-save quotes it: "…" groups words, backslash escapes " and \. */
 export function splitRuleWords(spec: string): string[] {
+  // Most rules have no quotes at all: split them without walking characters.
+  if (!spec.includes('"')) return spec.split(/[ \t]+/).filter((w) => w !== '');
   const words: string[] = [];
   let cur = '';
   let inWord = false;

@@ -221,9 +221,32 @@ export function renderNftExprs(exprs: Json[]): RenderedRule {
   return { text: parts.join(' '), target, ...(counter ? { counter } : {}) };
 }
 
+/** Whether iptables-nft / ip6tables-nft use this family and name for one of their tables. */
+export function isXtablesTableName(family: string, name: string): boolean {
+  return XT_TABLES[family]?.has(name) === true;
+}
+
+/** Parses `nft -j list tables`: the family and name of every table. */
+export function parseNftTables(text: string): Array<{ family: string; name: string }> {
+  const trimmed = text.trim();
+  if (trimmed === '') return [];
+  let doc: Json;
+  try {
+    doc = JSON.parse(trimmed) as Json;
+  } catch {
+    throw new NftParseError(`output is not JSON (first bytes: ${JSON.stringify(trimmed.slice(0, 60))})`);
+  }
+  if (!isObject(doc) || !Array.isArray(doc.nftables)) throw new NftParseError('expected an object with an "nftables" array');
+  const out: Array<{ family: string; name: string }> = [];
+  for (const item of doc.nftables) {
+    if (isObject(item) && isObject(item.table)) out.push({ family: str(item.table.family), name: str(item.table.name) });
+  }
+  return out;
+}
+
 /** Whether a table is one that iptables-nft (or ip6tables-nft) created for its own use. */
 function isXtablesTable(family: string, name: string, baseChains: string[], hasXtExpr: boolean, xtablesHint?: Set<string>): boolean {
-  if (!XT_TABLES[family]?.has(name)) return false;
+  if (!isXtablesTableName(family, name)) return false;
   if (xtablesHint?.has(`${family} ${name}`)) return true;
   if (hasXtExpr) return true;
   return baseChains.length > 0 && baseChains.every((c) => XT_BASE_CHAINS.has(c));

@@ -6,7 +6,7 @@
  */
 import { existsSync } from 'fs';
 import { parseIptablesSave } from './iptables';
-import { parseNftRuleset } from './nft';
+import { isXtablesTableName, parseNftRuleset, parseNftTables, type NftParseResult } from './nft';
 import { isDropTarget, type RuleBackend, type RuleCounter } from './rule-counter';
 import { CommandError, isValidNetnsName, run, type NetnsRef } from './run';
 
@@ -73,6 +73,27 @@ function netnsArgv0Missing(err: CommandError): boolean {
   return err.argv[0] === 'ip' || err.argv[0] === 'nsenter';
 }
 
+/**
+ * Lists only the tables that are not iptables-nft's: with kube-proxy those hold tens of thousands of rules,
+ * and `nft -j list ruleset` would spend seconds printing what iptables-nft-save already gave us. Falls back to
+ * the whole ruleset when a table cannot be listed by name.
+ */
+async function readNativeNft(tablesText: string, xtablesHint: Set<string>, netns: NetnsRef, warnings: string[]): Promise<NftParseResult> {
+  const wanted = parseNftTables(tablesText).filter((t) => !(isXtablesTableName(t.family, t.name) && xtablesHint.has(`${t.family} ${t.name}`)));
+  const out: NftParseResult = { tables: [], rules: [] };
+  const texts = await Promise.all(wanted.map((t) => run(['nft', '-j', 'list', 'table', t.family, t.name], { netns }).then((r) => r.stdout, () => undefined)));
+  if (texts.some((t) => t === undefined)) {
+    const all = await tryRead(['nft', '-j', 'list', 'ruleset'], netns, warnings);
+    return all === undefined ? out : parseNftRuleset(all, xtablesHint);
+  }
+  for (const text of texts) {
+    const parsed = parseNftRuleset(text ?? '', xtablesHint);
+    out.tables.push(...parsed.tables);
+    out.rules.push(...parsed.rules);
+  }
+  return out;
+}
+
 /** Fails early and clearly on a namespace that does not exist (instead of five tools failing). */
 export function assertNetnsExists(netns: NetnsRef): void {
   if (netns === undefined || netns === '') return;
@@ -89,9 +110,9 @@ export function assertNetnsExists(netns: NetnsRef): void {
 export async function readRules(opts: ReadRulesOptions = {}): Promise<RulesSnapshot> {
   assertNetnsExists(opts.netns);
   const warnings: string[] = [];
-  const [saves, nftText] = await Promise.all([
+  const [saves, nftTables] = await Promise.all([
     Promise.all(SAVE_TOOLS.map((t) => tryRead(t.argv, opts.netns, warnings))),
-    tryRead(['nft', '-j', 'list', 'ruleset'], opts.netns, warnings),
+    tryRead(['nft', '-j', 'list', 'tables'], opts.netns, warnings),
   ]);
   const rules: RuleCounter[] = [];
   const summary: BackendTables[] = [];
@@ -104,8 +125,8 @@ export async function readRules(opts: ReadRulesOptions = {}): Promise<RulesSnaps
     summary.push({ backend: tool.backend, tables: parsed.tables.map((t) => t.table), rules: parsed.rules.filter((r) => r.position > 0).length });
     rules.push(...parsed.rules);
   });
-  if (nftText !== undefined) {
-    const parsed = parseNftRuleset(nftText, xtablesHint);
+  if (nftTables !== undefined) {
+    const parsed = await readNativeNft(nftTables, xtablesHint, opts.netns, warnings);
     const native = parsed.tables.filter((t) => !t.xtables);
     summary.push({ backend: 'nft', tables: native.map((t) => `${t.family} ${t.name}`), rules: parsed.rules.filter((r) => r.position > 0).length });
     rules.push(...parsed.rules);

@@ -1,7 +1,7 @@
 import { readFileSync } from 'fs';
 import path from 'path';
 import { parseIptablesSave, splitRuleWords, IptablesSaveError } from '../../src/host/iptables';
-import { parseNftRuleset, renderNftExprs } from '../../src/host/nft';
+import { isXtablesTableName, parseNftRuleset, parseNftTables, renderNftExprs } from '../../src/host/nft';
 import * as view from '../../src/cli/commands/rules';
 import { RuleDeltas, isDropTarget, kubeChainRole, kubeService, type RuleCounter } from '../../src/host/rules';
 
@@ -185,6 +185,20 @@ describe('nft -j list ruleset parser', () => {
     };
     const [r] = parseNftRuleset(JSON.stringify(doc)).rules;
     expect(r).toMatchObject({ service: 'default/web:http', kubeRole: 'service → endpoints', target: 'goto endpoint-X', packets: 1 });
+  });
+
+  test('table list (read first, so iptables-nft tables are never listed through nft)', () => {
+    expect(parseNftTables(fixture('nft-ruleset.json'))).toEqual([
+      { family: 'ip', name: 'nat' },
+      { family: 'ip', name: 'filter' },
+      { family: 'ip6', name: 'filter' },
+      { family: 'inet', name: 'netscope_fw' },
+      { family: 'ip6', name: 'empty6' },
+    ]);
+    expect(parseNftTables('')).toEqual([]);
+    expect(() => parseNftTables('nope')).toThrow(/not JSON/);
+    expect(isXtablesTableName('ip6', 'mangle')).toBe(true);
+    expect(isXtablesTableName('inet', 'filter')).toBe(false);
   });
 
   test('unknown expressions are kept as JSON, not dropped', () => {
