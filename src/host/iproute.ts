@@ -3,6 +3,9 @@
  * everything else in the kernel's answer is ignored. One `ip -batch` process per namespace reads links,
  * addresses, routes, neighbours and netns ids together: a process start costs more than the dumps.
  */
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'fs';
+import os from 'os';
+import path from 'path';
 import { run, runJson, isValidNetnsName, type NetnsRef } from './run';
 
 export interface IpAddrJson {
@@ -114,11 +117,27 @@ export async function ip(netns: NetnsRef, args: string[]): Promise<void> {
 }
 
 const DUMP_BATCH = 'addr show\nroute show table all\nneigh show\nnetns list-id\n';
+let batchFile: string | undefined;
+
+/**
+ * The dump commands as a file for `ip -batch FILE`, written once per process in a private temporary
+ * directory. (Feeding them on stdin would make a child that exits before reading — a namespace that vanished,
+ * no permission — raise EPIPE on a pipe this module cannot attach an error handler to.)
+ */
+function dumpBatchFile(): string {
+  if (batchFile && existsSync(batchFile)) return batchFile;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'netscope-'));
+  const file = path.join(dir, 'dump.batch');
+  writeFileSync(file, DUMP_BATCH, { mode: 0o600 });
+  process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  batchFile = file;
+  return file;
+}
 
 /** Links (+addresses, details, counters), routes of every table, neighbours and netns ids of one namespace. */
 export async function dumpNamespace(netns: NetnsRef): Promise<NamespaceDump> {
-  const { argv, netns: via } = ipArgv(netns, ['-j', '-d', '-s', '-batch', '-']);
-  const { stdout } = await run(argv, { netns: via, input: DUMP_BATCH });
+  const { argv, netns: via } = ipArgv(netns, ['-j', '-d', '-s', '-batch', dumpBatchFile()]);
+  const { stdout } = await run(argv, { netns: via });
   // -batch prints one JSON document per command, each on its own line.
   const lines = stdout.split('\n').filter((l) => l.trim() !== '');
   if (lines.length !== 4) throw new Error(`ip -batch printed ${lines.length} JSON documents, expected 4`);

@@ -253,6 +253,22 @@ function resolvePeers(dumped: Dumped[], byNs: Map<string, IfInfo[]>): void {
   }
 }
 
+/** Dumps run in parallel, but not all at once: a fork storm on a busy machine is slower than a small pool. */
+const DUMP_CONCURRENCY = 8;
+
+async function mapLimit<T, R>(items: T[], limit: number, f: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await f(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
 /** Discovers every namespace (or those in opts.netns) with interfaces, routes, neighbours and veth peers. */
 export async function discover(opts: DiscoverOptions = {}): Promise<Topology> {
   let namespaces = await listNamespaces();
@@ -260,18 +276,16 @@ export async function discover(opts: DiscoverOptions = {}): Promise<Topology> {
     const want = new Set(opts.netns);
     namespaces = namespaces.filter((n) => want.has(n.id));
   }
-  const results = await Promise.all(
-    namespaces.map(async (ns): Promise<Dumped | undefined> => {
-      try {
-        return { ns, dump: await dumpNamespace(ns.id) };
-      } catch (err) {
-        // A namespace can vanish between listing and dumping (its process exited, it was deleted): skip it.
-        // Our own namespace cannot vanish, so a failure there is real.
-        if (ns.id === '') throw err;
-        return undefined;
-      }
-    }),
-  );
+  const results = await mapLimit(namespaces, DUMP_CONCURRENCY, async (ns): Promise<Dumped | undefined> => {
+    try {
+      return { ns, dump: await dumpNamespace(ns.id) };
+    } catch (err) {
+      // A namespace can vanish between listing and dumping (its process exited, it was deleted): skip it.
+      // Our own namespace cannot vanish, so a failure there is real.
+      if (ns.id === '') throw err;
+      return undefined;
+    }
+  });
   const dumped = results.filter((r): r is Dumped => r !== undefined);
   const topo: Topology = { namespaces: dumped.map((d) => d.ns), interfaces: [], routes: [], neighbours: [] };
   const byNs = new Map<string, IfInfo[]>();

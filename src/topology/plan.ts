@@ -2,8 +2,8 @@
  * The planner: compares a validated TopologySpec with the live state and lists the changes that converge
  * the kernel to the file. Pure (no I/O): the same inputs give the same plan, so it is unit-tested directly.
  *
- * Order: removals first (so names and addresses are free again), then namespaces, sysctls, bridges, taps,
- * veths, link settings (master, mtu, addresses, up), routes, iptables rules. Every change that creates or
+ * Order: removals first (so names and addresses are free again), then namespaces, bridges, taps, veths,
+ * sysctls, link settings (master, mtu, addresses, up), routes, iptables rules. Every change that creates or
  * modifies something carries the commands that undo it, used by rollback.
  */
 import type { IpRouteJson } from '../host/iproute';
@@ -220,24 +220,7 @@ export function planTopology(spec: TopologySpec, prefix: string, live: LiveState
     });
   }
 
-  // 4. sysctls.
-  for (const ns of spec.namespaces) {
-    const real = namespaceName(prefix, ns.name);
-    const cur = live.sysctls.get(real) ?? {};
-    for (const [k, v] of Object.entries(ns.sysctls)) {
-      const old = cur[k];
-      if (old === v) continue;
-      changes.push({
-        op: '~',
-        ns: real,
-        text: `${real}: sysctl ${k} = ${v}${old !== undefined ? ` (was ${old})` : ''}`,
-        cmds: [{ argv: ['sysctl', '-q', '-w', `${k}=${v}`], netns: real }],
-        undo: old !== undefined ? [{ argv: ['sysctl', '-q', '-w', `${k}=${old}`], netns: real }] : [],
-      });
-    }
-  }
-
-  // 5. Links to create: bridges, taps, then veths (a veth end may go straight into a bridge).
+  // 4. Links to create: bridges, taps, then veths (a veth end may go straight into a bridge).
   const created = new Set<string>();
   for (const type of ['bridge', 'tap', 'veth'] as const) {
     for (const e of ends) {
@@ -265,6 +248,23 @@ export function planTopology(spec: TopologySpec, prefix: string, live: LiveState
       }
       created.add(key(e.ns, e.name));
       changes.push({ op: '+', ns: e.ns, text, cmds, undo: [ipn(e.ns, 'link', 'del', e.name)] });
+    }
+  }
+
+  // 5. sysctls, after links exist (a key may name an interface: net.ipv4.conf.cni0.forwarding).
+  for (const ns of spec.namespaces) {
+    const real = namespaceName(prefix, ns.name);
+    const cur = live.sysctls.get(real) ?? {};
+    for (const [k, v] of Object.entries(ns.sysctls)) {
+      const old = cur[k];
+      if (old === v) continue;
+      changes.push({
+        op: '~',
+        ns: real,
+        text: `${real}: sysctl ${k} = ${v}${old !== undefined ? ` (was ${old})` : ''}`,
+        cmds: [{ argv: ['sysctl', '-q', '-w', `${k}=${v}`], netns: real }],
+        undo: old !== undefined ? [{ argv: ['sysctl', '-q', '-w', `${k}=${old}`], netns: real }] : [],
+      });
     }
   }
 

@@ -93,12 +93,14 @@ export async function namedNamespaceOwners(): Promise<Map<string, string | undef
 async function readSysctls(ns: string, keys: string[]): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   if (keys.length === 0) return out;
-  // One process for all keys; a key the kernel lacks fails the read, and the planner then sets it (and fails
-  // with the kernel's message).
+  // One process for all keys; -e skips keys the kernel lacks (e.g. a per-interface key before the interface
+  // exists): those stay unknown and the planner sets them.
   try {
-    const { stdout } = await run(['sysctl', '-n', ...keys], { netns: ns });
-    const values = stdout.split('\n');
-    keys.forEach((k, i) => (out[k] = (values[i] ?? '').trim().replace(/\s+/g, ' ')));
+    const { stdout } = await run(['sysctl', '-e', ...keys], { netns: ns });
+    for (const line of stdout.split('\n')) {
+      const eq = line.indexOf(' = ');
+      if (eq > 0) out[line.slice(0, eq).trim()] = line.slice(eq + 3).trim().replace(/\s+/g, ' ');
+    }
   } catch {
     /* leave unknown */
   }

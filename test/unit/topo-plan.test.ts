@@ -65,9 +65,9 @@ describe('planner', () => {
     expect(texts(plan)).toEqual([
       '+ namespace p-node',
       '+ namespace p-a',
-      '~ p-node: sysctl net.ipv4.ip_forward = 1',
       '+ p-node: bridge br0',
       '+ p-a: veth eth0 ⇄ p-node: va',
+      '~ p-node: sysctl net.ipv4.ip_forward = 1',
       '+ p-node: br0 address 10.244.5.1/24',
       '~ p-node: br0 up',
       '+ p-a: eth0 address 10.244.5.2/24',
@@ -77,7 +77,7 @@ describe('planner', () => {
       '+ p-a: route default via 10.244.5.1',
       '+ p-node: iptables -t filter -A FORWARD -s 10.244.5.0/24 -j ACCEPT',
     ]);
-    const veth = plan.changes[4];
+    const veth = plan.changes[3];
     expect(veth.cmds[0].argv).toEqual(['ip', '-n', 'p-a', 'link', 'add', 'eth0', 'mtu', '1400', 'type', 'veth', 'peer', 'name', 'va', 'netns', 'p-node']);
     expect(veth.cmds.slice(1).map((c) => c.argv.join(' '))).toEqual(['ip -n p-a link set eth0 alias netscope:lab', 'ip -n p-node link set va alias netscope:lab']);
     expect(plan.changes[0].cmds.map((c) => c.argv.join(' '))).toEqual(['ip netns add p-node', 'ip -n p-node link set lo alias netscope:lab up']);
@@ -154,7 +154,7 @@ describe('executor and rollback', () => {
     const err = await executePlan(plan, { runCmd, failAt: 6 }).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplyError);
     expect((err as ApplyError).message).toBe('apply of topology lab failed: injected failure at change 6 (NETSCOPE_TOPO_FAIL_AT); rolled back 5 changes');
-    const undo = ran.slice(ran.indexOf('ip -n p-node link set va alias netscope:lab') + 1);
+    const undo = ran.slice(ran.indexOf('sysctl -q -w net.ipv4.ip_forward=1') + 1);
     expect(undo).toEqual(['ip netns del p-a', 'ip netns del p-node']);
   });
 

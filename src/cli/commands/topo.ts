@@ -8,6 +8,7 @@ import { ApplyError, executePlan } from '../../topology/apply';
 import { discover, findNetns, type Topology } from '../../topology/discover';
 import { planApply, planDestroy } from '../../topology/lifecycle';
 import { formatPlan, PlanConflictError } from '../../topology/plan';
+import { lockTopology } from '../../topology/lock';
 import { loadTopologyFile, TOPOLOGY_NAME, TopologyFileError } from '../../topology/schema';
 import { renderTree } from '../../topology/tree';
 
@@ -77,16 +78,22 @@ async function applyHandler(args: ApplyArgs): Promise<void> {
     checkName(args.name);
     const spec = loadTopologyFile(args.file);
     if (args.name) spec.name = args.name;
-    if (!args.dryRun) requireRoot('CAP_NET_ADMIN', 'netscope topo apply');
-    const plan = await planApply(spec, { prefix: args.prefix, allowOverlap: args.allowOverlap, file: args.file });
-    process.stdout.write(formatPlan(plan));
-    if (args.dryRun) {
-      if (plan.changes.length) process.stdout.write('dry run: nothing changed\n');
-      return;
+    // Even a dry run enters the topology's namespaces to compare them with the file.
+    requireRoot('CAP_NET_ADMIN', 'netscope topo apply');
+    const release = args.dryRun ? () => undefined : lockTopology(spec.name);
+    try {
+      const plan = await planApply(spec, { prefix: args.prefix, allowOverlap: args.allowOverlap, file: args.file });
+      process.stdout.write(formatPlan(plan));
+      if (args.dryRun) {
+        if (plan.changes.length) process.stdout.write('dry run: nothing changed\n');
+        return;
+      }
+      if (plan.changes.length === 0) return;
+      const n = await execute(plan, args);
+      process.stdout.write(`applied ${n} change${n === 1 ? '' : 's'}\n`);
+    } finally {
+      release();
     }
-    if (plan.changes.length === 0) return;
-    const n = await execute(plan, args);
-    process.stdout.write(`applied ${n} change${n === 1 ? '' : 's'}\n`);
   } catch (err) {
     fail(err, err instanceof ApplyError && err.interrupted ? 130 : 1);
   }
@@ -101,19 +108,24 @@ async function destroyHandler(args: DestroyArgs): Promise<void> {
       return;
     }
     const name = args.name ?? loadTopologyFile(args.file!).name;
-    if (!args.dryRun) requireRoot('CAP_NET_ADMIN', 'netscope topo destroy');
-    const plan = await planDestroy(name);
-    if (plan.changes.length === 0) {
-      process.stdout.write(`topology ${name}: nothing to destroy (no namespace is marked netscope:${name})\n`);
-      return;
+    requireRoot('CAP_NET_ADMIN', 'netscope topo destroy');
+    const release = args.dryRun ? () => undefined : lockTopology(name);
+    try {
+      const plan = await planDestroy(name);
+      if (plan.changes.length === 0) {
+        process.stdout.write(`topology ${name}: nothing to destroy (no namespace is marked netscope:${name})\n`);
+        return;
+      }
+      process.stdout.write(formatPlan(plan));
+      if (args.dryRun) {
+        process.stdout.write('dry run: nothing changed\n');
+        return;
+      }
+      const n = await execute(plan, args);
+      process.stdout.write(`destroyed topology ${name}: removed ${n} namespace${n === 1 ? '' : 's'}\n`);
+    } finally {
+      release();
     }
-    process.stdout.write(formatPlan(plan));
-    if (args.dryRun) {
-      process.stdout.write('dry run: nothing changed\n');
-      return;
-    }
-    const n = await execute(plan, args);
-    process.stdout.write(`destroyed topology ${name}: removed ${n} namespace${n === 1 ? '' : 's'}\n`);
   } catch (err) {
     fail(err, err instanceof ApplyError && err.interrupted ? 130 : 1);
   }
@@ -122,6 +134,9 @@ async function destroyHandler(args: DestroyArgs): Promise<void> {
 async function showHandler(args: ShowArgs): Promise<void> {
   try {
     verbose(args);
+    if (typeof process.getuid === 'function' && process.getuid() !== 0) {
+      process.stderr.write("netscope: note: not root — other namespaces cannot be entered (needs CAP_SYS_ADMIN and CAP_NET_ADMIN); showing what is readable\n");
+    }
     const topo = await discover();
     let only: string[] | undefined;
     if (args.netns && args.netns.length > 0) {
