@@ -148,9 +148,11 @@ export function ruleRows(deltas: RuleDelta[]): RuleRow[] {
  */
 export function topologyLines(topo: Topology, bridge: IfInfo): TopologyLine[] {
   // renderTree draws every namespace that has a bridge of this name; keep only the watched one.
+  // Aliases are ownership markers ("netscope:<topology>") or notes: noise in a small pane.
   const only: Topology = {
     ...topo,
     namespaces: topo.namespaces.filter((n) => n.id === bridge.netns),
+    interfaces: topo.interfaces.map((i) => (i.alias === undefined ? i : { ...i, alias: undefined })),
   };
   const text = renderTree(only, { bridge: bridge.name }).trimEnd();
   const lines: TopologyLine[] = text.split('\n').map((t) => {

@@ -46,6 +46,10 @@ export interface DashboardOptions {
   top?: number;
   output?: NodeJS.WritableStream;
   input?: NodeJS.ReadableStream;
+  /** terminfo name (default $TERM; headless runs use "xterm"). */
+  terminal?: string;
+  /** Window title (default "netscope watch BRIDGE"). */
+  title?: string;
 }
 
 const nowSec = (): number => Date.now() / 1000;
@@ -157,7 +161,12 @@ export class Dashboard {
         },
         detailClosed: () => this.collector.unwatchFlow(),
       },
-      { output: this.opts.output, input: this.opts.input, title: `netscope watch ${this.opts.bridge}` },
+      {
+        output: this.opts.output,
+        input: this.opts.input,
+        terminal: this.opts.terminal,
+        title: this.opts.title ?? `netscope watch ${this.opts.bridge}`,
+      },
     );
     this.view.start();
     this.snapshot();

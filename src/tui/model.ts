@@ -545,13 +545,19 @@ export class DashboardModel {
       const flag = row.hitDrop ? row.target.toUpperCase().slice(0, 6) : '';
       const where = `${row.table}/${row.chain}${row.position === 0 ? ' policy' : ` #${row.position}`}`;
       const what = row.service ? `${row.service}: ${row.text}` : row.text;
-      const text =
-        padEnd(flag, 6) + ' ' + padStart(`+${si(fresh ? row.dPackets : 0)}`, 6) + ' ' + padStart(pktRate(fresh ? row.pps : 0), 8) + ' ' + padStart(si(row.packets), 6) + ' ' + clip(`${where} ${what}`, Math.max(0, width - 30));
-      let tagged = escapeTags(text);
-      if (row.hitDrop && fresh) tagged = tag('red-fg', tag('bold', tagged));
-      else if (row.hitDrop) tagged = tag('red-fg', tagged);
-      else if (!fresh) tagged = tag('gray-fg', tagged);
-      lines.push(tagged);
+      const lead = padEnd(flag, 6) + ' ' + padStart(`+${si(fresh ? row.dPackets : 0)}`, 6) + ' ' + padStart(pktRate(fresh ? row.pps : 0), 8) + ' ' + padStart(si(row.packets), 6) + ' ';
+      // The rule text is what tells rules apart: it continues on up to two more lines instead of being cut.
+      const room = Math.max(10, width - lead.length);
+      const full = `${where} ${what}`;
+      const parts = [full.slice(0, room)];
+      for (let at = room; at < full.length && parts.length < 3; at += room) parts.push(full.slice(at, at + room));
+      if (parts.join('').length < full.length) parts[parts.length - 1] = clip(full.slice(room * (parts.length - 1)), room);
+      const style = row.hitDrop && fresh ? ['red-fg', 'bold'] : row.hitDrop ? ['red-fg'] : !fresh ? ['gray-fg'] : [];
+      parts.forEach((part, i) => {
+        let tagged = escapeTags((i === 0 ? lead : ' '.repeat(lead.length)) + part);
+        for (const st of style) tagged = tag(st, tagged);
+        lines.push(tagged);
+      });
     }
     const ns = this.opts.netns ? ` in ${this.opts.netns}` : '';
     const drops = rows.filter((r) => r.row.hitDrop && r.movedSec === d.rulesSec).length;

@@ -210,6 +210,11 @@ describe('DashboardModel host panes', () => {
     lines = plain(m.rulePane(100, 10).lines);
     expect(lines[1]).toMatch(/\+10 .*-j ACCEPT/);
     expect(lines[2]).toMatch(/\+0 .*#1/);
+    // A narrow pane wraps the rule text instead of cutting off the part that matters (port, target).
+    const narrow = plain(m.rulePane(60, 10).lines);
+    const at = narrow.findIndex((l) => l.includes('#1'));
+    expect(narrow[at + 1]).toMatch(/^\s{30}/);
+    expect(narrow.slice(at, at + 3).map((l) => l.slice(30)).join('')).toContain('--dport 8080 -j DROP');
     m.setRules([rule({ key: 'acc', position: 2, text: '-j ACCEPT', target: 'ACCEPT', packets: 110 })], 1002 + RULE_STICKY_SEC + 1);
     expect(plain(m.rulePane(100, 10).lines)[1]).toMatch(/no rule counter moved/);
   });

@@ -1,18 +1,9 @@
-import { PassThrough } from 'stream';
+import { headlessTerminal, type HeadlessTerminal } from '../../src/tui/headless';
 import { DashboardModel, type FlowInfo } from '../../src/tui/model';
 import { DashboardView } from '../../src/tui/screen';
 
-interface FakeTerminal {
-  output: PassThrough & { columns: number; rows: number; isTTY: boolean };
-  input: PassThrough & { isTTY: boolean; setRawMode(raw: boolean): void };
-}
-
-function fakeTerminal(columns: number, rows: number): FakeTerminal {
-  const output = Object.assign(new PassThrough(), { columns, rows, isTTY: true });
-  output.resume(); // discard escape sequences
-  const input = Object.assign(new PassThrough(), { isTTY: true, setRawMode: (): void => {} });
-  return { output, input };
-}
+type FakeTerminal = HeadlessTerminal;
+const fakeTerminal = headlessTerminal;
 
 function flow(over: Partial<FlowInfo> & { key: string }): FlowInfo {
   return {
