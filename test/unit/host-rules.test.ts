@@ -276,8 +276,8 @@ describe('rules text view', () => {
     const moved = parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\n[5:420] -A FORWARD -s 10.244.1.1/32 -j DROP\n[2:200] -A FORWARD -j ACCEPT\nCOMMIT\n', 'iptables-nft', 'ip').rules;
     const lines = view.renderRules(d.update(moved, 12), { deltas: true, nonzero: true });
     expect(lines.filter((l) => /^[!* ]\s*\d/.test(l))).toEqual([
-      '!      5      420      5    2.5  DROP              -s 10.244.1.1/32 -j DROP',
-      '*      2      200      2    1.0  ACCEPT            -j ACCEPT',
+      '!      5      420      5    2.5  DROP    -s 10.244.1.1/32 -j DROP',
+      '*      2      200      2    1.0  ACCEPT  -j ACCEPT',
     ]);
     expect(view.humanBytes(1234567)).toBe('1.2M');
     expect(view.renderBackends({ summary: [{ backend: 'nft', tables: ['inet t'], rules: 3 }, { backend: 'iptables-legacy', tables: [], rules: 0 }], warnings: ['x: y'] })).toEqual([

@@ -87,10 +87,11 @@ export function renderRules(rows: Array<RuleCounter | RuleDelta>, opts: RenderRu
   const color = opts.color === true;
   const lines: string[] = [];
   let group = '';
-  const head = opts.deltas ? '    PKTS    BYTES  ΔPKTS    PPS  TARGET            RULE' : '    PKTS    BYTES  TARGET            RULE';
-  for (const r of rows) {
-    const moved = isDelta(r) ? r.dPackets > 0 : r.packets > 0;
-    if (opts.nonzero && !moved) continue;
+  const shown = opts.nonzero ? rows.filter((r) => (isDelta(r) ? r.dPackets > 0 : r.packets > 0)) : rows;
+  // Wide enough for kube-proxy's KUBE-SEP-XXXXXXXXXXXXXXXX targets, capped so the rule text keeps its room.
+  const targetW = Math.min(27, Math.max(6, ...shown.map((r) => r.target.length)));
+  const head = `    PKTS    BYTES  ${opts.deltas ? 'ΔPKTS    PPS  ' : ''}${'TARGET'.padEnd(targetW)}  RULE`;
+  for (const r of shown) {
     const g = `${r.backend}|${r.family}|${r.table}|${r.chain}`;
     if (g !== group) {
       group = g;
@@ -106,7 +107,7 @@ export function renderRules(rows: Array<RuleCounter | RuleDelta>, opts: RenderRu
     if (opts.deltas && isDelta(r)) cols += ` ${(r.counted ? String(r.dPackets) : '-').padStart(6)} ${(r.counted ? rate(r.pps) : '-').padStart(6)}`;
     const svc = r.service ? `[${r.service}] ` : '';
     const text = r.position === 0 ? `(${r.text})` : r.text;
-    let line = `${cols}  ${(r.target || '-').padEnd(16)}  ${svc}${text}`;
+    let line = `${cols}  ${(r.target || '-').padEnd(targetW)}  ${svc}${text}`;
     if (opts.width && opts.width > 20 && line.length > opts.width) line = `${line.slice(0, opts.width - 1)}…`;
     lines.push(dropHit ? paint(color, '31;1', line) : mark === '*' ? paint(color, '33', line) : line);
   }
