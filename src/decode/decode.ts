@@ -16,7 +16,7 @@
  * are taken as they are — frames are never assumed to be ≤ 1514 bytes.
  */
 import { LinkType, type PacketRecord } from '../pcap/record';
-import { L, M, MAX_IP6_EXT_HEADERS, MAX_VLAN_TAGS, PacketView } from './view';
+import { IP6_EXT, L, M, MAX_IP6_EXT_HEADERS, MAX_VLAN_TAGS, PacketView } from './view';
 
 export const ETHERTYPE = {
   IPV4: 0x0800,
@@ -338,6 +338,7 @@ function decodeIpv6(v: PacketView, b: Buffer, off: number, capEnd: number, wireE
   v.ip6Hlim = b[off + 7];
   v.ip6SrcOff = off + 8;
   v.ip6DstOff = off + 24;
+  v.ip6ExtMask = 0;
   let ipWireEnd = plen === 0 ? wireEnd : off + 40 + plen;
   if (ipWireEnd > wireEnd) ipWireEnd = wireEnd;
   const ipCapEnd = ipWireEnd < capEnd ? ipWireEnd : capEnd;
@@ -361,6 +362,7 @@ function decodeIpv6(v: PacketView, b: Buffer, off: number, capEnd: number, wireE
           v.truncated = L.IPV6;
           return;
         }
+        v.ip6ExtMask |= next === 0 ? IP6_EXT.HOP_BY_HOP : next === 43 ? IP6_EXT.ROUTING : IP6_EXT.DEST_OPTS;
         next = b[p];
         p += n;
         break;
@@ -376,6 +378,7 @@ function decodeIpv6(v: PacketView, b: Buffer, off: number, capEnd: number, wireE
           v.truncated = L.IPV6;
           return;
         }
+        v.ip6ExtMask |= IP6_EXT.AH;
         next = b[p];
         p += n;
         break;
@@ -389,6 +392,7 @@ function decodeIpv6(v: PacketView, b: Buffer, off: number, capEnd: number, wireE
         v.ip6FragOff = fo & 0xfff8;
         v.ip6FragMore = (fo & 1) !== 0;
         v.ip6FragId = ((b[p + 4] << 24) | (b[p + 5] << 16) | (b[p + 6] << 8) | b[p + 7]) >>> 0;
+        v.ip6ExtMask |= IP6_EXT.FRAGMENT;
         next = b[p];
         p += 8;
         if (v.ip6FragOff !== 0) {

@@ -5,7 +5,7 @@
  */
 import { formatTs, LinkType, type PacketRecord } from '../pcap/record';
 import { ETHERTYPE } from './decode';
-import { L, LAYER_NAMES, M, MAX_IP6_EXT_HEADERS, MAX_VLAN_TAGS, PacketView, TCP } from './view';
+import { IP6_EXT, L, LAYER_NAMES, M, MAX_IP6_EXT_HEADERS, MAX_VLAN_TAGS, PacketView, TCP } from './view';
 
 // ---------------------------------------------------------------------------------------- addresses
 
@@ -493,16 +493,25 @@ function ipv6Text(v: PacketView, ether: boolean): string {
   if (rest === '' && v.truncated === 0 && v.malformed === 0 && v.ip6FragOff <= 0) {
     rest = `ip-proto-${v.ip6Next} ${v.payloadWireLen}`;
   }
-  if (v.ip6FragOff >= 0) {
-    // tcpdump: "frag (offset|bytes after the fragment header)", ports after it for a first fragment.
-    const fragLen = v.l4Off >= 0 ? v.payloadWireLen + (v.payloadOff - v.l4Off) : v.payloadWireLen;
-    let s = `${srcA} > ${dstA}: frag (${v.ip6FragOff}|${fragLen})`;
-    if (ports) s += ` ${v.sport} > ${v.dport}:`;
-    return rest ? `${s} ${rest}` : s;
+  const ext = v.ip6ExtMask;
+  if (ext === 0) {
+    const src = srcA + (ports ? `.${v.sport}` : '');
+    const dst = dstA + (ports ? `.${v.dport}` : '');
+    return `${src} > ${dst}: ${rest}`;
   }
-  const src = srcA + (ports ? `.${v.sport}` : '');
-  const dst = dstA + (ports ? `.${v.dport}` : '');
-  return `${src} > ${dst}: ${rest}`;
+  // tcpdump names the extension headers after the addresses, then prints the ports on their own.
+  let s = `${srcA} > ${dstA}:`;
+  if (ext & IP6_EXT.HOP_BY_HOP) s += ' HBH';
+  if (ext & IP6_EXT.DEST_OPTS) s += ' DSTOPT';
+  if (ext & IP6_EXT.ROUTING) s += ' srcrt';
+  if (ext & IP6_EXT.AH) s += ' AH';
+  if (ext & IP6_EXT.FRAGMENT) {
+    // "frag (offset|bytes after the fragment header)"
+    const fragLen = v.l4Off >= 0 ? v.payloadWireLen + (v.payloadOff - v.l4Off) : v.payloadWireLen;
+    s += ` frag (${v.ip6FragOff}|${fragLen})`;
+  }
+  if (ports) s += ` ${v.sport} > ${v.dport}:`;
+  return rest ? `${s} ${rest}` : s;
 }
 
 function arpText(v: PacketView): string {

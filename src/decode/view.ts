@@ -64,6 +64,9 @@ export const M = {
   RAW_VERSION: 12,
 } as const;
 
+/** Bits of PacketView.ip6ExtMask. */
+export const IP6_EXT = { HOP_BY_HOP: 1, ROUTING: 2, FRAGMENT: 4, DEST_OPTS: 8, AH: 16 } as const;
+
 /** Extension headers followed before giving up (a loop guard against crafted chains). */
 export const MAX_IP6_EXT_HEADERS = 16;
 
@@ -120,6 +123,8 @@ export class PacketView {
   ip6FragOff = -1;
   ip6FragMore = false;
   ip6FragId = 0;
+  /** Extension headers seen in the chain (IP6_EXT bits), for display. */
+  ip6ExtMask = 0;
 
   /** Offset of the L4 header (TCP/UDP/ICMP/ICMPv6), -1 when none. */
   l4Off = -1;

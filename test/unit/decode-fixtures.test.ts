@@ -33,11 +33,10 @@ function normaliseOurs(line: string): string {
   return line.replace(/, quoted [^,]*$/, '').replace(/(, )?frag id \d+, offset \d+(, length \d+)?(, more fragments)?$/, '');
 }
 
-/** tcpdump's extras we do not print: application dissection, IPv6 ext names, MLDv2 records, SLL2 iface. */
+/** tcpdump's extras we do not print: application dissection, MLDv2 records, SLL2 iface. */
 function normaliseTcpdump(line: string): string {
   return line
     .replace(/(length \d+): .*$/, '$1')
-    .replace(/: HBH /, ': ')
     .replace(/, \d+ group record\(s\)/, '')
     .replace(/^(\d\d:\d\d:\d\d\.\d{6}) \S+ +(In|Out|B|M|P) +/, '$1 ');
 }
