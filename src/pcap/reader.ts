@@ -227,7 +227,10 @@ export class CaptureParser {
     return pos;
   }
 
-  /** Hot loop for classic pcap records lying wholly inside `buf`: no calls but the handler, no allocation. */
+  /**
+   * Hot loop for classic pcap records lying wholly inside buf[pos, end): no calls but the handler, no
+   * allocation. Also delivers a single record assembled in the carry buffer.
+   */
   private framePcapRecords(buf: Buffer, pos: number, end: number): number {
     const le = this.le;
     const h = this.recHdr;
@@ -338,8 +341,8 @@ export class CaptureParser {
       if (!this.headerDone) {
         if (!this.pcapHeader(buf, pos)) return;
       } else {
-        this.consumed += size;
-        this.pcapRecord(buf, pos);
+        // A record assembled in the carry buffer: the hot loop delivers exactly this one.
+        this.framePcapRecords(buf, pos, pos + size);
         return;
       }
       this.consumed += size;
@@ -376,35 +379,6 @@ export class CaptureParser {
     rec.iface = undefined;
     this.headerDone = true;
     return true;
-  }
-
-  /** A record assembled in the carry buffer (spanned chunks); same rules as the hot loop. */
-  private pcapRecord(buf: Buffer, pos: number): void {
-    const le = this.le;
-    let sec = u32(buf, pos, le);
-    let frac = u32(buf, pos + 4, le);
-    if (this.nanos) {
-      if (frac > 999999999) {
-        sec += Math.floor(frac / 1e9);
-        frac %= 1e9;
-      }
-    } else {
-      if (frac > 999999) {
-        sec += Math.floor(frac / 1e6);
-        frac %= 1e6;
-      }
-      frac *= 1000;
-    }
-    const caplen = u32(buf, pos + 8, le);
-    const rec = this.rec;
-    rec.buf = buf;
-    rec.offset = pos + this.recHdr;
-    rec.caplen = caplen > this.snaplen ? this.snaplen : caplen;
-    rec.len = u32(buf, pos + 12, le);
-    rec.tsSec = sec;
-    rec.tsNsec = frac;
-    this.delivered++;
-    this.onRecord(rec);
   }
 
   private pcapngBlock(buf: Buffer, pos: number, size: number, at: number): boolean {
