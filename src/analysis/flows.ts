@@ -2,11 +2,13 @@
  * FlowTable: bidirectional flows with per-direction counters, TCP connection state, ICMP echo matching (RTT),
  * ICMP errors attributed to the flow they quote, ARP pairs, plus MAC learning and ARP health on the side.
  *
- * Memory and speed: flows live in a struct-of-typed-arrays indexed by slot; a chained hash (bucket heads +
- * per-slot next) finds a slot from numbers read out of the PacketView, so an existing flow is updated without
- * allocating. The hash is symmetric in the two endpoints, so both directions land on one flow; the stored
- * a/b order says which side initiated. Slots are kept on an LRU list (least recently seen first): idle expiry
- * walks it from the front and, when the table is full, the front flow is evicted (and counted).
+ * Memory and speed: each flow is one 144-byte record in a single ArrayBuffer (IPv6/MAC address words beyond
+ * the first in a side table), found through an open-addressing index of [hash, slot] pairs. The key is read
+ * as numbers straight from the PacketView, so updating an existing flow allocates nothing and touches two or
+ * three cache lines. The hash is symmetric in the two endpoints, so both directions land on one flow; the
+ * stored a/b order says which side initiated. Slots sit on an LRU list ordered by the rate interval (1 s by
+ * default) in which they were last seen: idle expiry walks it from the front and, when the table is full,
+ * the front flow (least recently seen, to interval precision) is evicted and counted.
  * Flows that leave the table with a problem (failed connect, reset, …) keep that problem in a bounded log.
  */
 import { L, PacketView, TCP } from '../decode/view';
@@ -170,6 +172,55 @@ const IPPROTO_ICMPV6 = 58;
 
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 58: 'icmpv6', 89: 'ospf', 112: 'vrrp', 132: 'sctp' };
 
+/*
+ * Flow record layout: REC bytes per slot. Field names say the view: F_ = Float64 index, W_ = 32-bit index
+ * (Uint32/Int32/Float32), H_ = Uint16 index, B_ = byte index, each relative to the slot's start in that unit.
+ * The first 64 bytes hold what every packet reads or writes (key, counters, last-seen time).
+ */
+const REC = 144;
+const F = REC / 8;
+const W = REC / 4;
+const H = REC / 2;
+const B = REC;
+const W_A0 = 0; // address a (IPv4, first IPv6 word, MAC high 16 bits)
+const W_B0 = 1;
+const H_A_PORT = 4;
+const H_B_PORT = 5;
+const H_PROTO = 6;
+const B_FAM = 14;
+const B_TST = 15; // TCP state
+const W_VNI = 4; // int32, -1 = not inside VXLAN
+const W_IF_MASK = 5;
+const F_PKT_AB = 3;
+const F_PKT_BA = 4;
+const F_BYTE_AB = 5;
+const F_BYTE_BA = 6;
+const W_LAST_SEC = 14;
+const W_LAST_NS = 15;
+const W_RATE_K = 16; // int32 interval number - rateBase
+const W_RATE_CUR = 17; // float32 bytes in interval W_RATE_K
+const W_RATE_PREV = 18; // float32 bytes in the interval before
+const W_LPREV = 19; // int32 LRU links (W_LNEXT also chains free slots)
+const W_LNEXT = 20;
+const W_FIRST_SEC = 21;
+const W_FIRST_NS = 22;
+const W_GEN = 23; // bumped on every reuse of the slot: echo matches never cross flows
+const B_TFL = 96;
+const B_RST_BY = 97;
+const H_SYNS = 49;
+const W_C1 = 25; // echo requests / ARP requests
+const W_C2 = 26; // echo replies / ARP replies
+const W_RTT_MIN = 27; // float32 ms
+const F_RTT_SUM = 14;
+const W_RTT_MAX = 30; // float32 ms
+const W_RTT_N = 31;
+const W_HASH = 32;
+const W_ERR_FROM = 33;
+const H_ERR_N = 68;
+const B_ERR_TYPE = 138;
+const B_ERR_CODE = 139;
+const W_V6 = 35; // int32 entry in the IPv6 side table, -1 = none
+
 const MAX_RETIRED_PROBLEMS = 10_000;
 const ECHO_PENDING = 1 << 16;
 const ECHO_PROBE = 8;
@@ -209,51 +260,27 @@ export class FlowTable {
   private hwm = 0;
   private live = 0;
   private freeHead = -1;
-  private heads: Int32Array;
-  private bucketMask: number;
   private lruHead = -1;
   private lruTail = -1;
 
-  // Per-slot columns.
-  private hashv!: Uint32Array;
-  private next!: Int32Array;
-  private prev!: Int32Array;
-  private lnext!: Int32Array;
-  private gen!: Uint32Array;
-  private used!: Uint8Array;
-  private fam!: Uint8Array;
-  private proto!: Uint16Array;
-  private aw!: Uint32Array;
-  private bw!: Uint32Array;
-  private aPort!: Uint16Array;
-  private bPort!: Uint16Array;
-  private vniCol!: Int32Array;
-  private pktAB!: Float64Array;
-  private pktBA!: Float64Array;
-  private byteAB!: Float64Array;
-  private byteBA!: Float64Array;
-  private firstSec!: Float64Array;
-  private firstNs!: Uint32Array;
-  private lastSec!: Float64Array;
-  private lastNs!: Uint32Array;
-  private rateK!: Float64Array;
-  private rateCur!: Float64Array;
-  private ratePrev!: Float64Array;
-  private ifMask!: Uint32Array;
-  private tst!: Uint8Array;
-  private tfl!: Uint8Array;
-  private rstBy!: Uint8Array;
-  private syns!: Uint16Array;
-  private c1!: Uint32Array;
-  private c2!: Uint32Array;
-  private rttMin!: Float32Array;
-  private rttMax!: Float32Array;
-  private rttSum!: Float64Array;
-  private rttN!: Uint32Array;
-  private errN!: Uint32Array;
-  private errType!: Uint8Array;
-  private errCode!: Uint8Array;
-  private errFrom!: Uint32Array;
+  // Flow records: one fixed-size record per slot in one ArrayBuffer (see the layout above), read through
+  // typed views of every width. A packet touches two or three cache lines of its own flow, not forty columns.
+  private mem!: ArrayBuffer;
+  private u8!: Uint8Array;
+  private u16!: Uint16Array;
+  private u32!: Uint32Array;
+  private i32!: Int32Array;
+  private f32!: Float32Array;
+  private f64!: Float64Array;
+  /** Open-addressing index (linear probing, load ≤ 1/2): pairs [hash, slot + 1], 0 = empty. */
+  private ix!: Int32Array;
+  private ixMask = 0;
+  /** IPv6 address words beyond the first (a1..a3, b1..b3), 8 words per entry, referenced by W_V6. */
+  private v6w = new Uint32Array(8 * 64);
+  private v6Hwm = 0;
+  private v6Free = -1;
+  /** Interval number where rate intervals start counting (keeps W_RATE_K small enough for int32). */
+  private rateBase = NaN;
 
   // Echo requests waiting for a reply: (slot, generation, seq) → time. Fixed size; lookups probe ECHO_PROBE cells.
   private readonly epSlot = new Int32Array(ECHO_PENDING).fill(-1);
@@ -311,10 +338,8 @@ export class FlowTable {
     this.rateIntervalSec = opts.rateIntervalSec && opts.rateIntervalSec > 0 ? opts.rateIntervalSec : 1;
     this.trackInner = opts.trackInner ?? true;
     this.cap = Math.min(this.maxFlows, 1024);
-    this.allocColumns(this.cap, 0);
-    const buckets = this.bucketCount(this.cap);
-    this.heads = new Int32Array(buckets).fill(-1);
-    this.bucketMask = buckets - 1;
+    this.allocRecords(this.cap);
+    this.buildIndex();
     this.arp = new ArpTracker();
     this.mac = new MacLearner((id) => this.ifaceName(id));
   }
@@ -354,12 +379,20 @@ export class FlowTable {
     }
     if (!Number.isFinite(this.idleTimeoutSec)) return;
     const cutoff = nowSec - this.idleTimeoutSec;
-    while (this.lruHead >= 0) {
-      const s = this.lruHead;
-      if (this.lastSec[s] + this.lastNs[s] / 1e9 >= cutoff) break;
-      this.retire(s);
-      this.remove(s);
-      this.c.expired++;
+    // The list is ordered by rate interval of the last move: flows of the cutoff's own interval may sit in any
+    // order, so look through that interval instead of stopping at its first still-active flow.
+    const cutoffK = Math.floor(cutoff / this.rateIntervalSec) - this.rateBase;
+    let s = this.lruHead;
+    while (s >= 0) {
+      const next = this.i32[s * W + W_LNEXT];
+      if (this.u32[s * W + W_LAST_SEC] + this.u32[s * W + W_LAST_NS] / 1e9 < cutoff) {
+        this.retire(s);
+        this.remove(s);
+        this.c.expired++;
+      } else if (this.i32[s * W + W_RATE_K] > cutoffK) {
+        break;
+      }
+      s = next;
     }
   }
 
@@ -391,7 +424,7 @@ export class FlowTable {
   /** Every current problem: from live flows, from flows that already left the table, ARP, MAC moves, evictions. */
   problems(): Problem[] {
     const out: Problem[] = [];
-    for (let s = this.lruHead; s >= 0; s = this.lnext[s]) this.flowProblems(s, out);
+    for (let s = this.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) this.flowProblems(s, out);
     out.push(...this.retired);
     out.push(...this.arp.problems());
     out.push(...this.mac.problems());
@@ -464,29 +497,31 @@ export class FlowTable {
     const s = this.findOrCreate(tsSec, tsNs);
     const d = this.dir;
     if (d === 0) {
-      this.pktAB[s]++;
-      this.byteAB[s] += len;
+      this.f64[s * F + F_PKT_AB]++;
+      this.f64[s * F + F_BYTE_AB] += len;
     } else {
-      this.pktBA[s]++;
-      this.byteBA[s] += len;
+      this.f64[s * F + F_PKT_BA]++;
+      this.f64[s * F + F_BYTE_BA] += len;
     }
-    if (tsSec > this.lastSec[s] || (tsSec === this.lastSec[s] && tsNs > this.lastNs[s])) {
-      this.lastSec[s] = tsSec;
-      this.lastNs[s] = tsNs;
+    if (tsSec > this.u32[s * W + W_LAST_SEC] || (tsSec === this.u32[s * W + W_LAST_SEC] && tsNs > this.u32[s * W + W_LAST_NS])) {
+      this.u32[s * W + W_LAST_SEC] = tsSec;
+      this.u32[s * W + W_LAST_NS] = tsNs;
     }
-    const k = Math.floor((tsSec + tsNs / 1e9) / this.rateIntervalSec);
-    const rk = this.rateK[s];
+    const k = Math.floor((tsSec + tsNs / 1e9) / this.rateIntervalSec) - this.rateBase;
+    const rk = this.i32[s * W + W_RATE_K];
     if (k === rk) {
-      this.rateCur[s] += len;
+      this.f32[s * W + W_RATE_CUR] += len;
     } else if (k > rk) {
-      this.ratePrev[s] = k === rk + 1 ? this.rateCur[s] : 0;
-      this.rateCur[s] = len;
-      this.rateK[s] = k;
+      this.f32[s * W + W_RATE_PREV] = k === rk + 1 ? this.f32[s * W + W_RATE_CUR] : 0;
+      this.f32[s * W + W_RATE_CUR] = len;
+      this.i32[s * W + W_RATE_K] = k;
+      // The LRU list is kept in order of rate interval: a flow moves to the tail the first time it is seen
+      // in a new interval, not on every packet (each move dirties two random neighbours' cache lines).
+      this.touch(s);
     } else if (k === rk - 1) {
-      this.ratePrev[s] += len; // slightly out-of-order packet from a merged source
+      this.f32[s * W + W_RATE_PREV] += len; // slightly out-of-order packet from a merged source
     }
-    this.ifMask[s] |= ifId < 31 ? 1 << ifId : 0x80000000;
-    this.touch(s);
+    this.u32[s * W + W_IF_MASK] |= ifId < 31 ? 1 << ifId : 0x80000000;
 
     const proto = this.kProto;
     const fam = this.kFam;
@@ -508,8 +543,8 @@ export class FlowTable {
         }
       }
     } else if (fam === FAM_ARP) {
-      if (v.arpOp === 1) this.c1[s]++;
-      else if (v.arpOp === 2) this.c2[s]++;
+      if (v.arpOp === 1) this.u32[s * W + W_C1]++;
+      else if (v.arpOp === 2) this.u32[s * W + W_C2]++;
     }
   }
 
@@ -598,29 +633,41 @@ export class FlowTable {
 
   /** Finds the flow of the scratch key (sets this.dir); -1 when absent. */
   private find(h: number): number {
-    for (let s = this.heads[h & this.bucketMask]; s >= 0; s = this.next[s]) {
-      if (this.hashv[s] !== h || this.proto[s] !== this.kProto || this.fam[s] !== this.kFam || this.vniCol[s] !== this.kVni) continue;
-      const o = s << 2;
-      const aw = this.aw;
-      const bw = this.bw;
-      if (
-        aw[o] === this.kS0 && bw[o] === this.kD0 && this.aPort[s] === this.kSp && this.bPort[s] === this.kDp &&
-        aw[o + 1] === this.kS1 && aw[o + 2] === this.kS2 && aw[o + 3] === this.kS3 &&
-        bw[o + 1] === this.kD1 && bw[o + 2] === this.kD2 && bw[o + 3] === this.kD3
-      ) {
-        this.dir = 0;
-        return s;
-      }
-      if (
-        aw[o] === this.kD0 && bw[o] === this.kS0 && this.aPort[s] === this.kDp && this.bPort[s] === this.kSp &&
-        aw[o + 1] === this.kD1 && aw[o + 2] === this.kD2 && aw[o + 3] === this.kD3 &&
-        bw[o + 1] === this.kS1 && bw[o + 2] === this.kS2 && bw[o + 3] === this.kS3
-      ) {
-        this.dir = 1;
-        return s;
-      }
+    const ix = this.ix;
+    const mask = this.ixMask;
+    const hi = h | 0;
+    for (let i = h & mask; ; i = (i + 1) & mask) {
+      const e = ix[2 * i + 1];
+      if (e === 0) return -1;
+      if (ix[2 * i] === hi && this.keyMatches(e - 1)) return e - 1;
     }
-    return -1;
+  }
+
+  /** Compares slot s with the scratch key in both orientations; sets this.dir. */
+  private keyMatches(s: number): boolean {
+    const w = s * W;
+    const u32 = this.u32;
+    const u16 = this.u16;
+    if (u16[s * H + H_PROTO] !== this.kProto || this.u8[s * B + B_FAM] !== this.kFam || this.i32[w + W_VNI] !== this.kVni) return false;
+    const a0 = u32[w + W_A0];
+    const b0 = u32[w + W_B0];
+    const ap = u16[s * H + H_A_PORT];
+    const bp = u16[s * H + H_B_PORT];
+    let fwd = a0 === this.kS0 && b0 === this.kD0 && ap === this.kSp && bp === this.kDp;
+    let rev = a0 === this.kD0 && b0 === this.kS0 && ap === this.kDp && bp === this.kSp;
+    if (!fwd && !rev) return false;
+    if (this.kFam === FAM_V6 || this.kFam === FAM_ETH) {
+      const v = this.i32[w + W_V6];
+      if (v < 0) return false;
+      const o = v * 8;
+      const x = this.v6w;
+      fwd = fwd && x[o] === this.kS1 && x[o + 1] === this.kS2 && x[o + 2] === this.kS3 && x[o + 3] === this.kD1 && x[o + 4] === this.kD2 && x[o + 5] === this.kD3;
+      rev = rev && x[o] === this.kD1 && x[o + 1] === this.kD2 && x[o + 2] === this.kD3 && x[o + 3] === this.kS1 && x[o + 4] === this.kS2 && x[o + 5] === this.kS3;
+      if (!fwd && !rev) return false;
+    }
+    const dir = fwd ? 0 : 1;
+    this.dir = dir;
+    return true;
   }
 
   private findOrCreate(tsSec: number, tsNs: number): number {
@@ -628,76 +675,82 @@ export class FlowTable {
     const found = this.find(h);
     if (found >= 0) return found;
     const s = this.allocSlot();
-    const o = s << 2;
+    const w = s * W;
     const swap = this.kDstInit;
     this.dir = swap ? 1 : 0;
-    this.aw[o] = swap ? this.kD0 : this.kS0;
-    this.aw[o + 1] = swap ? this.kD1 : this.kS1;
-    this.aw[o + 2] = swap ? this.kD2 : this.kS2;
-    this.aw[o + 3] = swap ? this.kD3 : this.kS3;
-    this.bw[o] = swap ? this.kS0 : this.kD0;
-    this.bw[o + 1] = swap ? this.kS1 : this.kD1;
-    this.bw[o + 2] = swap ? this.kS2 : this.kD2;
-    this.bw[o + 3] = swap ? this.kS3 : this.kD3;
-    this.aPort[s] = swap ? this.kDp : this.kSp;
-    this.bPort[s] = swap ? this.kSp : this.kDp;
-    this.fam[s] = this.kFam;
-    this.proto[s] = this.kProto;
-    this.vniCol[s] = this.kVni;
-    this.hashv[s] = h;
-    this.firstSec[s] = tsSec;
-    this.firstNs[s] = tsNs;
-    this.lastSec[s] = tsSec;
-    this.lastNs[s] = tsNs;
-    this.rateK[s] = Math.floor((tsSec + tsNs / 1e9) / this.rateIntervalSec);
-    const b = h & this.bucketMask;
-    this.next[s] = this.heads[b];
-    this.heads[b] = s;
+    this.u32[w + W_A0] = swap ? this.kD0 : this.kS0;
+    this.u32[w + W_B0] = swap ? this.kS0 : this.kD0;
+    this.u16[s * H + H_A_PORT] = swap ? this.kDp : this.kSp;
+    this.u16[s * H + H_B_PORT] = swap ? this.kSp : this.kDp;
+    this.u16[s * H + H_PROTO] = this.kProto;
+    this.u8[s * B + B_FAM] = this.kFam;
+    this.i32[w + W_VNI] = this.kVni;
+    this.u32[w + W_HASH] = h;
+    if (this.kFam === FAM_V6 || this.kFam === FAM_ETH) {
+      const v = this.allocV6();
+      const o = v * 8;
+      const x = this.v6w;
+      x[o] = swap ? this.kD1 : this.kS1;
+      x[o + 1] = swap ? this.kD2 : this.kS2;
+      x[o + 2] = swap ? this.kD3 : this.kS3;
+      x[o + 3] = swap ? this.kS1 : this.kD1;
+      x[o + 4] = swap ? this.kS2 : this.kD2;
+      x[o + 5] = swap ? this.kS3 : this.kD3;
+      this.i32[w + W_V6] = v;
+    }
+    this.u32[w + W_FIRST_SEC] = tsSec;
+    this.u32[w + W_FIRST_NS] = tsNs;
+    this.u32[w + W_LAST_SEC] = tsSec;
+    this.u32[w + W_LAST_NS] = tsNs;
+    const k = Math.floor((tsSec + tsNs / 1e9) / this.rateIntervalSec);
+    if (this.rateBase !== this.rateBase) this.rateBase = k;
+    this.i32[w + W_RATE_K] = k - this.rateBase;
+    this.indexInsert(h, s);
     this.linkTail(s);
     this.c.created++;
     return s;
   }
 
   private tcpUpdate(s: number, f: number, d: number): void {
-    const st = this.tst[s];
+    const st = this.u8[s * B + B_TST];
     if ((f & TCP.RST) !== 0) {
-      this.rstBy[s] = d + 1;
-      this.tst[s] = ST_RESET;
+      this.u8[s * B + B_RST_BY] = d + 1;
+      this.u8[s * B + B_TST] = ST_RESET;
       return;
     }
     if ((f & TCP.SYN) !== 0) {
       if ((f & TCP.ACK) === 0) {
-        if (st === ST_CLOSED || st === ST_RESET || (st !== ST_NONE && st !== ST_SYN_SENT && (this.tfl[s] & TF_ESTABLISHED_EVER) !== 0)) {
+        if (st === ST_CLOSED || st === ST_RESET || (st !== ST_NONE && st !== ST_SYN_SENT && (this.u8[s * B + B_TFL] & TF_ESTABLISHED_EVER) !== 0)) {
           // Port reuse: a new connection on the same 4-tuple starts over (counters keep adding up).
-          this.tfl[s] = 0;
-          this.rstBy[s] = 0;
-          this.syns[s] = 0;
+          this.u8[s * B + B_TFL] = 0;
+          this.u8[s * B + B_RST_BY] = 0;
+          this.u16[s * H + H_SYNS] = 0;
         }
-        if (this.syns[s] < 0xffff) this.syns[s]++;
-        if (this.tst[s] === ST_NONE || this.tst[s] === ST_CLOSED || this.tst[s] === ST_RESET) this.tst[s] = ST_SYN_SENT;
+        if (this.u16[s * H + H_SYNS] < 0xffff) this.u16[s * H + H_SYNS]++;
+        if (this.u8[s * B + B_TST] === ST_NONE || this.u8[s * B + B_TST] === ST_CLOSED || this.u8[s * B + B_TST] === ST_RESET) this.u8[s * B + B_TST] = ST_SYN_SENT;
       } else {
-        this.tfl[s] |= TF_SYNACK;
-        if (st === ST_NONE || st === ST_SYN_SENT) this.tst[s] = ST_SYN_RCVD;
+        this.u8[s * B + B_TFL] |= TF_SYNACK;
+        if (st === ST_NONE || st === ST_SYN_SENT) this.u8[s * B + B_TST] = ST_SYN_RCVD;
       }
       if ((f & TCP.FIN) === 0) return;
     }
     if (st === ST_NONE) {
-      this.tst[s] = ST_ESTABLISHED;
-      this.tfl[s] |= TF_MIDSTREAM | TF_ESTABLISHED_EVER;
+      this.u8[s * B + B_TST] = ST_ESTABLISHED;
+      this.u8[s * B + B_TFL] |= TF_MIDSTREAM | TF_ESTABLISHED_EVER;
     } else if (st === ST_SYN_RCVD && (f & TCP.ACK) !== 0 && d === 0) {
-      this.tst[s] = ST_ESTABLISHED;
-      this.tfl[s] |= TF_ESTABLISHED_EVER;
+      this.u8[s * B + B_TST] = ST_ESTABLISHED;
+      this.u8[s * B + B_TFL] |= TF_ESTABLISHED_EVER;
     }
     if ((f & TCP.FIN) !== 0) {
-      this.tfl[s] |= d === 0 ? TF_FIN_A : TF_FIN_B;
-      const both = (this.tfl[s] & (TF_FIN_A | TF_FIN_B)) === (TF_FIN_A | TF_FIN_B);
-      if (this.tst[s] !== ST_RESET) this.tst[s] = both ? ST_CLOSED : ST_CLOSING;
+      this.u8[s * B + B_TFL] |= d === 0 ? TF_FIN_A : TF_FIN_B;
+      const both = (this.u8[s * B + B_TFL] & (TF_FIN_A | TF_FIN_B)) === (TF_FIN_A | TF_FIN_B);
+      if (this.u8[s * B + B_TST] !== ST_RESET) this.u8[s * B + B_TST] = both ? ST_CLOSED : ST_CLOSING;
     }
   }
 
   private echoRequest(s: number, seq: number, tsSec: number, tsNs: number): void {
-    this.c1[s]++;
-    const g = this.gen[s];
+    this.u32[s * W + W_C1]++;
+    const g = this.u32[s * W + W_GEN];
     const base = fmix(Math.imul(s, 0x9e3779b1) ^ seq) & (ECHO_PENDING - 1);
     let victim = base;
     let oldest = Infinity;
@@ -719,8 +772,8 @@ export class FlowTable {
   }
 
   private echoReply(s: number, seq: number, tsSec: number, tsNs: number): void {
-    this.c2[s]++;
-    const g = this.gen[s];
+    this.u32[s * W + W_C2]++;
+    const g = this.u32[s * W + W_GEN];
     const base = fmix(Math.imul(s, 0x9e3779b1) ^ seq) & (ECHO_PENDING - 1);
     for (let i = 0; i < ECHO_PROBE; i++) {
       const p = (base + i) & (ECHO_PENDING - 1);
@@ -728,10 +781,10 @@ export class FlowTable {
         this.epSlot[p] = -1;
         // Subtract seconds first: absolute epoch times as doubles only keep ~0.2 µs.
         const ms = ((tsSec - Math.floor(this.epTime[p])) + tsNs / 1e9 - (this.epTime[p] - Math.floor(this.epTime[p]))) * 1000;
-        if (this.rttN[s] === 0 || ms < this.rttMin[s]) this.rttMin[s] = ms;
-        if (this.rttN[s] === 0 || ms > this.rttMax[s]) this.rttMax[s] = ms;
-        this.rttSum[s] += ms;
-        this.rttN[s]++;
+        if (this.u32[s * W + W_RTT_N] === 0 || ms < this.f32[s * W + W_RTT_MIN]) this.f32[s * W + W_RTT_MIN] = ms;
+        if (this.u32[s * W + W_RTT_N] === 0 || ms > this.f32[s * W + W_RTT_MAX]) this.f32[s * W + W_RTT_MAX] = ms;
+        this.f64[s * F + F_RTT_SUM] += ms;
+        this.u32[s * W + W_RTT_N]++;
         return;
       }
     }
@@ -765,24 +818,24 @@ export class FlowTable {
       this.c.icmpErrorsUnmatched++;
       return;
     }
-    this.errN[s]++;
-    this.errType[s] = type;
-    this.errCode[s] = code;
-    this.errFrom[s] = from;
+    this.u16[s * H + H_ERR_N]++;
+    this.u8[s * B + B_ERR_TYPE] = type;
+    this.u8[s * B + B_ERR_CODE] = code;
+    this.u32[s * W + W_ERR_FROM] = from;
   }
 
   // ---------------------------------------------------------------------------------------------------------
-  // Slots, LRU, growth
+  // Slots, LRU, index, growth
 
   private allocSlot(): number {
     let s: number;
     if (this.freeHead >= 0) {
       s = this.freeHead;
-      this.freeHead = this.next[s];
+      this.freeHead = this.i32[s * W + W_LNEXT];
     } else if (this.hwm < this.cap) {
       s = this.hwm++;
     } else if (this.cap < this.maxFlows) {
-      this.growTo(Math.min(this.maxFlows, this.cap * 2));
+      this.grow(Math.min(this.maxFlows, this.cap * 2));
       s = this.hwm++;
     } else {
       // Full: the least recently seen flow makes room; its problems are kept, the eviction counted.
@@ -791,58 +844,55 @@ export class FlowTable {
       this.remove(victim);
       this.c.evicted++;
       s = this.freeHead;
-      this.freeHead = this.next[s];
+      this.freeHead = this.i32[s * W + W_LNEXT];
     }
-    this.clearSlot(s);
-    this.used[s] = 1;
-    this.gen[s]++;
+    // Zero the record, keeping only the generation (bumped so stale echo entries never match).
+    const g = this.u32[s * W + W_GEN];
+    this.u8.fill(0, s * B, s * B + REC);
+    this.u32[s * W + W_GEN] = (g + 1) >>> 0;
+    this.i32[s * W + W_V6] = -1;
     this.live++;
     return s;
   }
 
-  private clearSlot(s: number): void {
-    this.pktAB[s] = this.pktBA[s] = this.byteAB[s] = this.byteBA[s] = 0;
-    this.rateCur[s] = this.ratePrev[s] = 0;
-    this.ifMask[s] = 0;
-    this.tst[s] = ST_NONE;
-    this.tfl[s] = 0;
-    this.rstBy[s] = 0;
-    this.syns[s] = 0;
-    this.c1[s] = this.c2[s] = 0;
-    this.rttMin[s] = this.rttMax[s] = 0;
-    this.rttSum[s] = 0;
-    this.rttN[s] = 0;
-    this.errN[s] = 0;
-    this.errType[s] = this.errCode[s] = 0;
-    this.errFrom[s] = 0;
+  private allocV6(): number {
+    if (this.v6Free >= 0) {
+      const v = this.v6Free;
+      this.v6Free = this.v6w[v * 8];
+      return v;
+    }
+    if ((this.v6Hwm + 1) * 8 > this.v6w.length) {
+      const bigger = new Uint32Array(this.v6w.length * 2);
+      bigger.set(this.v6w);
+      this.v6w = bigger;
+    }
+    return this.v6Hwm++;
   }
 
-  /** Unlinks slot s from its bucket and the LRU list and frees it. */
+  /** Unlinks slot s from the index and the LRU list and frees it. */
   private remove(s: number): void {
-    const b = this.hashv[s] & this.bucketMask;
-    if (this.heads[b] === s) {
-      this.heads[b] = this.next[s];
-    } else {
-      let p = this.heads[b];
-      while (p >= 0 && this.next[p] !== s) p = this.next[p];
-      if (p >= 0) this.next[p] = this.next[s];
-    }
-    const pv = this.prev[s];
-    const nx = this.lnext[s];
-    if (pv >= 0) this.lnext[pv] = nx;
+    const w = s * W;
+    this.indexDelete(this.u32[w + W_HASH], s);
+    const pv = this.i32[w + W_LPREV];
+    const nx = this.i32[w + W_LNEXT];
+    if (pv >= 0) this.i32[pv * W + W_LNEXT] = nx;
     else this.lruHead = nx;
-    if (nx >= 0) this.prev[nx] = pv;
+    if (nx >= 0) this.i32[nx * W + W_LPREV] = pv;
     else this.lruTail = pv;
-    this.used[s] = 0;
-    this.next[s] = this.freeHead;
+    const v = this.i32[w + W_V6];
+    if (v >= 0) {
+      this.v6w[v * 8] = this.v6Free;
+      this.v6Free = v;
+    }
+    this.i32[w + W_LNEXT] = this.freeHead;
     this.freeHead = s;
     this.live--;
   }
 
   private linkTail(s: number): void {
-    this.prev[s] = this.lruTail;
-    this.lnext[s] = -1;
-    if (this.lruTail >= 0) this.lnext[this.lruTail] = s;
+    this.i32[s * W + W_LPREV] = this.lruTail;
+    this.i32[s * W + W_LNEXT] = -1;
+    if (this.lruTail >= 0) this.i32[this.lruTail * W + W_LNEXT] = s;
     else this.lruHead = s;
     this.lruTail = s;
   }
@@ -850,114 +900,70 @@ export class FlowTable {
   /** Moves s to the most-recently-seen end of the LRU list. */
   private touch(s: number): void {
     if (this.lruTail === s) return;
-    const pv = this.prev[s];
-    const nx = this.lnext[s];
-    if (pv >= 0) this.lnext[pv] = nx;
+    const pv = this.i32[s * W + W_LPREV];
+    const nx = this.i32[s * W + W_LNEXT];
+    if (pv >= 0) this.i32[pv * W + W_LNEXT] = nx;
     else this.lruHead = nx;
-    this.prev[nx] = pv; // nx >= 0 because s is not the tail
+    this.i32[nx * W + W_LPREV] = pv; // nx >= 0 because s is not the tail
     this.linkTail(s);
   }
 
-  private bucketCount(cap: number): number {
-    let n = 1024;
-    while (n < cap) n *= 2;
-    return n;
+  private indexInsert(h: number, s: number): void {
+    const ix = this.ix;
+    const mask = this.ixMask;
+    let i = h & mask;
+    while (ix[2 * i + 1] !== 0) i = (i + 1) & mask;
+    ix[2 * i] = h | 0;
+    ix[2 * i + 1] = s + 1;
   }
 
-  private growTo(newCap: number): void {
-    this.allocColumns(newCap, this.cap);
-    this.cap = newCap;
-    const buckets = this.bucketCount(newCap);
-    if (buckets !== this.heads.length) {
-      this.heads = new Int32Array(buckets).fill(-1);
-      this.bucketMask = buckets - 1;
-      for (let s = 0; s < this.hwm; s++) {
-        if (this.used[s] === 0) continue;
-        const b = this.hashv[s] & this.bucketMask;
-        this.next[s] = this.heads[b];
-        this.heads[b] = s;
-      }
-      // Free slots were chained through `next`, which the rehash overwrote: rebuild the free list.
-      this.freeHead = -1;
-      for (let s = this.hwm - 1; s >= 0; s--) {
-        if (this.used[s] !== 0) continue;
-        this.next[s] = this.freeHead;
-        this.freeHead = s;
-      }
+  /** Linear-probing delete with backward shift: later entries of the run move up, so no tombstones pile up. */
+  private indexDelete(h: number, s: number): void {
+    const ix = this.ix;
+    const mask = this.ixMask;
+    let i = h & mask;
+    while (ix[2 * i + 1] !== s + 1) {
+      if (ix[2 * i + 1] === 0) return; // not indexed (cannot happen for a live slot)
+      i = (i + 1) & mask;
     }
+    for (let j = (i + 1) & mask; ix[2 * j + 1] !== 0; j = (j + 1) & mask) {
+      const home = ix[2 * j] & mask;
+      // Entry j may fill the hole at i unless its home lies cyclically in (i, j].
+      const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
+      if (inRange) continue;
+      ix[2 * i] = ix[2 * j];
+      ix[2 * i + 1] = ix[2 * j + 1];
+      i = j;
+    }
+    ix[2 * i] = 0;
+    ix[2 * i + 1] = 0;
   }
 
-  /** (Re)allocates every column at `cap` slots, copying the first `keep` slots. */
-  private allocColumns(cap: number, keep: number): void {
-    const u32 = (old: Uint32Array | undefined, w = 1): Uint32Array => {
-      const a = new Uint32Array(cap * w);
-      if (old && keep) a.set(old.subarray(0, keep * w));
-      return a;
-    };
-    const i32 = (old: Int32Array | undefined): Int32Array => {
-      const a = new Int32Array(cap);
-      if (old && keep) a.set(old.subarray(0, keep));
-      return a;
-    };
-    const u16 = (old: Uint16Array | undefined): Uint16Array => {
-      const a = new Uint16Array(cap);
-      if (old && keep) a.set(old.subarray(0, keep));
-      return a;
-    };
-    const u8 = (old: Uint8Array | undefined): Uint8Array => {
-      const a = new Uint8Array(cap);
-      if (old && keep) a.set(old.subarray(0, keep));
-      return a;
-    };
-    const f64 = (old: Float64Array | undefined): Float64Array => {
-      const a = new Float64Array(cap);
-      if (old && keep) a.set(old.subarray(0, keep));
-      return a;
-    };
-    const f32 = (old: Float32Array | undefined): Float32Array => {
-      const a = new Float32Array(cap);
-      if (old && keep) a.set(old.subarray(0, keep));
-      return a;
-    };
-    this.hashv = u32(this.hashv);
-    this.next = i32(this.next);
-    this.prev = i32(this.prev);
-    this.lnext = i32(this.lnext);
-    this.gen = u32(this.gen);
-    this.used = u8(this.used);
-    this.fam = u8(this.fam);
-    this.proto = u16(this.proto);
-    this.aw = u32(this.aw, 4);
-    this.bw = u32(this.bw, 4);
-    this.aPort = u16(this.aPort);
-    this.bPort = u16(this.bPort);
-    this.vniCol = i32(this.vniCol);
-    this.pktAB = f64(this.pktAB);
-    this.pktBA = f64(this.pktBA);
-    this.byteAB = f64(this.byteAB);
-    this.byteBA = f64(this.byteBA);
-    this.firstSec = f64(this.firstSec);
-    this.firstNs = u32(this.firstNs);
-    this.lastSec = f64(this.lastSec);
-    this.lastNs = u32(this.lastNs);
-    this.rateK = f64(this.rateK);
-    this.rateCur = f64(this.rateCur);
-    this.ratePrev = f64(this.ratePrev);
-    this.ifMask = u32(this.ifMask);
-    this.tst = u8(this.tst);
-    this.tfl = u8(this.tfl);
-    this.rstBy = u8(this.rstBy);
-    this.syns = u16(this.syns);
-    this.c1 = u32(this.c1);
-    this.c2 = u32(this.c2);
-    this.rttMin = f32(this.rttMin);
-    this.rttMax = f32(this.rttMax);
-    this.rttSum = f64(this.rttSum);
-    this.rttN = u32(this.rttN);
-    this.errN = u32(this.errN);
-    this.errType = u8(this.errType);
-    this.errCode = u8(this.errCode);
-    this.errFrom = u32(this.errFrom);
+  /** (Re)builds the index for the current capacity from the live flows. */
+  private buildIndex(): void {
+    let n = 1024;
+    while (n < this.cap * 2) n *= 2;
+    this.ix = new Int32Array(2 * n);
+    this.ixMask = n - 1;
+    for (let s = this.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) this.indexInsert(this.u32[s * W + W_HASH], s);
+  }
+
+  private allocRecords(cap: number): void {
+    const mem = new ArrayBuffer(cap * REC);
+    if (this.mem) new Uint8Array(mem).set(new Uint8Array(this.mem));
+    this.mem = mem;
+    this.u8 = new Uint8Array(mem);
+    this.u16 = new Uint16Array(mem);
+    this.u32 = new Uint32Array(mem);
+    this.i32 = new Int32Array(mem);
+    this.f32 = new Float32Array(mem);
+    this.f64 = new Float64Array(mem);
+  }
+
+  private grow(newCap: number): void {
+    this.allocRecords(newCap);
+    this.cap = newCap;
+    this.buildIndex();
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -966,143 +972,146 @@ export class FlowTable {
   private selectSlots(sort: FlowSort | undefined, top: number): Int32Array {
     const slots = new Int32Array(this.live);
     let n = 0;
-    for (let s = this.lruHead; s >= 0; s = this.lnext[s]) slots[n++] = s;
+    for (let s = this.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) slots[n++] = s;
     if (sort !== undefined) {
       const key = new Float64Array(this.cap);
       for (let i = 0; i < n; i++) {
         const s = slots[i];
         switch (sort) {
           case 'packets':
-            key[s] = -(this.pktAB[s] + this.pktBA[s]);
+            key[s] = -(this.f64[s * F + F_PKT_AB] + this.f64[s * F + F_PKT_BA]);
             break;
           case 'bytes':
-            key[s] = -(this.byteAB[s] + this.byteBA[s]);
+            key[s] = -(this.f64[s * F + F_BYTE_AB] + this.f64[s * F + F_BYTE_BA]);
             break;
           case 'rate':
             key[s] = -this.avgRate(s);
             break;
           case 'start':
-            key[s] = this.firstSec[s] + this.firstNs[s] / 1e9;
+            key[s] = this.u32[s * W + W_FIRST_SEC] + this.u32[s * W + W_FIRST_NS] / 1e9;
             break;
         }
       }
       // Ties keep the order of first appearance.
-      slots.sort((x, y) => key[x] - key[y] || this.firstSec[x] - this.firstSec[y] || this.firstNs[x] - this.firstNs[y] || x - y);
+      slots.sort((x, y) => key[x] - key[y] || this.u32[x * W + W_FIRST_SEC] - this.u32[y * W + W_FIRST_SEC] || this.u32[x * W + W_FIRST_NS] - this.u32[y * W + W_FIRST_NS] || x - y);
     }
     return top > 0 && top < n ? slots.subarray(0, top) : slots;
   }
 
   private avgRate(s: number): number {
-    const bytes = this.byteAB[s] + this.byteBA[s];
-    const dur = this.lastSec[s] - this.firstSec[s] + (this.lastNs[s] - this.firstNs[s]) / 1e9;
+    const bytes = this.f64[s * F + F_BYTE_AB] + this.f64[s * F + F_BYTE_BA];
+    const dur = this.u32[s * W + W_LAST_SEC] - this.u32[s * W + W_FIRST_SEC] + (this.u32[s * W + W_LAST_NS] - this.u32[s * W + W_FIRST_NS]) / 1e9;
     // Shorter than one interval counts as one interval: a 2-packet flow 10 µs apart is not a 100 Mb/s flow.
     return bytes / Math.max(dur, this.rateIntervalSec);
   }
 
   private liveRate(s: number): number {
-    const nowK = Math.floor((this.clockSec + this.clockNs / 1e9) / this.rateIntervalSec);
-    const k = this.rateK[s];
-    if (nowK === k) return this.ratePrev[s] / this.rateIntervalSec;
-    if (nowK === k + 1) return this.rateCur[s] / this.rateIntervalSec;
+    const nowK = Math.floor((this.clockSec + this.clockNs / 1e9) / this.rateIntervalSec) - this.rateBase;
+    const k = this.i32[s * W + W_RATE_K];
+    if (nowK === k) return this.f32[s * W + W_RATE_PREV] / this.rateIntervalSec;
+    if (nowK === k + 1) return this.f32[s * W + W_RATE_CUR] / this.rateIntervalSec;
     return 0;
   }
 
-  private addrText(words: Uint32Array, o: number, fam: number): string {
+  /** Text of side a (second = false) or b of slot s. */
+  private addrText(s: number, second: boolean): string {
+    const fam = this.u8[s * B + B_FAM];
+    const w0 = this.u32[s * W + (second ? W_B0 : W_A0)];
+    const v = this.i32[s * W + W_V6];
+    const o = v * 8 + (second ? 3 : 0);
     switch (fam) {
       case FAM_V6:
-        return ip6Text(words[o], words[o + 1], words[o + 2], words[o + 3]);
+        return ip6Text(w0, this.v6w[o], this.v6w[o + 1], this.v6w[o + 2]);
       case FAM_ETH:
-        return macText(words[o], words[o + 1]);
+        return macText(w0, this.v6w[o]);
       default:
-        return ip4Text(words[o]);
+        return ip4Text(w0);
     }
   }
 
   private protoName(s: number): string {
-    const fam = this.fam[s];
-    const p = this.proto[s];
+    const fam = this.u8[s * B + B_FAM];
+    const p = this.u16[s * H + H_PROTO];
     if (fam === FAM_ARP) return 'arp';
     if (fam === FAM_ETH) return `eth:0x${p.toString(16).padStart(4, '0')}`;
     return PROTO_NAMES[p] ?? `ip:${p}`;
   }
 
   private flowKey(s: number): string {
-    const fam = this.fam[s];
+    const fam = this.u8[s * B + B_FAM];
     const proto = this.protoName(s);
-    const o = s << 2;
-    const hasPorts = (fam === FAM_V4 || fam === FAM_V6) && (this.proto[s] === IPPROTO_TCP || this.proto[s] === IPPROTO_UDP);
-    const ep = (words: Uint32Array, port: number): string => {
-      const a = this.addrText(words, o, fam);
+    const hasPorts = (fam === FAM_V4 || fam === FAM_V6) && (this.u16[s * H + H_PROTO] === IPPROTO_TCP || this.u16[s * H + H_PROTO] === IPPROTO_UDP);
+    const ep = (second: boolean, port: number): string => {
+      const a = this.addrText(s, second);
       if (!hasPorts) return a;
       return fam === FAM_V6 ? `[${a}]:${port}` : `${a}:${port}`;
     };
-    const isEcho = (this.proto[s] === IPPROTO_ICMP || this.proto[s] === IPPROTO_ICMPV6) && (this.c1[s] > 0 || this.c2[s] > 0);
-    let k = `${proto} ${ep(this.aw, this.aPort[s])} <-> ${ep(this.bw, this.bPort[s])}`;
-    if (isEcho) k += ` id ${this.aPort[s]}`;
-    if (this.vniCol[s] >= 0) k += ` vni ${this.vniCol[s]}`;
+    const isEcho = (this.u16[s * H + H_PROTO] === IPPROTO_ICMP || this.u16[s * H + H_PROTO] === IPPROTO_ICMPV6) && (this.u32[s * W + W_C1] > 0 || this.u32[s * W + W_C2] > 0);
+    let k = `${proto} ${ep(false, this.u16[s * H + H_A_PORT])} <-> ${ep(true, this.u16[s * H + H_B_PORT])}`;
+    if (isEcho) k += ` id ${this.u16[s * H + H_A_PORT]}`;
+    if (this.i32[s * W + W_VNI] >= 0) k += ` vni ${this.i32[s * W + W_VNI]}`;
     return k;
   }
 
   private record(s: number): FlowRecord {
-    const fam = this.fam[s];
-    const o = s << 2;
-    const p = this.proto[s];
+    const fam = this.u8[s * B + B_FAM];
+    const p = this.u16[s * H + H_PROTO];
     const isIp = fam === FAM_V4 || fam === FAM_V6;
     const hasPorts = isIp && (p === IPPROTO_TCP || p === IPPROTO_UDP);
     const isIcmp = isIp && (p === IPPROTO_ICMP || p === IPPROTO_ICMPV6);
-    const isEcho = isIcmp && (this.c1[s] > 0 || this.c2[s] > 0);
+    const isEcho = isIcmp && (this.u32[s * W + W_C1] > 0 || this.u32[s * W + W_C2] > 0);
     const ifaces: string[] = [];
-    const m = this.ifMask[s];
+    const m = this.u32[s * W + W_IF_MASK];
     for (let i = 0; i < 31; i++) if ((m & (1 << i)) !== 0) ifaces.push(this.ifaceName(i));
     if ((m & 0x80000000) !== 0) ifaces.push('(others)');
-    const pa = this.pktAB[s];
-    const pb = this.pktBA[s];
-    const ba = this.byteAB[s];
-    const bb = this.byteBA[s];
-    const dur = this.lastSec[s] - this.firstSec[s] + (this.lastNs[s] - this.firstNs[s]) / 1e9;
+    const pa = this.f64[s * F + F_PKT_AB];
+    const pb = this.f64[s * F + F_PKT_BA];
+    const ba = this.f64[s * F + F_BYTE_AB];
+    const bb = this.f64[s * F + F_BYTE_BA];
+    const dur = this.u32[s * W + W_LAST_SEC] - this.u32[s * W + W_FIRST_SEC] + (this.u32[s * W + W_LAST_NS] - this.u32[s * W + W_FIRST_NS]) / 1e9;
     return {
       key: this.flowKey(s),
       proto: this.protoName(s),
       family: fam === FAM_V4 ? 'ipv4' : fam === FAM_V6 ? 'ipv6' : fam === FAM_ARP ? 'arp' : 'eth',
-      a: this.addrText(this.aw, o, fam),
-      aPort: hasPorts ? this.aPort[s] : null,
-      b: this.addrText(this.bw, o, fam),
-      bPort: hasPorts ? this.bPort[s] : null,
-      echoId: isEcho ? this.aPort[s] : null,
-      vni: this.vniCol[s] >= 0 ? this.vniCol[s] : null,
+      a: this.addrText(s, false),
+      aPort: hasPorts ? this.u16[s * H + H_A_PORT] : null,
+      b: this.addrText(s, true),
+      bPort: hasPorts ? this.u16[s * H + H_B_PORT] : null,
+      echoId: isEcho ? this.u16[s * H + H_A_PORT] : null,
+      vni: this.i32[s * W + W_VNI] >= 0 ? this.i32[s * W + W_VNI] : null,
       packetsAB: pa,
       packetsBA: pb,
       bytesAB: ba,
       bytesBA: bb,
       packets: pa + pb,
       bytes: ba + bb,
-      first: formatTs(this.firstSec[s], this.firstNs[s]),
-      last: formatTs(this.lastSec[s], this.lastNs[s]),
+      first: formatTs(this.u32[s * W + W_FIRST_SEC], this.u32[s * W + W_FIRST_NS]),
+      last: formatTs(this.u32[s * W + W_LAST_SEC], this.u32[s * W + W_LAST_NS]),
       durationSec: Math.max(0, dur),
       rateBytesPerSec: this.liveRate(s),
       avgBytesPerSec: this.avgRate(s),
       ifaces,
       tcp: isIp && p === IPPROTO_TCP ? this.tcpSummary(s) : null,
       echo: isEcho ? this.echoSummary(s) : null,
-      arp: fam === FAM_ARP ? { requests: this.c1[s], replies: this.c2[s] } : null,
+      arp: fam === FAM_ARP ? { requests: this.u32[s * W + W_C1], replies: this.u32[s * W + W_C2] } : null,
       icmpErrors:
-        this.errN[s] > 0
+        this.u16[s * H + H_ERR_N] > 0
           ? {
-              count: this.errN[s],
-              type: this.errType[s],
-              code: this.errCode[s],
-              from: ip4Text(this.errFrom[s]),
-              text: icmpErrorText(this.errType[s], this.errCode[s]),
+              count: this.u16[s * H + H_ERR_N],
+              type: this.u8[s * B + B_ERR_TYPE],
+              code: this.u8[s * B + B_ERR_CODE],
+              from: ip4Text(this.u32[s * W + W_ERR_FROM]),
+              text: icmpErrorText(this.u8[s * B + B_ERR_TYPE], this.u8[s * B + B_ERR_CODE]),
             }
           : null,
     };
   }
 
   private tcpSummary(s: number): TcpSummary {
-    const f = this.tfl[s];
-    const syns = this.syns[s];
+    const f = this.u8[s * B + B_TFL];
+    const syns = this.u16[s * H + H_SYNS];
     let state: TcpState;
-    switch (this.tst[s]) {
+    switch (this.u8[s * B + B_TST]) {
       case ST_SYN_SENT:
         state = 'syn-sent';
         break;
@@ -1119,7 +1128,7 @@ export class FlowTable {
         state = 'closed';
         break;
       case ST_RESET:
-        state = syns > 0 && (f & TF_SYNACK) === 0 && this.rstBy[s] === 2 ? 'refused' : 'reset';
+        state = syns > 0 && (f & TF_SYNACK) === 0 && this.u8[s * B + B_RST_BY] === 2 ? 'refused' : 'reset';
         break;
       default:
         state = 'midstream';
@@ -1131,42 +1140,41 @@ export class FlowTable {
       synAck: (f & TF_SYNACK) !== 0,
       finA: (f & TF_FIN_A) !== 0,
       finB: (f & TF_FIN_B) !== 0,
-      rstBy: this.rstBy[s] === 1 ? 'a' : this.rstBy[s] === 2 ? 'b' : null,
+      rstBy: this.u8[s * B + B_RST_BY] === 1 ? 'a' : this.u8[s * B + B_RST_BY] === 2 ? 'b' : null,
     };
   }
 
   private echoSummary(s: number): EchoSummary {
-    const n = this.rttN[s];
+    const n = this.u32[s * W + W_RTT_N];
     const r3 = (x: number): number => Math.round(x * 1000) / 1000;
     return {
-      requests: this.c1[s],
-      replies: this.c2[s],
-      unanswered: Math.max(0, this.c1[s] - this.c2[s]),
-      rttMinMs: n > 0 ? r3(this.rttMin[s]) : null,
-      rttAvgMs: n > 0 ? r3(this.rttSum[s] / n) : null,
-      rttMaxMs: n > 0 ? r3(this.rttMax[s]) : null,
+      requests: this.u32[s * W + W_C1],
+      replies: this.u32[s * W + W_C2],
+      unanswered: Math.max(0, this.u32[s * W + W_C1] - this.u32[s * W + W_C2]),
+      rttMinMs: n > 0 ? r3(this.f32[s * W + W_RTT_MIN]) : null,
+      rttAvgMs: n > 0 ? r3(this.f64[s * F + F_RTT_SUM] / n) : null,
+      rttMaxMs: n > 0 ? r3(this.f32[s * W + W_RTT_MAX]) : null,
       rttSamples: n,
     };
   }
 
   /** Appends the problems of flow s (failed connect, reset, unanswered echo, ICMP errors) to out. */
   private flowProblems(s: number, out: Problem[]): void {
-    const fam = this.fam[s];
+    const fam = this.u8[s * B + B_FAM];
     if (fam !== FAM_V4 && fam !== FAM_V6) return;
-    const p = this.proto[s];
+    const p = this.u16[s * H + H_PROTO];
     const hasProblem =
-      this.errN[s] > 0 ||
-      (p === IPPROTO_TCP && (this.rstBy[s] !== 0 || (this.syns[s] > 0 && (this.tfl[s] & TF_SYNACK) === 0))) ||
-      ((p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) && this.c1[s] > this.c2[s]);
+      this.u16[s * H + H_ERR_N] > 0 ||
+      (p === IPPROTO_TCP && (this.u8[s * B + B_RST_BY] !== 0 || (this.u16[s * H + H_SYNS] > 0 && (this.u8[s * B + B_TFL] & TF_SYNACK) === 0))) ||
+      ((p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) && this.u32[s * W + W_C1] > this.u32[s * W + W_C2]);
     if (!hasProblem) return;
     const key = this.flowKey(s);
-    const o = s << 2;
-    const a = this.addrText(this.aw, o, fam);
-    const b = this.addrText(this.bw, o, fam);
-    const time = formatTs(this.lastSec[s], this.lastNs[s]);
+    const a = this.addrText(s, false);
+    const b = this.addrText(s, true);
+    const time = formatTs(this.u32[s * W + W_LAST_SEC], this.u32[s * W + W_LAST_NS]);
     if (p === IPPROTO_TCP) {
       const t = this.tcpSummary(s);
-      const dst = fam === FAM_V6 ? `[${b}]:${this.bPort[s]}` : `${b}:${this.bPort[s]}`;
+      const dst = fam === FAM_V6 ? `[${b}]:${this.u16[s * H + H_B_PORT]}` : `${b}:${this.u16[s * H + H_B_PORT]}`;
       if (t.syns > 0 && !t.synAck) {
         const retr = t.synRetransmits > 0 ? ` (${t.synRetransmits} retransmitted)` : '';
         const text =
@@ -1178,7 +1186,7 @@ export class FlowTable {
           text,
           time,
           flow: key,
-          details: { client: a, server: b, port: this.bPort[s], syns: t.syns, synRetransmits: t.synRetransmits, refused: t.rstBy === 'b' },
+          details: { client: a, server: b, port: this.u16[s * H + H_B_PORT], syns: t.syns, synRetransmits: t.synRetransmits, refused: t.rstBy === 'b' },
         });
       } else if (t.rstBy !== null) {
         const by = t.rstBy === 'a' ? a : b;
@@ -1187,28 +1195,28 @@ export class FlowTable {
           text: `TCP ${key.slice(4)} reset by ${t.rstBy === 'a' ? 'client' : 'server'} ${by}`,
           time,
           flow: key,
-          details: { by: t.rstBy, address: by, established: (this.tfl[s] & TF_ESTABLISHED_EVER) !== 0 },
+          details: { by: t.rstBy, address: by, established: (this.u8[s * B + B_TFL] & TF_ESTABLISHED_EVER) !== 0 },
         });
       }
     }
-    if ((p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) && this.c1[s] > this.c2[s]) {
-      const un = this.c1[s] - this.c2[s];
+    if ((p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) && this.u32[s * W + W_C1] > this.u32[s * W + W_C2]) {
+      const un = this.u32[s * W + W_C1] - this.u32[s * W + W_C2];
       out.push({
         kind: 'icmp-unanswered',
-        text: `ping ${a} → ${b} (id ${this.aPort[s]}): ${un} of ${this.c1[s]} echo request(s) unanswered`,
+        text: `ping ${a} → ${b} (id ${this.u16[s * H + H_A_PORT]}): ${un} of ${this.u32[s * W + W_C1]} echo request(s) unanswered`,
         time,
         flow: key,
-        details: { from: a, to: b, id: this.aPort[s], requests: this.c1[s], replies: this.c2[s], unanswered: un },
+        details: { from: a, to: b, id: this.u16[s * H + H_A_PORT], requests: this.u32[s * W + W_C1], replies: this.u32[s * W + W_C2], unanswered: un },
       });
     }
-    if (this.errN[s] > 0) {
-      const from = ip4Text(this.errFrom[s]);
+    if (this.u16[s * H + H_ERR_N] > 0) {
+      const from = ip4Text(this.u32[s * W + W_ERR_FROM]);
       out.push({
         kind: 'icmp-error',
-        text: `${from}: ${icmpErrorText(this.errType[s], this.errCode[s])} for ${key} (${this.errN[s]}×)`,
+        text: `${from}: ${icmpErrorText(this.u8[s * B + B_ERR_TYPE], this.u8[s * B + B_ERR_CODE])} for ${key} (${this.u16[s * H + H_ERR_N]}×)`,
         time,
         flow: key,
-        details: { from, type: this.errType[s], code: this.errCode[s], count: this.errN[s] },
+        details: { from, type: this.u8[s * B + B_ERR_TYPE], code: this.u8[s * B + B_ERR_CODE], count: this.u16[s * H + H_ERR_N] },
       });
     }
   }
