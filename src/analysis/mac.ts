@@ -177,7 +177,7 @@ export class MacLearner {
       const path = [list[0].from, ...list.map((m) => m.to)];
       out.push({
         kind: 'mac-move',
-        text: `MAC ${mac} moved ${list.length}× : ${path.join(' → ')}`,
+        text: `MAC ${mac} moved ${list.length}×: ${path.join(' → ')}`,
         time: last.time,
         flow: null,
         details: { mac, moves: list.length, path, from: list[0].from, to: last.to },
