@@ -47,7 +47,8 @@ function renderValue(v: Json | undefined): string {
   if (v === undefined || v === null) return '';
   if (typeof v === 'number' || typeof v === 'boolean') return String(v);
   if (typeof v === 'string') return v.startsWith('@') ? v : /^[A-Za-z0-9_.:/*-]+$/.test(v) ? v : JSON.stringify(v);
-  if (Array.isArray(v)) return v.length === 1 ? renderValue(v[0]) : `{ ${v.map(renderValue).join(', ')} }`;
+  // A bare array is a list of flags (ct state, tcp flags): nft writes it comma-separated; sets are {"set": …}.
+  if (Array.isArray(v)) return v.map(renderValue).join(',');
   if ('set' in v) {
     const s = v.set;
     return Array.isArray(s) ? `{ ${s.map(renderValue).join(', ')} }` : renderValue(s);

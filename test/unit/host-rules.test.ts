@@ -149,7 +149,7 @@ describe('nft -j list ruleset parser', () => {
     const fwd = rules.filter((r) => r.chain === 'forward_filter');
     expect(fwd.map((r) => [r.position, r.text, r.target, r.counted])).toEqual([
       [0, 'policy drop', 'drop', false],
-      [1, 'ct state { established, related } accept', 'accept', true],
+      [1, 'ct state established,related accept', 'accept', true],
       [2, 'jump svc_helper', 'jump svc_helper', false],
     ]);
     expect(rules.filter((r) => r.chain === 'svc_helper').map((r) => r.text)).toEqual([
