@@ -65,6 +65,8 @@ const UNSUPPORTED = new Set([
   'esp',
 ]);
 
+const MAX_TOKENS = 2000;
+
 const PROTOS = ['ether', 'ip', 'ip6', 'arp', 'tcp', 'udp', 'icmp', 'icmp6'] as const;
 type ProtoQual = (typeof PROTOS)[number];
 const KEYWORDS = new Set<string>([
@@ -118,6 +120,10 @@ class Parser {
 
   parse(): Node | undefined {
     if (this.toks.length === 0) return undefined;
+    // Compiled closures nest as deep as the expression: keep that far from the call-stack limit.
+    if (this.toks.length > MAX_TOKENS) {
+      throw new FilterSyntaxError(`filter: expression too long (${this.toks.length} tokens, at most ${MAX_TOKENS}) near "${this.toks[MAX_TOKENS]}"`);
+    }
     const n = this.expr();
     if (this.i < this.toks.length) this.fail(this.toks[this.i], 'expected "and", "or" or the end');
     return n;

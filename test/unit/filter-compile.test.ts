@@ -165,6 +165,18 @@ describe('filter syntax errors quote the offending token', () => {
   });
 });
 
+describe('hostile expressions', () => {
+  it('deep nesting and huge expressions fail cleanly instead of overflowing the stack', () => {
+    expect(() => compileFilter('('.repeat(5000) + 'tcp' + ')'.repeat(5000))).toThrow(FilterSyntaxError);
+    expect(() => compileFilter('not '.repeat(5000) + 'tcp')).toThrow(/too long/);
+    expect(() => compileFilter(Array(3000).fill('tcp').join(' or '))).toThrow(/too long/);
+    const ok = compileFilter(Array(600).fill('port 80').join(' or ') + ' or arp');
+    expect(ok(views[frames.findIndex((f) => f.name === 'arp-request')])).toBe(true);
+    const deep = compileFilter('('.repeat(600) + 'arp' + ')'.repeat(600));
+    expect(deep(views[frames.findIndex((f) => f.name === 'arp-request')])).toBe(true);
+  });
+});
+
 describe('bpfPrefilter (what libpcap 1.10 gets for live capture)', () => {
   it('passes plain expressions through and widens vxlan', () => {
     expect(bpfPrefilter('')).toBe('');
