@@ -17,6 +17,11 @@ function say(m: AgentMessage): void {
   process.stderr.write(encodeAgentMessage(m));
 }
 
+/** Oldest a batch of captured packets may get before it is written to the parent. */
+const MAX_BATCH_AGE_NS = 5_000_000;
+/** Batch size: 256 KiB is a few hundred typical frames, one write() each. */
+const BATCH_BYTES = 256 * 1024;
+
 /** Exit code of an agent that could not start (the parent reads the error message, not the code). */
 const EXIT_SETUP = 3;
 
@@ -72,10 +77,18 @@ function runCapture(job: CaptureJob): void {
     flushQueued = false;
     if (encoder !== null && encoder.pendingBytes > 0) process.stdout.write(encoder.take());
   };
+  // cap dispatches until the kernel ring is empty before returning to the event loop, so under a steady
+  // flood the setImmediate flush may wait long: also flush inline once a batch is MAX_BATCH_AGE_NS old.
+  let batchSec = 0;
+  let batchNsec = 0;
   const onPacket = (nbytes: number, truncated: boolean): void => {
     if (encoder === null) return;
     clock.stamp();
-    if (!encoder.fits(nbytes)) flush();
+    if (!encoder.fits(nbytes) || (encoder.pendingBytes > 0 && (clock.sec - batchSec) * 1e9 + (clock.nsec - batchNsec) > MAX_BATCH_AGE_NS)) flush();
+    if (encoder.pendingBytes === 0) {
+      batchSec = clock.sec;
+      batchNsec = clock.nsec;
+    }
     encoder.append(handle.packetBuffer, nbytes, nbytes, clock.sec, clock.nsec);
     counters.packets++;
     counters.bytes += nbytes;
@@ -107,7 +120,7 @@ function runCapture(job: CaptureJob): void {
   listenToParent(
     () => {
       if (encoder !== null || stopped) return;
-      encoder = new PcapBatchEncoder(handle.linktype, CAP_SNAPLEN);
+      encoder = new PcapBatchEncoder(handle.linktype, CAP_SNAPLEN, BATCH_BYTES);
       process.stdout.write(encoder.header());
     },
     () => {

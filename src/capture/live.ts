@@ -20,7 +20,7 @@ import { CaptureTarget, TargetError, checkTargetExists, listInterfaces, targetLa
 export interface LiveCaptureOptions {
   /** pcap-filter expression, compiled by libpcap to kernel BPF in every namespace. */
   filter?: string;
-  /** How long records are held to merge several interfaces in time order (default 50 ms). */
+  /** How long records are held to merge several interfaces in time order (default 100 ms). */
   reorderWindowMs?: number;
   /** Kernel capture ring per interface (default 32 MiB). */
   ringBytes?: number;
@@ -55,8 +55,18 @@ export interface TargetStats {
   active: boolean;
 }
 
+/** One captured interface as a file writer declares it (pcapng IDB). */
+export interface CapturedInterface {
+  /** "NETNS/IFACE" or "IFACE": the records' rec.iface. */
+  name: string;
+  linktype: number;
+  snaplen: number;
+}
+
 interface Source {
   target: CaptureTarget;
+  linktype: number;
+  snaplen: number;
   label: string;
   agent: AgentProcess;
   parser: CaptureParser | null;
@@ -92,7 +102,7 @@ export class LiveCapture extends EventEmitter {
     if (targets.length === 0) throw new TargetError('name at least one interface to capture on (-i IFACE[@NETNS])');
     this.wallOffsetNs = measureWallOffsetNs();
     this.clock = new ArrivalClock(this.wallOffsetNs);
-    this.windowMs = opts.reorderWindowMs ?? 50;
+    this.windowMs = opts.reorderWindowMs ?? 100;
     const job = (t: CaptureTarget): CaptureJob => ({
       mode: 'capture',
       iface: t.iface,
@@ -103,6 +113,8 @@ export class LiveCapture extends EventEmitter {
     });
     this.sources = targets.map((t) => ({
       target: t,
+      linktype: 1,
+      snaplen: 65535,
       label: targetLabel(t),
       agent: new AgentProcess(t, job(t)),
       parser: null,
@@ -131,6 +143,12 @@ export class LiveCapture extends EventEmitter {
       throw new CaptureStartError('failure', e instanceof Error ? e.message : String(e));
     }
     const results = await Promise.allSettled(this.sources.map((s) => s.agent.start()));
+    results.forEach((r, i) => {
+      if (r.status === 'fulfilled') {
+        this.sources[i].linktype = r.value.linktype;
+        this.sources[i].snaplen = r.value.snaplen;
+      }
+    });
     const failed = results.findIndex((r) => r.status === 'rejected');
     if (failed >= 0) {
       await Promise.all(this.sources.map((s) => s.agent.stop(1000)));
@@ -240,6 +258,11 @@ export class LiveCapture extends EventEmitter {
       this.finish();
     })();
     return this.stopping;
+  }
+
+  /** The captured interfaces in target order (index = rec.ifIndex); link types are known after start(). */
+  interfaces(): CapturedInterface[] {
+    return this.sources.map((s) => ({ name: s.label, linktype: s.linktype, snaplen: s.snaplen }));
   }
 
   stats(): TargetStats[] {
