@@ -1,0 +1,216 @@
+/**
+ * `netscope capture -i IFACE[@NETNS] [-i …] [filter…]`: live capture on interfaces in any namespaces, merged
+ * in time order; printed like `netscope read` (text or --json) or written to a pcapng/pcap file (-w).
+ */
+import fs from 'fs';
+import type { Argv, ArgumentsCamelCase } from 'yargs';
+import { CaptureStartError, LiveCapture } from '../../capture/live';
+import { CAP_SNAPLEN } from '../../capture/capHandle';
+import { CaptureTarget, parseTarget, TargetError } from '../../capture/target';
+import { decodeRecord } from '../../decode/decode';
+import { PacketView } from '../../decode/view';
+import type { PacketRecord } from '../../pcap/record';
+import { PcapngWriter, PcapWriter } from '../../pcap/writer';
+import { PacketPrinter } from '../packetOutput';
+
+interface CaptureArgs {
+  filter?: string[];
+  interface: string | string[];
+  ether?: boolean;
+  count?: number;
+  duration?: number;
+  json?: boolean;
+  write?: string;
+  print?: boolean;
+  quiet?: boolean;
+  'window-ms': number;
+  'ring-mb': number;
+}
+
+export const command = 'capture [filter..]';
+export const describe = 'Capture live on interfaces in any network namespaces (merged in time order), print or write pcapng';
+
+export function builder(y: Argv): Argv<CaptureArgs> {
+  return y
+    .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression (compiled by libpcap, kernel BPF)' })
+    .option('interface', {
+      alias: 'i',
+      // Not an array option: an array would swallow the filter words after the last -i.
+      type: 'string',
+      requiresArg: true,
+      demandOption: true,
+      describe: 'IFACE (this namespace), IFACE@NETNS or IFACE@pid:PID; repeat for several',
+    })
+    .option('ether', { alias: 'e', type: 'boolean', describe: 'print link-level headers' })
+    .option('count', { alias: 'c', type: 'number', describe: 'stop after N packets' })
+    .option('duration', { type: 'number', describe: 'stop after S seconds' })
+    .option('json', { type: 'boolean', describe: 'one JSON object per packet (as netscope read --json, with iface)' })
+    .option('write', { alias: 'w', type: 'string', describe: 'write packets to FILE: pcapng (one interface block per -i), classic pcap if FILE ends in .pcap' })
+    .option('print', { type: 'boolean', describe: 'with -w: print packets too' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'no per-interface counts at the end' })
+    .option('window-ms', { type: 'number', default: 100, describe: 'reorder window for merging interfaces (ms)' })
+    .option('ring-mb', { type: 'number', default: 32, describe: 'kernel capture buffer per interface (MiB)' })
+    .example('$0 capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once')
+    .example('$0 capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic') as unknown as Argv<CaptureArgs>;
+}
+
+function usage(msg: string): void {
+  process.stderr.write(`netscope: ${msg}\n`);
+  process.exitCode = 2;
+}
+
+/** Where captured records go: a file writer (pcapng keeps one interface per target) and/or the printer. */
+interface Sink {
+  write(rec: PacketRecord): void;
+  close(): Promise<void>;
+}
+
+function openFileSink(file: string, capture: LiveCapture): Sink {
+  const fd = fs.openSync(file, 'w');
+  const out = fs.createWriteStream('', { fd });
+  const ifs = capture.interfaces();
+  if (file.endsWith('.pcap')) {
+    const linktypes = new Set(ifs.map((i) => i.linktype));
+    if (linktypes.size > 1) {
+      out.destroy();
+      throw new TargetError(`${file}: classic pcap holds one link type, these interfaces have ${[...linktypes].join(', ')}: use a .pcapng name`);
+    }
+    const w = new PcapWriter(out, { linktype: ifs[0].linktype, snaplen: CAP_SNAPLEN, nanosecond: true });
+    return { write: (rec) => w.write(rec), close: () => w.close() };
+  }
+  const w = new PcapngWriter(out);
+  for (const i of ifs) w.addInterface(i.name, i.linktype, i.snaplen);
+  return { write: (rec) => w.write(rec.ifIndex, rec), close: () => w.close() };
+}
+
+export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<void> {
+  let targets: CaptureTarget[];
+  try {
+    targets = ([] as string[]).concat(argv.interface).map(parseTarget);
+  } catch (e) {
+    if (e instanceof TargetError) return usage(e.message);
+    throw e;
+  }
+  if (argv.count !== undefined && !(Number.isInteger(argv.count) && argv.count > 0)) return usage('-c must be a positive integer');
+  if (argv.duration !== undefined && !(argv.duration > 0)) return usage('--duration must be a positive number of seconds');
+  if (!(argv['window-ms'] >= 0)) return usage('--window-ms must be 0 or more');
+  if (!(argv['ring-mb'] >= 1 && argv['ring-mb'] <= 2048)) return usage('--ring-mb must be between 1 and 2048');
+  if (argv.write !== undefined && argv.write !== '-' && fs.existsSync(argv.write) && fs.statSync(argv.write).isDirectory()) {
+    return usage(`-w ${argv.write}: is a directory`);
+  }
+  const capture = new LiveCapture(targets, {
+    filter: (argv.filter ?? []).join(' '),
+    reorderWindowMs: argv['window-ms'],
+    ringBytes: Math.round(argv['ring-mb'] * 1024 * 1024),
+  });
+
+  let stopRequested = false;
+  let finishing: Promise<void> | null = null;
+  let resolveDone: () => void = () => undefined;
+  const done = new Promise<void>((r) => (resolveDone = r));
+  const requestStop = (): void => {
+    stopRequested = true;
+    if (started) void finish();
+  };
+  let started = false;
+  process.on('SIGINT', requestStop);
+  process.on('SIGTERM', requestStop);
+  const detachSignals = (): void => {
+    process.off('SIGINT', requestStop);
+    process.off('SIGTERM', requestStop);
+  };
+
+  capture.on('warning', (m) => process.stderr.write(`netscope: warning: ${m}\n`));
+  try {
+    await capture.start();
+  } catch (e) {
+    detachSignals();
+    if (e instanceof CaptureStartError) {
+      process.stderr.write(`netscope: ${e.message}\n`);
+      process.exitCode = e.usage ? 2 : 1;
+      return;
+    }
+    throw e;
+  }
+  started = true;
+
+  let sink: Sink | null = null;
+  if (argv.write !== undefined) {
+    try {
+      sink = openFileSink(argv.write, capture);
+    } catch (e) {
+      await capture.stop();
+      detachSignals();
+      process.stderr.write(`netscope: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = e instanceof TargetError ? 2 : 1;
+      return;
+    }
+  }
+  const printer = argv.write === undefined || argv.print ? new PacketPrinter(process.stdout, { json: argv.json === true, ether: argv.ether === true }) : null;
+  const view = new PacketView();
+  const limit = argv.count ?? Infinity;
+  let n = 0;
+  let durationTimer: NodeJS.Timeout | null = null;
+
+  const finish = async (): Promise<void> => {
+    if (finishing) return finishing;
+    finishing = (async () => {
+      if (durationTimer) clearTimeout(durationTimer);
+      await capture.stop();
+      if (printer !== null) {
+        await printer.flush();
+        printer.writer.detach();
+        if (printer.writer.error) {
+          process.stderr.write(`netscope: writing output: ${printer.writer.error.message}\n`);
+          process.exitCode = 1;
+        }
+      }
+      try {
+        await sink?.close();
+      } catch (e) {
+        process.stderr.write(`netscope: writing ${argv.write}: ${e instanceof Error ? e.message : String(e)}\n`);
+        process.exitCode = 1;
+      }
+      if (!argv.quiet) {
+        for (const s of capture.stats()) {
+          const drops = s.ifaceDrops === undefined ? 'interface drops unknown' : `interface rx_dropped +${s.ifaceDrops}`;
+          const trunc = s.truncated > 0 ? `, ${s.truncated} truncated` : '';
+          process.stderr.write(`netscope: ${s.target}: ${s.packets} packets (${s.bytes} bytes), ${drops}${trunc}\n`);
+        }
+        if (capture.lateRecords > 0) {
+          process.stderr.write(`netscope: ${capture.lateRecords} packets arrived later than the ${argv['window-ms']} ms reorder window (kept, slightly out of order)\n`);
+        }
+      }
+      detachSignals();
+      resolveDone();
+    })();
+    return finishing;
+  };
+
+  capture.on('record', (rec) => {
+    if (n >= limit) return;
+    n++;
+    sink?.write(rec);
+    if (printer !== null) {
+      decodeRecord(view, rec);
+      // false with the count not reached: the reader went away (| head), nothing more to print.
+      if (!printer.print(view, rec, n) && n < limit && sink === null) void finish();
+    }
+    if (n >= limit) void finish();
+  });
+  capture.on('end', () => {
+    if (!stopRequested && finishing === null) {
+      // Every interface went away: what was captured is kept, but the capture failed.
+      process.exitCode = 1;
+    }
+    void finish();
+  });
+  if (argv.duration !== undefined) durationTimer = setTimeout(() => void finish(), argv.duration * 1000);
+  if (!argv.quiet) {
+    const names = capture.interfaces().map((i) => i.name).join(', ');
+    const filter = (argv.filter ?? []).join(' ');
+    process.stderr.write(`netscope: capturing on ${names}${filter ? ` (filter: ${filter})` : ''}${argv.write ? `, writing ${argv.write}` : ''}\n`);
+  }
+  if (stopRequested) void finish();
+  await done;
+}
