@@ -7,6 +7,7 @@
 import { promises as fsp } from 'fs';
 import { dumpNamespace, isMainTableRoute, linkKind, type IpLinkJson, type NamespaceDump } from '../host/iproute';
 import { isValidNetnsName } from '../host/run';
+import { canonicalIp } from './cidr';
 
 export interface NetnsInfo {
   /** "name" for named namespaces, "pid:1234" for unnamed ones, "" for netscope's own. */
@@ -341,8 +342,8 @@ export function bridgePorts(topo: Topology, bridge: IfInfo): IfInfo[] {
 
 /** The namespace that has `ip` as a local address (the first in discovery order when several do). */
 export function findNetnsByAddress(topo: Topology, ip: string): NetnsInfo | undefined {
-  const want = ip.toLowerCase();
-  const hit = topo.interfaces.find((i) => i.addrs.some((a) => a.local.toLowerCase() === want));
+  const want = canonicalIp(ip);
+  const hit = topo.interfaces.find((i) => i.addrs.some((a) => canonicalIp(a.local) === want));
   return hit ? topo.namespaces.find((n) => n.id === hit.netns) : undefined;
 }
 

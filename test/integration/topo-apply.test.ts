@@ -7,7 +7,11 @@ import { spawn, spawnSync } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import os from 'os';
 import path from 'path';
-import type { Topology } from '../../src/topology/discover';
+import { executePlan } from '../../src/topology/apply';
+import { discover } from '../../src/topology/discover';
+import { planApply, planDestroy } from '../../src/topology/lifecycle';
+import { formatPlan } from '../../src/topology/plan';
+import { loadTopologyFile } from '../../src/topology/schema';
 import { cleanupPrefix, isRoot, sh, testPrefix, tryRun } from '../helpers/netns';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -24,6 +28,24 @@ function cli(args: string[], env: Record<string, string> = {}): { code: number |
 
 function apply(file: string, extra: string[] = [], env: Record<string, string> = {}) {
   return cli(['topo', 'apply', file, '--name', NAME, '--prefix', P, ...extra], env);
+}
+
+/** The same apply in-process (no CLI start-up): the plan text, and the error message if it failed. */
+async function applyHere(file: string, failAt?: number): Promise<{ plan: string; error?: string }> {
+  const spec = loadTopologyFile(file);
+  spec.name = NAME;
+  const plan = await planApply(spec, { prefix: P, file });
+  try {
+    await executePlan(plan, { failAt });
+    return { plan: formatPlan(plan) };
+  } catch (err) {
+    return { plan: formatPlan(plan), error: (err as Error).message };
+  }
+}
+
+async function destroyHere(): Promise<number> {
+  const plan = await planDestroy(NAME);
+  return executePlan(plan);
 }
 
 interface LinkJson {
@@ -113,10 +135,8 @@ d('topo apply / destroy (real namespaces)', () => {
     expect([`${P}node`, `${P}pod-a`].map((n) => links(n)).join()).toBe(state);
   });
 
-  test('show finds every object and every veth peer', () => {
-    const r = cli(['topo', 'show', '--json']);
-    expect(r.code).toBe(0);
-    const topo = JSON.parse(r.out) as Topology;
+  test('show finds every object and every veth peer', async () => {
+    const topo = await discover();
     for (const ns of ['node', 'pod-a', 'pod-b', 'pod-c']) expect(topo.namespaces.map((n) => n.id)).toContain(`${P}${ns}`);
     const node = topo.interfaces.filter((i) => i.netns === `${P}node`);
     expect(node.find((i) => i.name === 'cni0')).toMatchObject({ kind: 'bridge', addrs: expect.arrayContaining([{ family: 'inet', local: '10.244.1.1', prefixlen: 24 }]) });
@@ -135,7 +155,7 @@ d('topo apply / destroy (real namespaces)', () => {
     expect(tree.out).toContain('tap0 tap');
   });
 
-  test('a changed file converges: removed pod goes, new pod comes, mtu/address/rule change; then no-op', () => {
+  test('a changed file converges: removed pod goes, new pod comes, mtu/address/rule change; then no-op', async () => {
     const text = readFileSync(path.join(EX, 'k8s-node.yaml'), 'utf8');
     const changed = text
       .replace(/  - name: pod-b\n[\s\S]*?default, via: 10\.244\.1\.1 }\n/, '')
@@ -147,11 +167,10 @@ d('topo apply / destroy (real namespaces)', () => {
       );
     const file = path.join(tmp, 'changed.yaml');
     writeFileSync(file, changed);
-    const r = apply(file);
-    expect(r.err).toBe('');
-    expect(r.code).toBe(0);
-    expect(r.out).toContain(`- namespace ${P}pod-b`);
-    expect(r.out).toContain(`+ namespace ${P}pod-d`);
+    const r = await applyHere(file);
+    expect(r.error).toBeUndefined();
+    expect(r.plan).toContain(`- namespace ${P}pod-b`);
+    expect(r.plan).toContain(`+ namespace ${P}pod-d`);
     const names = sh('ip', ['netns', 'list']);
     expect(names).not.toContain(`${P}pod-b`);
     expect(sh('ip', ['-n', `${P}pod-c`, '-j', 'addr', 'show', 'eth0'])).toMatch(/"local":"10\.244\.1\.5","prefixlen":24/);
@@ -163,30 +182,28 @@ d('topo apply / destroy (real namespaces)', () => {
     expect(rules).not.toContain('10.244.1.0/24');
     expect(ping(`${P}pod-d`, '10.244.1.5')).toBe(true);
     expect(ping(`${P}pod-c`, '10.244.1.1')).toBe(true);
-    expect(apply(file).out).toBe(`topology ${NAME}: up to date, nothing to change\n`);
+    expect((await applyHere(file)).plan).toBe(`topology ${NAME}: up to date, nothing to change\n`);
   });
 
-  test('destroy leaves the kernel exactly as before', () => {
+  test('destroy leaves the kernel exactly as before', async () => {
     const r = cli(['topo', 'destroy', path.join(EX, 'k8s-node.yaml'), '--name', NAME]);
     expect(r.code).toBe(0);
     expect(r.out).toMatch(new RegExp(`destroyed topology ${NAME}: removed 4 namespaces`));
     expectSameKernel(before);
-    expect(cli(['topo', 'destroy', '--name', NAME]).out).toBe(`topology ${NAME}: nothing to destroy (no namespace is marked netscope:${NAME})\n`);
+    expect((await planDestroy(NAME)).changes).toEqual([]);
   });
 
-  test('an injected failure midway rolls back fully', () => {
-    const r = apply(path.join(EX, 'k8s-node.yaml'), [], { NETSCOPE_TOPO_FAIL_AT: '20' });
-    expect(r.code).toBe(1);
-    expect(r.err).toBe(`netscope: apply of topology ${NAME} failed: injected failure at change 20 (NETSCOPE_TOPO_FAIL_AT); rolled back 19 changes\n`);
+  test('an injected failure midway rolls back fully', async () => {
+    const r = await applyHere(path.join(EX, 'k8s-node.yaml'), 20);
+    expect(r.error).toBe(`apply of topology ${NAME} failed: injected failure at change 20 (NETSCOPE_TOPO_FAIL_AT); rolled back 19 changes`);
     expectSameKernel(before);
   });
 
-  test('a route to an unreachable gateway fails the apply and rolls back', () => {
+  test('a route to an unreachable gateway fails the apply and rolls back', async () => {
     const file = path.join(tmp, 'badgw.yaml');
     writeFileSync(file, readFileSync(path.join(EX, 'k8s-node.yaml'), 'utf8').replace('- { to: default, via: 10.244.1.1 }', '- { to: 10.42.77.0/24, via: 10.42.9.9 }'));
-    const r = apply(file);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(new RegExp(`^netscope: apply of topology ${NAME} failed: ip -n ${P}pod-a route add 10\\.42\\.77\\.0/24 via 10\\.42\\.9\\.9 proto static failed \\(exit 2\\): .*; rolled back \\d+ changes\\n$`));
+    const r = await applyHere(file);
+    expect(r.error).toMatch(new RegExp(`^apply of topology ${NAME} failed: ip -n ${P}pod-a route add 10\\.42\\.77\\.0/24 via 10\\.42\\.9\\.9 proto static failed \\(exit 2\\): .*; rolled back \\d+ changes$`));
     expectSameKernel(before);
   });
 
@@ -216,15 +233,23 @@ d('topo apply / destroy (real namespaces)', () => {
     expectSameKernel(before);
   });
 
-  test('veth-pair and bridge examples apply, connect and destroy cleanly', () => {
+  test('not root: one clear error naming CAP_NET_ADMIN, nothing touched', () => {
+    if (!tryRun('setpriv', ['--version'])) return; // util-linux missing: nothing to run as another user
+    const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, BIN, 'topo', 'apply', path.join(EX, 'veth-pair.yaml'), '--prefix', P], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toBe('netscope: netscope topo apply needs CAP_NET_ADMIN: run as root (sudo netscope …) or grant the capability\n');
+    expectSameKernel(before);
+  });
+
+  test('veth-pair and bridge examples apply, connect and destroy cleanly', async () => {
     for (const [file, from, to] of [
       ['veth-pair.yaml', 'left', '10.42.0.2'],
       ['bridge.yaml', 'guest', '10.42.1.1'],
     ]) {
-      const r = apply(path.join(EX, file));
-      expect([file, r.code, r.err]).toEqual([file, 0, '']);
+      const r = await applyHere(path.join(EX, file));
+      expect([file, r.error]).toEqual([file, undefined]);
       expect([file, ping(`${P}${from}`, to)]).toEqual([file, true]);
-      expect(cli(['topo', 'destroy', '--name', NAME]).code).toBe(0);
+      expect(await destroyHere()).toBe(2);
       expectSameKernel(before);
     }
   });
