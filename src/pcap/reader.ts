@@ -215,14 +215,61 @@ export class CaptureParser {
 
   /** Processes every complete unit in buf[pos, end); returns where the first incomplete unit starts. */
   private frame(buf: Buffer, pos: number, end: number): number {
-    if (this.fmt === 'pcap' && this.headerDone) return this.framePcapRecords(buf, pos, end);
-    while (pos < end) {
+    for (;;) {
+      // Re-read each time: the unit below may have just recognised the format or read the pcap header.
+      const fmt = this.fmt as CaptureFormat | undefined;
+      if (fmt === 'pcapng') return this.framePcapng(buf, pos, end);
+      if (fmt === 'pcap' && this.headerDone) return this.framePcapRecords(buf, pos, end);
+      if (pos >= end) return pos;
       const need = this.unitSize(buf, pos, end - pos);
       if (need < 0 || need > end - pos) return pos;
       this.unit(buf, pos, need);
       if (this.err !== null) return pos;
       pos += need;
-      if (this.fmt === 'pcap' && this.headerDone) return this.framePcapRecords(buf, pos, end);
+    }
+  }
+
+  /**
+   * pcapng blocks lying wholly inside buf[pos, end). A well-formed EPB (the bulk of any file) is handled
+   * inline; every other block, and any EPB that fails a check, takes the general path, which also
+   * produces the error message.
+   */
+  private framePcapng(buf: Buffer, pos: number, end: number): number {
+    const rec = this.rec;
+    const onRecord = this.onRecord;
+    const max = this.maxCaplen;
+    while (end - pos >= 8) {
+      const le = this.le;
+      if (this.sectionSeen && u32(buf, pos, le) === BT_EPB) {
+        const len = u32(buf, pos + 4, le);
+        if (len >= 32 && (len & 3) === 0 && len <= this.maxBlock) {
+          if (end - pos < len) return pos;
+          const idx = this.sectionBase + u32(buf, pos + 8, le);
+          const caplen = u32(buf, pos + 20, le);
+          if (idx < this.ifs.length && caplen <= max && 32 + ((caplen + 3) & ~3) <= len && u32(buf, pos + len - 4, le) === len) {
+            unitsToTs(u32(buf, pos + 12, le), u32(buf, pos + 16, le), this.ifPow2[idx], this.ifExp[idx], this.ifOffset[idx], rec);
+            const snap = this.ifSnap[idx];
+            const info = this.ifs[idx];
+            rec.buf = buf;
+            rec.offset = pos + 28;
+            rec.caplen = caplen > snap ? snap : caplen;
+            rec.len = u32(buf, pos + 24, le);
+            rec.linktype = info.linktype;
+            rec.ifIndex = idx;
+            rec.iface = info.name;
+            pos += len;
+            this.consumed += len;
+            this.delivered++;
+            onRecord(rec);
+            continue;
+          }
+        }
+      }
+      const need = this.unitSize(buf, pos, end - pos);
+      if (need < 0 || need > end - pos) return pos;
+      this.unit(buf, pos, need);
+      if (this.err !== null) return pos;
+      pos += need;
     }
     return pos;
   }
