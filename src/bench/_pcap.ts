@@ -92,7 +92,7 @@ export async function run(packets = 1_000_000): Promise<void> {
     const wp = await writeFile(pcap, packets, false);
     const wn = await writeFile(pcapng, packets, true);
     const mb = (b: number): string => `${(b / 1048576).toFixed(0)} MiB`;
-    console.log(`generated ${packets} packets: pcap ${mb(wp.bytes)}, pcapng ${mb(wn.bytes)}`);
+    console.log(`generated ${packets} packets: pcap ${mb(wp.bytes)}, pcapng ${mb(wn.bytes)} (load average ${os.loadavg()[0].toFixed(1)} on ${os.cpus().length} CPUs)`);
     console.log(`write pcap   : ${wp.ms.toFixed(0)} ms  ${mpps(packets, wp.ms)}  ${(wp.bytes / wp.ms / 1e6).toFixed(2)} GB/s (incl. disk)`);
     console.log(`write pcapng : ${wn.ms.toFixed(0)} ms  ${mpps(packets, wn.ms)}`);
 
@@ -118,7 +118,7 @@ export async function run(packets = 1_000_000): Promise<void> {
     const t = best(theirs);
     console.log(`readCapture file        : ${o.toFixed(0)} ms  ${mpps(records, o)}`);
     console.log(`tcpdump -r F -w /dev/null: ${t.toFixed(0)} ms  ${mpps(records, t)}`);
-    console.log(`ratio readCapture / tcpdump: ${(o / t).toFixed(2)}`);
+    console.log(`ratio readCapture / tcpdump: ${(o / t).toFixed(2)}  (load average ${os.loadavg()[0].toFixed(1)})`);
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
