@@ -64,7 +64,7 @@ class BatchedOutput {
     return queued + this.used > max;
   }
 
-  /** Space for `n` contiguous bytes; returns the buffer and the offset to write them at. */
+  /** Space for `n` contiguous bytes in `buf` (read it after this call: a flush swaps it); returns the offset. */
   reserve(n: number): number {
     if (this.used + n > this.batch.length) {
       this.flush();
