@@ -110,6 +110,34 @@ d('netscope rules on real namespaces', () => {
     expect(svc).toMatchObject({ service: 'default/web:http', kubeRole: 'service portals', target: 'KUBE-SVC-TESTX', backend: 'iptables-nft' });
   });
 
+  test('--watch: per-interval deltas add up to exactly the packets sent, drop hits flagged', async () => {
+    const lines: string[] = [];
+    const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (lines.push(String(s)), true));
+    const frames = (): Array<{ at: number; rules: Array<RuleCounter & { dPackets: number; hitDrop: boolean }> }> => lines.map((l) => JSON.parse(l));
+    const waitFrames = async (count: number): Promise<void> => {
+      const until = lines.length + count;
+      for (let i = 0; i < 200 && lines.length < until; i++) await new Promise((r) => setTimeout(r, 25));
+      expect(lines.length).toBeGreaterThanOrEqual(until);
+    };
+    try {
+      const done = rulesHandler({ netns: NODE, table: 'filter', chain: 'FORWARD', watch: 0.2, json: true, _: [], $0: 'netscope' });
+      await waitFrames(1);
+      expect(tryRun('ip', ['netns', 'exec', A.ns, 'ping', '-c', '3', '-i', '0.2', '-W', '1', B.ip])).toBe(false);
+      await waitFrames(2);
+      // Call only the command's own SIGINT listener (the last one added), not the test runner's.
+      const listeners = process.listeners('SIGINT');
+      (listeners[listeners.length - 1] as () => void)();
+      await done;
+    } finally {
+      so.mockRestore();
+    }
+    const drops = frames().map((f) => f.rules.find((r) => r.text === DROP_SPEC)!);
+    expect(drops[0].dPackets).toBe(0);
+    expect(drops.reduce((sum, r) => sum + r.dPackets, 0)).toBe(3);
+    expect(drops.some((r) => r.hitDrop)).toBe(true);
+    expect(drops.every((r) => r.hitDrop === r.dPackets > 0)).toBe(true);
+  });
+
   test('the command: text and JSON, unknown namespace is one clear line', async () => {
     const out: string[] = [];
     const err: string[] = [];
