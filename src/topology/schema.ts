@@ -216,6 +216,7 @@ function interfaceSpec(c: Checker, name: string, v: Json, path: string): Interfa
 }
 
 function routeSpec(c: Checker, v: Json, path: string): RouteSpec | undefined {
+  const before = c.issues.length;
   if (!c.object(v, path, ROUTE_KEYS, 'a route')) return undefined;
   const r: RouteSpec = { to: '', path };
   if (v.to === 'default') r.to = 'default';
@@ -239,7 +240,8 @@ function routeSpec(c: Checker, v: Json, path: string): RouteSpec | undefined {
     else r.src = canonicalIp(v.src);
   }
   if (v.via === undefined && v.dev === undefined) c.add(path, 'a route needs "via" (a gateway) or "dev" (an interface), or both');
-  return r;
+  // An invalid route is reported once, not again by the cross-reference checks.
+  return c.issues.length === before ? r : undefined;
 }
 
 function networkText(cidr: string): string {
@@ -359,7 +361,12 @@ function checkReferences(c: Checker, spec: TopologySpec): void {
   }
   for (const ns of spec.namespaces) {
     const m = ifs.get(ns.name) ?? new Map();
+    const dsts = new Map<string, string>();
     for (const r of ns.routes) {
+      // Multipath and metrics are not modelled: one route per destination and family.
+      const k = r.to === 'default' ? `default/${(r.via ?? r.src ?? '').includes(':') ? 6 : 4}` : r.to;
+      if (dsts.has(k)) c.add(keyPath(r.path, 'to'), `a route to ${r.to} is already declared at ${dsts.get(k)} — keep one`);
+      else dsts.set(k, r.path);
       if (r.dev && !m.has(r.dev)) c.add(keyPath(r.path, 'dev'), `interface "${r.dev}" is not declared in namespace "${ns.name}" — declare it or fix the name`);
     }
   }

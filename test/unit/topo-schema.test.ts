@@ -149,6 +149,9 @@ nodes:
       - {to: 10.42.1.5/16, via: 10.42.0.1}
       - {to: default}
       - {to: default, via: 10.42.0.1/24}
+      - {to: default, via: 10.42.0.2}
+      - {to: default, via: 10.42.0.3}
+      - {to: default, via: "fd00:42::1"}
     iptables:
       - {table: nope, chain: FORWARD, rule: [-j, ACCEPT]}
       - {chain: FORWARD, rule: [-I, FORWARD, -j, ACCEPT]}
@@ -164,12 +167,14 @@ nodes:
         expect.stringContaining('nodes[0].routes[0].to: 10.42.1.5/16 has host bits set — write the network, e.g. 10.42.0.0/16'),
         expect.stringContaining('nodes[0].routes[1]: a route needs "via" (a gateway) or "dev"'),
         expect.stringContaining('nodes[0].routes[2].via: via must be a gateway IP address'),
+        expect.stringContaining('nodes[0].routes[4].to: a route to default is already declared at nodes[0].routes[3] — keep one'),
         expect.stringContaining('nodes[0].iptables[0].table: table must be one of filter, nat, mangle, raw'),
         expect.stringContaining('nodes[0].iptables[1].rule[0]: "-I" is chosen by netscope'),
         expect.stringContaining('nodes[0].iptables[2].rule[1]: netscope adds its own ownership comment'),
         expect.stringContaining('nodes[0].iptables[3].rule: rule must be a non-empty list'),
       ]),
     );
+    expect(lines).toHaveLength(12);
   });
 
   test('missing name and namespaces; YAML syntax errors give the line; unreadable file', () => {
