@@ -80,6 +80,8 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
         resolve({ stdout, stderr });
       },
     );
+    // A command may exit before reading its input: EPIPE on stdin must not become an uncaught error.
+    child.stdin?.on('error', () => {});
     if (opts.input !== undefined) child.stdin?.end(opts.input);
   });
 }
