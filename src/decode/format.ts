@@ -161,7 +161,9 @@ function linkText(v: PacketView): string {
     case LinkType.EN10MB: {
       if (!(v.layers & L.ETH)) return '';
       const outer = (b[o + 12] << 8) | b[o + 13];
-      let s = `${macToString(b, o + 6)} > ${macToString(b, o)}, ${etherTypeText(outer)}, length ${v.len}: `;
+      // Values up to 1500 are an IEEE 802.3 length (LLC frames such as STP BPDUs), not an ethertype.
+      const kind = outer <= 1500 ? `802.3, length ${outer}` : `${etherTypeText(outer)}, length ${v.len}`;
+      let s = `${macToString(b, o + 6)} > ${macToString(b, o)}, ${kind}: `;
       s += vlanText(v, end);
       return s;
     }
@@ -528,6 +530,14 @@ function arpText(v: PacketView): string {
   }
 }
 
+/** An 802.3 frame (length instead of ethertype): spanning-tree BPDUs are named, other LLC frames counted. */
+function llcText(v: PacketView): string {
+  const b = v.buf;
+  const p = v.payloadOff;
+  if (p >= 0 && v.payloadLen >= 3 && b[p] === 0x42 && b[p + 1] === 0x42) return `STP, length ${v.ethType - 3}`;
+  return `802.3, length ${v.ethType}`;
+}
+
 /** One frame without the timestamp; a VXLAN frame includes its inner frame after a newline. */
 function frameText(v: PacketView, ether: boolean): string {
   const l = v.layers;
@@ -535,6 +545,7 @@ function frameText(v: PacketView, ether: boolean): string {
   if (l & L.IPV4) s += (ether ? '' : 'IP ') + ipv4Text(v, ether);
   else if (l & L.IPV6) s += (ether ? '' : 'IP6 ') + ipv6Text(v, ether);
   else if (l & L.ARP) s += (ether ? '' : 'ARP, ') + arpText(v);
+  else if (l & L.ETH && v.vlanCount === 0 && v.ethType <= 1500) s += llcText(v);
   else if (!ether) {
     // Nothing above the link layer: say what the link layer carried.
     switch (v.ethType) {

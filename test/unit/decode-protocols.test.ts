@@ -140,6 +140,22 @@ describe('text lines (tcpdump -nn; expectations taken from tcpdump 4.99 on the s
   });
 });
 
+describe('802.3 / LLC frames', () => {
+  it('names spanning-tree BPDUs like tcpdump and shows the 802.3 length', () => {
+    const bpdu = Buffer.from('42420300000000008000024' + '2ac110001000000008000024' + '2ac11000180010000140002000f00', 'hex');
+    const f = Buffer.concat([Buffer.from('0180c200000002aabbccddee', 'hex'), Buffer.from([0, bpdu.length]), bpdu, Buffer.alloc(60 - 14 - bpdu.length)]);
+    const v = decodePacket(new PacketView(), f, 0, f.length, f.length, LinkType.EN10MB);
+    expect(v.layers).toBe(L.ETH);
+    expect(v.ethType).toBe(38);
+    const r = rec(f, LinkType.EN10MB);
+    expect(formatLine(v, r)).toBe('06:56:39.566651 STP, length 35');
+    expect(formatLine(v, r, { ether: true })).toBe('06:56:39.566651 02:aa:bb:cc:dd:ee > 01:80:c2:00:00:00, 802.3, length 38: STP, length 35');
+    const llc = Buffer.from(f);
+    llc[14] = 0xaa;
+    expect(formatLine(decodePacket(v, llc, 0, llc.length, llc.length, LinkType.EN10MB), r)).toBe('06:56:39.566651 802.3, length 38');
+  });
+});
+
 describe('decoded fields per protocol', () => {
   it('Ethernet + IPv4 + ICMP echo', () => {
     const { v } = decoded('icmp-echo-request');
