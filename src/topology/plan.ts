@@ -300,7 +300,8 @@ export function planTopology(spec: TopologySpec, prefix: string, live: LiveState
     if (!cur && !isNew) continue;
     const s = e.settings;
     const where = `${e.ns}: ${e.name}`;
-    const curMaster = cur?.master;
+    // A port of a bridge deleted by this plan (to be recreated) is no longer a port of it.
+    const curMaster = cur?.master !== undefined && !deleted.has(key(e.ns, cur.master)) ? cur.master : undefined;
     if ((s.bridge ?? undefined) !== curMaster) {
       changes.push({
         op: '~',
