@@ -95,12 +95,23 @@ export async function handler(argv: ArgumentsCamelCase<DemoArgs>): Promise<void>
     await l.down(argv.keep === true);
     say(argv.keep ? `lab kept: remove it with "netscope topo destroy --name ${l.name}"` : 'lab removed');
   };
-  if (!ui) {
-    const timer = setTimeout(() => {
-      process.stdout.write(`${d.screenText().replace(/ +$/gm, '')}\n`);
-      void d.close();
-    }, (argv.duration ?? 10) * 1000);
-    d.done.finally(() => clearTimeout(timer)).catch(() => undefined);
+  if (ui) return runUntilQuit(d, teardown);
+  // Headless: whatever ends the run (the duration, a signal), the last screen is printed before closing.
+  let printed = false;
+  const headless = {
+    done: d.done,
+    close: (): Promise<void> => {
+      if (!printed) {
+        printed = true;
+        process.stdout.write(`${d.screenText().replace(/ +$/gm, '')}\n`);
+      }
+      return d.close();
+    },
+  };
+  const timer = setTimeout(() => void headless.close(), (argv.duration ?? 10) * 1000);
+  try {
+    await runUntilQuit(headless, teardown);
+  } finally {
+    clearTimeout(timer);
   }
-  await runUntilQuit(d, teardown);
 }
