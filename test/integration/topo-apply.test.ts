@@ -233,6 +233,24 @@ d('topo apply / destroy (real namespaces)', () => {
     expectSameKernel(before);
   });
 
+  test("addresses overlapping the host's networks are refused before anything is touched", async () => {
+    // Pick an address inside whatever global IPv4 network the host has (planning only: nothing is applied).
+    const host = (JSON.parse(sh('ip', ['-j', 'addr', 'show'])) as { addr_info: { family: string; local: string; prefixlen: number; scope: string }[] }[])
+      .flatMap((l) => l.addr_info)
+      .find((a) => a.family === 'inet' && a.scope === 'global' && a.prefixlen <= 30);
+    if (!host) return; // no global IPv4 address on this machine: nothing to overlap
+    const parts = host.local.split('.');
+    parts[3] = String((Number(parts[3]) ^ 1) || 1);
+    const file = path.join(tmp, 'overlap.yaml');
+    writeFileSync(file, readFileSync(path.join(EX, 'veth-pair.yaml'), 'utf8').replace('10.42.0.1/24', `${parts.join('.')}/${host.prefixlen}`));
+    const spec = loadTopologyFile(file);
+    spec.name = NAME;
+    await expect(planApply(spec, { prefix: P, file })).rejects.toThrow(
+      new RegExp(`^${file.replace(/[.]/g, '\\.')}: pods\\[0\\]\\.interfaces\\.veth0\\.addresses\\[0\\]: .* overlaps the host's (address|route).*or pass --allow-overlap$`),
+    );
+    expectSameKernel(before);
+  });
+
   test('not root: one clear error naming CAP_NET_ADMIN, nothing touched', () => {
     if (!tryRun('setpriv', ['--version'])) return; // util-linux missing: nothing to run as another user
     const r = spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, BIN, 'topo', 'apply', path.join(EX, 'veth-pair.yaml'), '--prefix', P], { encoding: 'utf8' });
