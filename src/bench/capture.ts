@@ -2,7 +2,8 @@
  * `npm run bench -- capture`: floods a veth pair inside a scratch namespace and captures on the receiving end
  * with netscope (LiveCapture, agent + merge path) and tcpdump at the same time; prints both counts and the
  * ratio. The generator is `netscope replay --loop 0` (cap's pcap_sendpacket in a tight loop in an agent) with
- * small UDP frames: once at a fixed 100k frames/s, once at top speed. Both capturers get a 32 MiB kernel ring.
+ * small UDP frames: at a fixed 100k frames/s and at top speed; tcpdump gets a 32 MiB kernel ring, netscope
+ * 32, 128 (its default) and 256 MiB (see the note on ring slots below).
  */
 import { ChildProcess, spawn } from 'child_process';
 import fs from 'fs';
@@ -57,8 +58,8 @@ function startTcpdump(): { child: ChildProcess; ready: Promise<void>; result: Pr
   return { child, ready, result };
 }
 
-async function round(label: string, fixture: string, opts: ReplayOptions): Promise<void> {
-  const capture = new LiveCapture([{ iface: RX, netns: NS }], { filter: 'udp', ringBytes: RING_KIB * 1024 });
+async function round(label: string, fixture: string, opts: ReplayOptions, netscopeRingMiB: number): Promise<void> {
+  const capture = new LiveCapture([{ iface: RX, netns: NS }], { filter: 'udp', ringBytes: netscopeRingMiB * 1024 * 1024 });
   let netscopeCount = 0;
   capture.on('record', () => {
     netscopeCount++;
@@ -77,7 +78,8 @@ async function round(label: string, fixture: string, opts: ReplayOptions): Promi
   const lostNs = result.sent - netscopeCount;
   const lostTd = result.sent - tcpdump.captured;
   process.stdout.write(
-    `${label}: generator sent ${result.sent} frames in ${result.elapsedMs} ms = ${rate} frames/s (${result.failed} send failures)\n` +
+    `${label}, netscope ring ${netscopeRingMiB} MiB (${netscopeRingMiB * 16} frame slots), tcpdump ring ${RING_KIB / 1024} MiB:\n` +
+      `  generator sent ${result.sent} frames in ${result.elapsedMs} ms = ${rate} frames/s (${result.failed} send failures)\n` +
       `  netscope captured ${netscopeCount} (lost ${lostNs}, ${((100 * lostNs) / result.sent).toFixed(2)}%; interface rx_dropped +${stats.ifaceDrops ?? '?'})\n` +
       `  tcpdump  captured ${tcpdump.captured} (lost ${lostTd}, ${((100 * lostTd) / result.sent).toFixed(2)}%; "dropped by kernel" ${tcpdump.kernelDrops})\n` +
       `  ratio netscope/tcpdump captured: ${(netscopeCount / Math.max(1, tcpdump.captured)).toFixed(3)}\n`,
@@ -95,8 +97,13 @@ export async function run(): Promise<void> {
     await setup();
     await writeFrames(fixture);
     process.stdout.write(`veth ${TX} -> ${RX} in namespace ${NS}, 60-byte UDP frames, ${os.cpus().length} CPUs\n`);
-    await round('100k frames/s', fixture, { pps: 100_000, count: 300_000, loops: 0 });
-    await round('top speed', fixture, { topSpeed: true, count: 1_000_000, loops: 0 });
+    process.stdout.write(`load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
+    // cap opens libpcap in immediate mode (TPACKET_V2) with snaplen 65535: each ring slot is 64 KiB, so a
+    // ring holds MiB × 16 frames whatever their size; tcpdump's TPACKET_V3 ring packs small frames.
+    for (const ring of [32, 128, 256]) {
+      await round('100k frames/s', fixture, { pps: 100_000, count: 300_000, loops: 0 }, ring);
+      await round('top speed', fixture, { topSpeed: true, count: 1_000_000, loops: 0 }, ring);
+    }
   } finally {
     await runCommand(['ip', 'netns', 'del', NS]).catch(() => undefined);
     fs.rmSync(dir, { recursive: true, force: true });

@@ -22,7 +22,7 @@ export interface LiveCaptureOptions {
   filter?: string;
   /** How long records are held to merge several interfaces in time order (default 100 ms). */
   reorderWindowMs?: number;
-  /** Kernel capture ring per interface (default 32 MiB). */
+  /** Kernel capture ring per interface (default 128 MiB = 2048 frames of any size; see capHandle.ts). */
   ringBytes?: number;
   /** How often agents report interface drop counters (default 1000 ms). */
   statsIntervalMs?: number;

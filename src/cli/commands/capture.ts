@@ -49,7 +49,7 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('print', { type: 'boolean', describe: 'with -w: print packets too' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no per-interface counts at the end' })
     .option('window-ms', { type: 'number', default: 100, describe: 'reorder window for merging interfaces (ms)' })
-    .option('ring-mb', { type: 'number', default: 32, describe: 'kernel capture buffer per interface (MiB)' })
+    .option('ring-mb', { type: 'number', default: 128, describe: 'kernel capture ring per interface (MiB; holds 16 frames per MiB)' })
     .example('$0 capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once')
     .example('$0 capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic') as unknown as Argv<CaptureArgs>;
 }
