@@ -3,7 +3,8 @@ import { bridgePorts, discover, findBridge, findNetnsByAddress, vethPeer } from 
 import { renderTree } from '../../src/topology/tree';
 import { cleanupPrefix, isRoot, sh, testPrefix } from '../helpers/netns';
 
-const P = testPrefix('td');
+// This area's tag "tp" plus "d": distinct from every name the apply tests create.
+const P = `${testPrefix('tp')}d`;
 const NODE = `${P}node`;
 const POD = `${P}pod`;
 const d = isRoot ? describe : describe.skip;
