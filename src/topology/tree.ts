@@ -66,9 +66,8 @@ function peerNode(topo: Topology, i: IfInfo, st: Style): Node | undefined {
 
 function ifaceNode(topo: Topology, i: IfInfo, st: Style): Node {
   const children: Node[] = [];
-  if (i.kind === 'bridge') {
-    for (const port of bridgePorts(topo, i)) children.push(ifaceNode(topo, port, st));
-  }
+  // Bridges, and any other master (bond, vrf), get their ports nested; the top level leaves them out.
+  for (const port of bridgePorts(topo, i)) children.push(ifaceNode(topo, port, st));
   const peer = peerNode(topo, i, st);
   if (peer) children.push(peer);
   return { text: ifaceLine(i, st), children };
