@@ -175,7 +175,7 @@ const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17
 /*
  * Flow record layout: REC bytes per slot. Field names say the view: F_ = Float64 index, W_ = 32-bit index
  * (Uint32/Int32/Float32), H_ = Uint16 index, B_ = byte index, each relative to the slot's start in that unit.
- * The first 64 bytes hold what every packet reads or writes (key, counters, last-seen time).
+ * The first 64 bytes hold everything a typical packet reads or writes (key, counters, last-seen time, rate).
  */
 const REC = 144;
 const F = REC / 8;
@@ -190,21 +190,24 @@ const H_PROTO = 6;
 const B_FAM = 14;
 const B_TST = 15; // TCP state
 const W_VNI = 4; // int32, -1 = not inside VXLAN
-const W_IF_MASK = 5;
-const F_PKT_AB = 3;
-const F_PKT_BA = 4;
+const W_LAST_SEC = 5;
+const W_LAST_NS = 6;
+const W_RATE_K = 7; // int32 interval number - rateBase
+const W_RATE_CUR = 8; // float32 bytes in interval W_RATE_K
+const W_IF_MASK = 9;
 const F_BYTE_AB = 5;
 const F_BYTE_BA = 6;
-const W_LAST_SEC = 14;
-const W_LAST_NS = 15;
-const W_RATE_K = 16; // int32 interval number - rateBase
-const W_RATE_CUR = 17; // float32 bytes in interval W_RATE_K
-const W_RATE_PREV = 18; // float32 bytes in the interval before
-const W_LPREV = 19; // int32 LRU links (W_LNEXT also chains free slots)
-const W_LNEXT = 20;
-const W_FIRST_SEC = 21;
-const W_FIRST_NS = 22;
-const W_GEN = 23; // bumped on every reuse of the slot: echo matches never cross flows
+const W_PKT_AB = 14; // low 32 bits; the high word is W_PKT_AB_HI
+const W_PKT_BA = 15;
+// ---- second cache line: touched once per rate interval or on connection events
+const W_RATE_PREV = 16; // float32 bytes in the interval before
+const W_LPREV = 17; // int32 LRU links (W_LNEXT also chains free slots)
+const W_LNEXT = 18;
+const W_FIRST_SEC = 19;
+const W_FIRST_NS = 20;
+const W_GEN = 21; // bumped on every reuse of the slot: echo matches never cross flows
+const W_PKT_AB_HI = 22;
+const W_PKT_BA_HI = 23;
 const B_TFL = 96;
 const B_RST_BY = 97;
 const H_SYNS = 49;
@@ -272,9 +275,15 @@ export class FlowTable {
   private i32!: Int32Array;
   private f32!: Float32Array;
   private f64!: Float64Array;
-  /** Open-addressing index (linear probing, load ≤ 1/2): pairs [hash, slot + 1], 0 = empty. */
+  /**
+   * Open-addressing index (linear probing, load ≤ 1/2). An entry packs slot + 1 into the low `slotBits` bits
+   * and the hash's top bits above them as a tag, so a probe rarely touches a record that is not the one; 0 = empty.
+   * One int32 per entry keeps the index small enough to stay in cache.
+   */
   private ix!: Int32Array;
   private ixMask = 0;
+  private readonly slotBits: number;
+  private readonly slotMask: number;
   /** IPv6 address words beyond the first (a1..a3, b1..b3), 8 words per entry, referenced by W_V6. */
   private v6w = new Uint32Array(8 * 64);
   private v6Hwm = 0;
@@ -334,9 +343,14 @@ export class FlowTable {
 
   constructor(opts: FlowTableOptions = {}) {
     this.idleTimeoutSec = opts.idleTimeoutSec ?? 120;
-    this.maxFlows = Math.max(1, Math.floor(opts.maxFlows ?? 1_000_000));
+    // Slot numbers share an int32 index entry with a hash tag: keep at least 4 tag bits.
+    this.maxFlows = Math.min(2 ** 28 - 1, Math.max(1, Math.floor(opts.maxFlows ?? 1_000_000)));
     this.rateIntervalSec = opts.rateIntervalSec && opts.rateIntervalSec > 0 ? opts.rateIntervalSec : 1;
     this.trackInner = opts.trackInner ?? true;
+    let bits = 1;
+    while (2 ** bits - 1 < this.maxFlows) bits++;
+    this.slotBits = bits;
+    this.slotMask = 2 ** bits - 1;
     this.cap = Math.min(this.maxFlows, 1024);
     this.allocRecords(this.cap);
     this.buildIndex();
@@ -497,10 +511,14 @@ export class FlowTable {
     const s = this.findOrCreate(tsSec, tsNs);
     const d = this.dir;
     if (d === 0) {
-      this.f64[s * F + F_PKT_AB]++;
+      const n = (this.u32[s * W + W_PKT_AB] + 1) >>> 0;
+      this.u32[s * W + W_PKT_AB] = n;
+      if (n === 0) this.u32[s * W + W_PKT_AB_HI]++;
       this.f64[s * F + F_BYTE_AB] += len;
     } else {
-      this.f64[s * F + F_PKT_BA]++;
+      const n = (this.u32[s * W + W_PKT_BA] + 1) >>> 0;
+      this.u32[s * W + W_PKT_BA] = n;
+      if (n === 0) this.u32[s * W + W_PKT_BA_HI]++;
       this.f64[s * F + F_BYTE_BA] += len;
     }
     if (tsSec > this.u32[s * W + W_LAST_SEC] || (tsSec === this.u32[s * W + W_LAST_SEC] && tsNs > this.u32[s * W + W_LAST_NS])) {
@@ -635,11 +653,15 @@ export class FlowTable {
   private find(h: number): number {
     const ix = this.ix;
     const mask = this.ixMask;
-    const hi = h | 0;
+    const slotMask = this.slotMask;
+    const tag = (h & ~slotMask) | 0;
     for (let i = h & mask; ; i = (i + 1) & mask) {
-      const e = ix[2 * i + 1];
+      const e = ix[i];
       if (e === 0) return -1;
-      if (ix[2 * i] === hi && this.keyMatches(e - 1)) return e - 1;
+      if ((e & ~slotMask) === tag) {
+        const s = (e & slotMask) - 1;
+        if (this.keyMatches(s)) return s;
+      }
     }
   }
 
@@ -912,38 +934,37 @@ export class FlowTable {
     const ix = this.ix;
     const mask = this.ixMask;
     let i = h & mask;
-    while (ix[2 * i + 1] !== 0) i = (i + 1) & mask;
-    ix[2 * i] = h | 0;
-    ix[2 * i + 1] = s + 1;
+    while (ix[i] !== 0) i = (i + 1) & mask;
+    ix[i] = (h & ~this.slotMask) | (s + 1);
   }
 
   /** Linear-probing delete with backward shift: later entries of the run move up, so no tombstones pile up. */
   private indexDelete(h: number, s: number): void {
     const ix = this.ix;
     const mask = this.ixMask;
+    const slotMask = this.slotMask;
     let i = h & mask;
-    while (ix[2 * i + 1] !== s + 1) {
-      if (ix[2 * i + 1] === 0) return; // not indexed (cannot happen for a live slot)
+    while ((ix[i] & slotMask) !== s + 1) {
+      if (ix[i] === 0) return; // not indexed (cannot happen for a live slot)
       i = (i + 1) & mask;
     }
-    for (let j = (i + 1) & mask; ix[2 * j + 1] !== 0; j = (j + 1) & mask) {
-      const home = ix[2 * j] & mask;
+    for (let j = (i + 1) & mask; ix[j] !== 0; j = (j + 1) & mask) {
+      // The entry's home bucket comes from its record's full hash (deletes are rare; lookups never do this).
+      const home = this.u32[((ix[j] & slotMask) - 1) * W + W_HASH] & mask;
       // Entry j may fill the hole at i unless its home lies cyclically in (i, j].
       const inRange = i <= j ? home > i && home <= j : home > i || home <= j;
       if (inRange) continue;
-      ix[2 * i] = ix[2 * j];
-      ix[2 * i + 1] = ix[2 * j + 1];
+      ix[i] = ix[j];
       i = j;
     }
-    ix[2 * i] = 0;
-    ix[2 * i + 1] = 0;
+    ix[i] = 0;
   }
 
   /** (Re)builds the index for the current capacity from the live flows. */
   private buildIndex(): void {
     let n = 1024;
     while (n < this.cap * 2) n *= 2;
-    this.ix = new Int32Array(2 * n);
+    this.ix = new Int32Array(n);
     this.ixMask = n - 1;
     for (let s = this.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) this.indexInsert(this.u32[s * W + W_HASH], s);
   }
@@ -979,7 +1000,7 @@ export class FlowTable {
         const s = slots[i];
         switch (sort) {
           case 'packets':
-            key[s] = -(this.f64[s * F + F_PKT_AB] + this.f64[s * F + F_PKT_BA]);
+            key[s] = -(this.packets(s, W_PKT_AB, W_PKT_AB_HI) + this.packets(s, W_PKT_BA, W_PKT_BA_HI));
             break;
           case 'bytes':
             key[s] = -(this.f64[s * F + F_BYTE_AB] + this.f64[s * F + F_BYTE_BA]);
@@ -996,6 +1017,10 @@ export class FlowTable {
       slots.sort((x, y) => key[x] - key[y] || this.u32[x * W + W_FIRST_SEC] - this.u32[y * W + W_FIRST_SEC] || this.u32[x * W + W_FIRST_NS] - this.u32[y * W + W_FIRST_NS] || x - y);
     }
     return top > 0 && top < n ? slots.subarray(0, top) : slots;
+  }
+
+  private packets(s: number, lo: number, hi: number): number {
+    return this.u32[s * W + hi] * 0x100000000 + this.u32[s * W + lo];
   }
 
   private avgRate(s: number): number {
@@ -1064,8 +1089,8 @@ export class FlowTable {
     const m = this.u32[s * W + W_IF_MASK];
     for (let i = 0; i < 31; i++) if ((m & (1 << i)) !== 0) ifaces.push(this.ifaceName(i));
     if ((m & 0x80000000) !== 0) ifaces.push('(others)');
-    const pa = this.f64[s * F + F_PKT_AB];
-    const pb = this.f64[s * F + F_PKT_BA];
+    const pa = this.packets(s, W_PKT_AB, W_PKT_AB_HI);
+    const pb = this.packets(s, W_PKT_BA, W_PKT_BA_HI);
     const ba = this.f64[s * F + F_BYTE_AB];
     const bb = this.f64[s * F + F_BYTE_BA];
     const dur = this.u32[s * W + W_LAST_SEC] - this.u32[s * W + W_FIRST_SEC] + (this.u32[s * W + W_LAST_NS] - this.u32[s * W + W_FIRST_NS]) / 1e9;
