@@ -144,6 +144,8 @@ export interface SnapshotOptions {
   sort?: FlowSort;
   /** Keep only the first N flows after sorting (0 = all). */
   top?: number;
+  /** What sort 'rate' ranks by: the last complete interval (live views, default) or the lifetime average. */
+  rateBy?: 'live' | 'average';
 }
 
 const FAM_ETH = 0;
@@ -422,7 +424,7 @@ export class FlowTable {
 
   /** A copy for a view: flows (optionally sorted and cut to top N), problems, counters, MACs, ARP targets. */
   snapshot(opts: SnapshotOptions = {}): FlowSnapshot {
-    const slots = this.selectSlots(opts.sort, opts.top ?? 0);
+    const slots = this.selectSlots(opts.sort, opts.top ?? 0, opts.rateBy ?? 'live');
     const flows: FlowRecord[] = [];
     for (let i = 0; i < slots.length; i++) flows.push(this.record(slots[i]));
     return {
@@ -990,33 +992,70 @@ export class FlowTable {
   // ---------------------------------------------------------------------------------------------------------
   // Output (allocates: only for flows that are shown)
 
-  private selectSlots(sort: FlowSort | undefined, top: number): Int32Array {
+  private selectSlots(sort: FlowSort | undefined, top: number, rateBy: 'live' | 'average'): Int32Array {
     const slots = new Int32Array(this.live);
     let n = 0;
     for (let s = this.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) slots[n++] = s;
-    if (sort !== undefined) {
-      const key = new Float64Array(this.cap);
-      for (let i = 0; i < n; i++) {
-        const s = slots[i];
-        switch (sort) {
-          case 'packets':
-            key[s] = -(this.packets(s, W_PKT_AB, W_PKT_AB_HI) + this.packets(s, W_PKT_BA, W_PKT_BA_HI));
-            break;
-          case 'bytes':
-            key[s] = -(this.f64[s * F + F_BYTE_AB] + this.f64[s * F + F_BYTE_BA]);
-            break;
-          case 'rate':
-            key[s] = -this.avgRate(s);
-            break;
-          case 'start':
-            key[s] = this.u32[s * W + W_FIRST_SEC] + this.u32[s * W + W_FIRST_NS] / 1e9;
-            break;
+    if (sort === undefined) return top > 0 && top < n ? slots.subarray(0, top) : slots;
+    const key = new Float64Array(this.cap);
+    for (let i = 0; i < n; i++) {
+      const s = slots[i];
+      switch (sort) {
+        case 'packets':
+          key[s] = -(this.packets(s, W_PKT_AB, W_PKT_AB_HI) + this.packets(s, W_PKT_BA, W_PKT_BA_HI));
+          break;
+        case 'bytes':
+          key[s] = -(this.f64[s * F + F_BYTE_AB] + this.f64[s * F + F_BYTE_BA]);
+          break;
+        case 'rate':
+          key[s] = -(rateBy === 'live' ? this.liveRate(s) : this.avgRate(s));
+          break;
+        case 'start':
+          key[s] = this.u32[s * W + W_FIRST_SEC] + this.u32[s * W + W_FIRST_NS] / 1e9;
+          break;
+      }
+    }
+    // Ties keep the order of first appearance.
+    const u32 = this.u32;
+    const cmp = (x: number, y: number): number =>
+      key[x] - key[y] || u32[x * W + W_FIRST_SEC] - u32[y * W + W_FIRST_SEC] || u32[x * W + W_FIRST_NS] - u32[y * W + W_FIRST_NS] || x - y;
+    if (top <= 0 || top * 8 >= n) {
+      slots.sort(cmp);
+      return top > 0 && top < n ? slots.subarray(0, top) : slots;
+    }
+    // A few of many (the dashboard's visible rows): keep the best `top` in a heap whose root is the worst kept.
+    const heap = new Int32Array(top);
+    let hn = 0;
+    for (let i = 0; i < n; i++) {
+      const s = slots[i];
+      let j: number;
+      if (hn < top) {
+        j = hn++;
+        heap[j] = s;
+        while (j > 0) {
+          const p = (j - 1) >> 1;
+          if (cmp(heap[p], heap[j]) >= 0) break;
+          const t = heap[p];
+          heap[p] = heap[j];
+          heap[j] = t;
+          j = p;
+        }
+      } else if (cmp(s, heap[0]) < 0) {
+        heap[0] = s;
+        j = 0;
+        for (;;) {
+          const l = 2 * j + 1;
+          if (l >= hn) break;
+          const c = l + 1 < hn && cmp(heap[l + 1], heap[l]) > 0 ? l + 1 : l;
+          if (cmp(heap[c], heap[j]) <= 0) break;
+          const t = heap[c];
+          heap[c] = heap[j];
+          heap[j] = t;
+          j = c;
         }
       }
-      // Ties keep the order of first appearance.
-      slots.sort((x, y) => key[x] - key[y] || this.u32[x * W + W_FIRST_SEC] - this.u32[y * W + W_FIRST_SEC] || this.u32[x * W + W_FIRST_NS] - this.u32[y * W + W_FIRST_NS] || x - y);
     }
-    return top > 0 && top < n ? slots.subarray(0, top) : slots;
+    return heap.subarray(0, hn).sort(cmp);
   }
 
   private packets(s: number, lo: number, hi: number): number {

@@ -36,7 +36,8 @@ export class FlowReport {
   }
 
   render(): string {
-    const snap = this.table.snapshot({ sort: this.opts.sort, top: this.opts.top });
+    // A finished capture has no "current" interval: rank by each flow's average rate.
+    const snap = this.table.snapshot({ sort: this.opts.sort, top: this.opts.top, rateBy: 'average' });
     if (this.opts.json) {
       const lines: string[] = [];
       for (const f of snap.flows) lines.push(JSON.stringify({ flow: f }));

@@ -224,13 +224,42 @@ describe('FlowTable: keys and counters', () => {
     f.send({ src: A, dst: B, sport: 3, dport: 3, t: T0 + 2, len: 500 }); // flow 3
     f.send({ src: A, dst: B, sport: 3, dport: 3, t: T0 + 2.1, len: 600 }); // flow 3: 1100 B in 0.1 s (rated over 1 s)
     for (let i = 0; i < 5; i++) f.send({ src: A, dst: B, sport: 4, dport: 4, t: T0 + 3 + i * 25, len: 1000 }); // flow 4: 5000 B over 100 s
-    const order = (sort: 'packets' | 'bytes' | 'rate' | 'start'): number[] => t.snapshot({ sort }).flows.map((x) => x.aPort!);
+    const order = (sort: 'packets' | 'bytes' | 'rate' | 'start'): number[] => t.snapshot({ sort, rateBy: 'average' }).flows.map((x) => x.aPort!);
     expect(order('packets')).toEqual([4, 2, 3, 1]);
     expect(order('bytes')).toEqual([4, 3, 1, 2]);
     expect(order('rate')).toEqual([3, 1, 4, 2]);
     expect(order('start')).toEqual([1, 2, 3, 4]);
     expect(t.snapshot().flows.find((x) => x.aPort === 4)!.avgBytesPerSec).toBe(50);
     expect(t.snapshot({ sort: 'bytes', top: 2 }).flows.map((x) => x.aPort)).toEqual([4, 3]);
+  });
+
+  it('picks the top N of many flows exactly like a full sort', () => {
+    const t = new FlowTable();
+    const f = new Feeder(t);
+    let seed = 7;
+    for (let i = 0; i < 3000; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      // Many ties (bytes in 0..49 hundreds) exercise the first-seen tie break.
+      f.send({ src: A, dst: B, proto: 'udp', sport: 1 + (seed % 1000), dport: 53, t: T0 + i / 1000, len: 100 * ((seed >>> 16) % 50) + 60 });
+    }
+    for (const sort of ['packets', 'bytes', 'rate', 'start'] as const) {
+      const full = t.snapshot({ sort }).flows.map((x) => x.key);
+      expect(t.snapshot({ sort, top: 25 }).flows.map((x) => x.key)).toEqual(full.slice(0, 25));
+    }
+  });
+
+  it('sorts by the live rate by default (last complete interval)', () => {
+    const t = new FlowTable({ rateIntervalSec: 1 });
+    const f = new Feeder(t);
+    f.send({ src: A, dst: B, sport: 1, dport: 1, t: T0, len: 9000 }); // big, but in an old interval
+    f.send({ src: A, dst: B, sport: 2, dport: 2, t: T0 + 5.5, len: 100 });
+    f.send({ src: A, dst: B, sport: 3, dport: 3, t: T0 + 5.6, len: 300 });
+    t.expire(T0 + 6.2);
+    expect(t.snapshot({ sort: 'rate' }).flows.map((x) => [x.aPort, x.rateBytesPerSec])).toEqual([
+      [3, 300],
+      [2, 100],
+      [1, 0],
+    ]);
   });
 
   it('computes the rate over the last complete interval', () => {
