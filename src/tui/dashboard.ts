@@ -109,6 +109,7 @@ export class Dashboard {
   private ruleDeltas = new RuleDeltas();
   private detailSeen = -1;
   private bridgeIf: IfInfo;
+  private cpuMark = { usage: process.cpuUsage(), at: process.hrtime.bigint() };
 
   private constructor(
     private readonly opts: DashboardOptions,
@@ -189,6 +190,14 @@ export class Dashboard {
     const { macs, moved } = this.wireMacs.update(snap.macs);
     this.model.setWireMacs(macs, moved, now);
     this.model.sample(now, this.collector.packets, this.collector.bytes);
+    const usage = process.cpuUsage();
+    const at = process.hrtime.bigint();
+    const wallUs = Number(at - this.cpuMark.at) / 1000;
+    if (wallUs > 500_000) {
+      const used = usage.user - this.cpuMark.usage.user + usage.system - this.cpuMark.usage.system;
+      this.model.setCpu((used / wallUs) * 100);
+      this.cpuMark = { usage, at };
+    }
     this.model.setSources(
       this.capture.stats().map((s) => ({ target: s.target, packets: s.packets, bytes: s.bytes, drops: s.ifaceDrops })),
     );

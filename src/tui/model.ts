@@ -191,6 +191,7 @@ export class DashboardModel {
   private bps = 0;
   private totalPackets = 0;
   private warning: { text: string; sec: number } | undefined;
+  private cpuPct: number | undefined;
   private errors = new Map<string, string>();
   private nowSec = 0;
 
@@ -291,6 +292,12 @@ export class DashboardModel {
       d.ppsHistory.splice(0, d.ppsHistory.length - HISTORY_LEN);
       d.bpsHistory.splice(0, d.bpsHistory.length - HISTORY_LEN);
     }
+    this.touch();
+  }
+
+  /** CPU the dashboard process used over the last sample, percent of one core. */
+  setCpu(percent: number): void {
+    this.cpuPct = percent;
     this.touch();
   }
 
@@ -606,6 +613,7 @@ export class DashboardModel {
     if (src) parts.push(escapeTags(`on ${src}`));
     parts.push(drops === undefined ? 'lost: n/a' : drops > 0 ? tag('red-fg', `lost ${si(drops)}`) : 'lost 0');
     if (this.opts.captureFilter) parts.push(escapeTags(`bpf "${this.opts.captureFilter}"`));
+    if (this.cpuPct !== undefined) parts.push(`cpu ${Math.round(this.cpuPct)}%`);
     if (this.warning && this.nowSec - this.warning.sec <= WARNING_SHOW_SEC) parts.push(tag('red-fg', escapeTags(this.warning.text)));
     parts.push(`focus ${this.focus}`);
     parts.push('? help  q quit');

@@ -240,7 +240,9 @@ describe('DashboardModel host panes', () => {
     m.sample(1000, 0, 0);
     m.sample(1001, 100_000, 12_500_000);
     m.setSources([{ target: 'node/cni0', packets: 100_000, bytes: 12_500_000, drops: 7 }]);
+    m.setCpu(23.4);
     const s = stripTags(m.statusLine(200));
+    expect(s).toContain('cpu 23%');
     expect(s).toContain('100k/s 100Mb/s');
     expect(s).toContain('on node/cni0 100k');
     expect(s).toContain('lost 7');
