@@ -148,6 +148,11 @@ d('topo apply / destroy (real namespaces)', () => {
       expect(eth0?.peer).toEqual({ netns: `${P}node`, ifname: `veth-pod-${pod}`, ifindex: host!.ifindex });
       expect(topo.routes).toContainEqual({ netns: `${P}pod-${pod}`, dst: 'default', gateway: '10.244.1.1', dev: 'eth0' });
     }
+    const json = cli(['topo', 'show', '--json', '--netns', `${P}pod-b`]);
+    expect(json.code).toBe(0);
+    const podB = JSON.parse(json.out) as { namespaces: { id: string }[]; interfaces: { name: string; peer?: { netns: string; ifname: string } }[] };
+    expect(podB.namespaces.map((n) => n.id)).toEqual([`${P}pod-b`]);
+    expect(podB.interfaces.find((i) => i.name === 'eth0')?.peer).toMatchObject({ netns: `${P}node`, ifname: 'veth-pod-b' });
     const tree = cli(['topo', 'show', '--bridge', 'cni0', '--netns', `${P}node`, '--no-color']);
     expect(tree.code).toBe(0);
     expect(tree.out).toContain('└── cni0 bridge UP');
