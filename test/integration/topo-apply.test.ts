@@ -26,8 +26,8 @@ function cli(args: string[], env: Record<string, string> = {}): { code: number |
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
-function apply(file: string, extra: string[] = [], env: Record<string, string> = {}) {
-  return cli(['topo', 'apply', file, '--name', NAME, '--prefix', P, ...extra], env);
+function apply(file: string) {
+  return cli(['topo', 'apply', file, '--name', NAME, '--prefix', P]);
 }
 
 /** The same apply in-process (no CLI start-up): the plan text, and the error message if it failed. */
