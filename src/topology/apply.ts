@@ -1,7 +1,8 @@
 /**
  * Runs a plan, and on any failure or interruption rolls back what this run did: the undo commands of every
  * change that started, newest first. Changes inside a namespace this run created are not undone one by one:
- * deleting the namespace takes them all. Removals (objects the file no longer declares) are not restored.
+ * deleting the namespace takes them all. Removed addresses, routes and rules are put back; removed namespaces
+ * and links (no longer declared) are not recreated.
  */
 import { run } from '../host/run';
 import type { Change, Cmd, Plan } from './plan';
