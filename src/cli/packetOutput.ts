@@ -13,6 +13,8 @@ const CHUNK_CHARS = 64 * 1024;
 
 /**
  * Batches text into big writes to a stream and tracks whether the stream still accepts output.
+ * Text is handed over when 64 KiB are pending, or at the latest when the event loop turns (setImmediate):
+ * a file read in a tight loop gets big writes, a live capture gets its lines without delay.
  * EPIPE (the reader closed the pipe) closes the writer silently; any other write error is kept in `error`.
  */
 export class BufferedWriter {
@@ -23,6 +25,7 @@ export class BufferedWriter {
   private congested = false;
   private closedFlag = false;
   private err: Error | null = null;
+  private scheduled = false;
 
   constructor(private readonly out: NodeJS.WritableStream) {
     out.on('error', this.onError);
@@ -43,6 +46,10 @@ export class BufferedWriter {
     if (this.closedFlag) return;
     this.pending += text;
     if (this.pending.length >= CHUNK_CHARS) this.send();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(this.sendScheduled);
+    }
   }
 
   /**
@@ -75,6 +82,11 @@ export class BufferedWriter {
     const accepted = this.out.write(chunk, this.onWritten);
     if (!accepted) this.congested = true;
   }
+
+  private readonly sendScheduled = (): void => {
+    this.scheduled = false;
+    this.send();
+  };
 
   private readonly onWritten = (e?: Error | null): void => {
     this.inFlight--;

@@ -58,6 +58,16 @@ describe('BufferedWriter', () => {
     expect(sink.chunks[0].length).toBeGreaterThanOrEqual(64 * 1024);
   });
 
+  it('hands a lone line over when the event loop turns, without an explicit flush (live capture)', async () => {
+    const sink = new Sink();
+    const w = new BufferedWriter(sink);
+    w.write('one line\n');
+    expect(sink.chunks).toEqual([]);
+    await new Promise((r) => setImmediate(r));
+    expect(sink.text).toBe('one line\n');
+    w.detach();
+  });
+
   it('closes quietly on EPIPE and drops later output', async () => {
     const sink = new Sink();
     sink.failWith = epipe();
