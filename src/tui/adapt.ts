@@ -8,6 +8,7 @@ import type { MacEntry } from '../analysis/mac';
 import type { Problem } from '../analysis/problems';
 import type { RuleDelta } from '../host/rules';
 import { bridgePorts, type IfInfo, type Topology } from '../topology/discover';
+import { ownerOf } from '../topology/ownership';
 import { renderTree } from '../topology/tree';
 import type { FlowBadge, FlowInfo, MacMove, RuleRow, TopologyLine, WireMac } from './model';
 
@@ -70,7 +71,6 @@ export function flowInfo(f: FlowRecord, nowSec: number, problems: Problem[] = []
     packetsBA: f.packetsBA,
     bytesAB: f.bytesAB,
     bytesBA: f.bytesBA,
-    pps: 0,
     bytesPerSec: f.rateBytesPerSec,
     firstSec: tsSeconds(f.first),
     lastSec: tsSeconds(f.last),
@@ -120,6 +120,19 @@ export class WireMacTracker {
   }
 }
 
+const COMMENT_MATCH = /\s*-m comment --comment (?:"(?:[^"\\]|\\.)*"|\S+)/;
+
+/**
+ * The rule as shown: iptables' `-m comment --comment …` moves to the end as "# …" (and a topology's ownership
+ * marker "netscope:<name> #hash" is dropped): in a narrow pane the match and the verdict matter more.
+ */
+export function ruleText(d: RuleDelta): string {
+  if (d.backend === 'nft' || !COMMENT_MATCH.test(d.text)) return d.text;
+  const text = d.text.replace(COMMENT_MATCH, '').trim();
+  const c = d.comment;
+  return c !== undefined && ownerOf(c) === undefined && d.service === undefined ? `${text}  # ${c}` : text;
+}
+
 /** Rule rows: only rules the kernel counts (uncounted nft rules never move). */
 export function ruleRows(deltas: RuleDelta[]): RuleRow[] {
   return deltas
@@ -130,7 +143,7 @@ export function ruleRows(deltas: RuleDelta[]): RuleRow[] {
       table: d.backend === 'nft' ? d.table : d.backend.startsWith('ip6') ? `ip6 ${d.table}` : d.table,
       chain: d.chain,
       position: d.position,
-      text: d.text,
+      text: ruleText(d),
       target: d.target,
       packets: d.packets,
       bytes: d.bytes,

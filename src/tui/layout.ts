@@ -18,7 +18,7 @@ export const MIN_COLS = 80;
 export const MIN_ROWS = 24;
 
 /** At least this many columns puts flows and the rate chart in a left column and the host panes on the right. */
-const WIDE_COLS = 150;
+const WIDE_COLS = 160;
 
 export type Layout = Record<BoxId, Rect> & { status: Rect };
 
@@ -35,7 +35,7 @@ export function computeLayout(cols: number, rows: number): Layout {
   const body = rows - 1; // the last row is the status line
   const status: Rect = { left: 0, top: rows - 1, width: cols, height: 1 };
   if (cols >= WIDE_COLS) {
-    const leftW = Math.floor(cols * 0.56);
+    const leftW = Math.floor(cols * 0.58);
     const rightW = cols - leftW;
     const rateH = 8;
     const macsH = Math.floor(body * 0.36);

@@ -32,8 +32,7 @@ export interface FlowInfo {
   packetsBA: number;
   bytesAB: number;
   bytesBA: number;
-  /** Rates over the flow engine's last interval. */
-  pps: number;
+  /** Rate over the flow engine's last complete interval. */
   bytesPerSec: number;
   firstSec: number;
   lastSec: number;
@@ -498,16 +497,16 @@ export class DashboardModel {
     if (err) lines.push(tag('red-fg', escapeTags(clip(`FDB: ${err}`, width))));
     if (d.fdb === undefined && !err) lines.push('reading the bridge FDB…');
     const macW = 17;
-    const portW = Math.min(16, Math.max(6, Math.floor(width * 0.2)));
+    const portW = Math.min(16, Math.max(4, ...shown.map((r) => (r.port ?? `(${r.wireIface ?? '?'})`).length)));
     const ageW = 4;
     const podW = Math.max(8, width - macW - portW - ageW - 3);
     lines.push(
-      tag('bold', padEnd('mac', macW) + ' ' + padEnd('port', portW) + ' ' + padStart('age', ageW) + ' ' + padEnd('pod / ip', podW)),
+      tag('bold', padEnd('mac', macW) + ' ' + padEnd('port', portW) + ' ' + padStart('age', ageW) + ' ' + padEnd('ip / pod', podW)),
     );
     for (const r of shown) {
       const move = d.moves.get(r.mac);
       const port = r.port ?? `(${r.wireIface ?? '?'})`;
-      const where = [r.pod, r.ips.join(' ')].filter((s) => s).join(' ') || (r.local ? 'bridge (local)' : '');
+      const where = [r.ips.join(' '), r.pod].filter((s) => s).join(' ') || (r.local ? 'bridge (local)' : '');
       const wireAge = r.wireLastSec !== undefined ? this.nowSec - r.wireLastSec : undefined;
       const ageSec = r.ageSec ?? wireAge;
       let text =
@@ -556,9 +555,7 @@ export class DashboardModel {
       // The rule text is what tells rules apart: it continues on up to two more lines instead of being cut.
       const room = Math.max(10, width - lead.length);
       const full = `${where} ${what}`;
-      const parts = [full.slice(0, room)];
-      for (let at = room; at < full.length && parts.length < 3; at += room) parts.push(full.slice(at, at + room));
-      if (parts.join('').length < full.length) parts[parts.length - 1] = clip(full.slice(room * (parts.length - 1)), room);
+      const parts = wrapWords(full, room, 3);
       const style = row.hitDrop && fresh ? ['red-fg', 'bold'] : row.hitDrop ? ['red-fg'] : !fresh ? ['gray-fg'] : [];
       parts.forEach((part, i) => {
         let tagged = escapeTags((i === 0 ? lead : ' '.repeat(lead.length)) + part);
@@ -634,7 +631,7 @@ export class DashboardModel {
       `state: ${f.state || '-'}  ${f.badges.map((b) => b.text).join(' ')}`,
       `${f.a} → ${f.b}: ${si(f.packetsAB)} pkts ${bytes(f.bytesAB)}`,
       `${f.b} → ${f.a}: ${si(f.packetsBA)} pkts ${bytes(f.bytesBA)}`,
-      `rate: ${pktRate(f.pps)} ${bitRate(f.bytesPerSec)}   seen on: ${f.ifaces.join(', ') || '-'}`,
+      `rate: ${bitRate(f.bytesPerSec)} over the last second   seen on: ${f.ifaces.join(', ') || '-'}`,
       `first ${age(this.nowSec - f.firstSec)} ago, last ${age(this.nowSec - f.lastSec)} ago`,
       ...f.notes,
       '',
@@ -692,7 +689,7 @@ function sortValue(f: FlowInfo, key: SortKey): number {
     case 'packets':
       return f.packetsAB + f.packetsBA;
     case 'rate':
-      return f.bytesPerSec * 1e6 + f.pps; // bytes/s first, packets/s breaks ties (e.g. ARP at 0 bytes/s?)
+      return f.bytesPerSec;
   }
 }
 
@@ -756,6 +753,20 @@ function flowLine(f: FlowInfo, c: FlowColumns): { plain: string; tagged: string 
   }
   const tagged = escapeTags(lead) + taggedTail;
   return { plain: escapeTags(lead + plainTail), tagged };
+}
+
+/** Splits text into at most `maxLines` lines of `width`, breaking at spaces when it can; the last line is clipped. */
+export function wrapWords(text: string, width: number, maxLines: number): string[] {
+  const lines: string[] = [];
+  let rest = text;
+  while (rest.length > width && lines.length < maxLines - 1) {
+    const space = rest.lastIndexOf(' ', width);
+    const cut = space > width / 3 ? space : width;
+    lines.push(rest.slice(0, cut));
+    rest = rest.slice(cut).replace(/^ /, '');
+  }
+  lines.push(clip(rest, width));
+  return lines;
 }
 
 /** Terminal width of a tagged line. */

@@ -274,8 +274,8 @@ export class DashboardView {
         case 'end':
           m.moveToEnd('bottom');
           break;
-        case 'enter':
-        case 'return': {
+        // blessed reports one \r as two keypresses, "enter" then "return": act on "enter" only.
+        case 'enter': {
           if (m.helpOpen) {
             m.closePopups();
             break;
@@ -301,7 +301,8 @@ export class DashboardView {
 
   private editFilter(ch: string | undefined, key: Widgets.Events.IKeyEventArg): void {
     const cur = this.filterEdit ?? '';
-    if (key.name === 'enter' || key.name === 'return') {
+    if (key.name === 'return') return; // the second report of the enter key (see bindKeys)
+    if (key.name === 'enter') {
       this.model.setFlowFilter(cur);
       this.filterEdit = undefined;
     } else if (key.name === 'escape') {

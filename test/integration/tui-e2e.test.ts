@@ -129,8 +129,8 @@ d('netscope watch in tmux', () => {
         t.includes(macB) &&
         /DROP\s+\+\d+/.test(t),
     );
-    expect(text).toMatch(new RegExp(`${macA} veth-pod-a\\s+\\S+ ${name}-pod-a/eth0 10\\.244\\.9\\.2`));
-    expect(text).toMatch(new RegExp(`${macB} veth-pod-b\\s+\\S+ ${name}-pod-b/eth0 10\\.244\\.9\\.3`));
+    expect(text).toMatch(new RegExp(`${macA} veth-pod-a\\s+\\S+ 10\\.244\\.9\\.2 ${name}-pod-a/eth0`));
+    expect(text).toMatch(new RegExp(`${macB} veth-pod-b\\s+\\S+ 10\\.244\\.9\\.3 ${name}-pod-b/eth0`));
     expect(text).toMatch(/rule counters in nst\w+-node: \d+ moving, 1 DROP\/REJECT hit/);
     expect(text).toContain(`└── cni0 bridge UP`);
     expect(text).toMatch(/● live │ .* on nst\w+-node\/cni0/);
@@ -190,7 +190,7 @@ d('netscope demo', () => {
         /arp\s+10\.244\.9\.2 ⇄ 10\.244\.9\.99 .*ARP\?/.test(t) &&
         /10\.244\.9\.3:8080 .*FAIL/.test(t) &&
         /DROP\s+\+\d+/.test(t) &&
-        /veth-pod-c\s+\S+ nst\w+-pod-c\/eth0 10\.244\.9\.4/.test(t),
+        /veth-pod-c\s+\S+ 10\.244\.9\.4 nst\w+-pod-c\/eth0/.test(t),
       40_000,
     );
     expect(text).toContain('⇄ eth0 UP in namespace');

@@ -1,7 +1,7 @@
 import type { FlowRecord } from '../../src/analysis/flows';
 import { arp, ether, icmpEcho, icmpError, ipv4, tcp, udp } from '../../src/decode/craft';
 import { LinkType, type PacketRecord } from '../../src/pcap/record';
-import { flowBadges, flowsFromSnapshot, ruleRows, topologyLines, tsSeconds, WireMacTracker } from '../../src/tui/adapt';
+import { flowBadges, flowsFromSnapshot, ruleRows, ruleText, topologyLines, tsSeconds, WireMacTracker } from '../../src/tui/adapt';
 import { TrafficCollector } from '../../src/tui/collector';
 import { DashboardModel } from '../../src/tui/model';
 import { PacketRing } from '../../src/tui/packetRing';
@@ -154,6 +154,16 @@ describe('adapters for host state', () => {
       ['k1', 'filter', true],
       ['k3', 'ip6 filter', false],
     ]);
+  });
+
+  it('rule text: comment matches move out of the way, ownership markers are dropped', () => {
+    const base = { key: 'k', backend: 'iptables-nft', family: 'ip', table: 'filter', chain: 'FORWARD', position: 1, target: 'DROP', packets: 1, bytes: 1, counted: true, dPackets: 1, dBytes: 1, pps: 1, bps: 1, hitDrop: true, isNew: false } as const;
+    expect(ruleText({ ...base, text: '-s 10.244.9.4/32 -p tcp -m comment --comment "netscope:demo-lab #0123abcd" -j DROP', comment: 'netscope:demo-lab #0123abcd' } as RuleDelta)).toBe(
+      '-s 10.244.9.4/32 -p tcp -j DROP',
+    );
+    expect(ruleText({ ...base, text: '-p tcp -m comment --comment "block \\"x\\" now" -j DROP', comment: 'block "x" now' } as RuleDelta)).toBe('-p tcp -j DROP  # block "x" now');
+    expect(ruleText({ ...base, text: '-m comment --comment web -j KUBE-SVC-X', comment: 'web', service: 'default/web' } as RuleDelta)).toBe('-j KUBE-SVC-X');
+    expect(ruleText({ ...base, text: '-p udp -j ACCEPT' } as RuleDelta)).toBe('-p udp -j ACCEPT');
   });
 
   it('topology lines come from the shared tree renderer, limited to the bridge namespace, with down links marked', () => {

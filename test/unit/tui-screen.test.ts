@@ -14,7 +14,6 @@ function flow(over: Partial<FlowInfo> & { key: string }): FlowInfo {
     packetsBA: 8,
     bytesAB: 15000,
     bytesBA: 600,
-    pps: 5,
     bytesPerSec: 4000,
     firstSec: 1000,
     lastSec: 1001,
@@ -82,7 +81,7 @@ describe('DashboardView (headless)', () => {
     expect(text).toMatch(/tcp\s+10\.244\.1\.2:40000 ⇄ 10\.244\.1\.3:5001\s+18\s+15\.6kB/);
     expect(text).toMatch(/syn-sent FAIL/);
     expect(text).toMatch(/ARP\?/);
-    expect(text).toMatch(/02:00:00:00:00:0a veth-a .* pod-a 10\.244\.1\.2/);
+    expect(text).toMatch(/02:00:00:00:00:0a veth-a .* 10\.244\.1\.2 pod-a/);
     expect(text).toMatch(/DROP\s+\+2\s+1\/s\s+5 filter\/FORWARD #1/);
     expect(text).toContain('cni0 bridge UP 10.244.1.1/24');
     expect(text).toMatch(/packets\/s 1\.2k/);
@@ -119,6 +118,7 @@ describe('DashboardView (headless)', () => {
     await press(term, '\r');
     view.draw(false);
     expect(detailOpened).toHaveBeenCalledWith(expect.objectContaining({ key: 'arp' }));
+    expect(m.detailKey).toBe('arp'); // one \r (reported as "enter" and "return") opens it once
     expect(view.text()).toContain('last packets:');
     m.setDetailPackets(['07:00:00.000001 ARP, Request who-has 10.244.1.99 tell 10.244.1.2, length 28']);
     view.draw(false);
