@@ -94,32 +94,56 @@ export function writeBenchFile(file: string, n: number): number {
   return total;
 }
 
-/** Runs argv with stdout to /dev/null (execFile-style argv, no shell); resolves with wall milliseconds. */
-function timeCommand(argv: string[], env?: NodeJS.ProcessEnv): Promise<number> {
+interface Timing {
+  wallMs: number;
+  /** user + system CPU of the command, when /usr/bin/time is there to measure it. */
+  cpuMs: number | undefined;
+}
+
+const GNU_TIME = '/usr/bin/time';
+const haveGnuTime = fs.existsSync(GNU_TIME);
+
+/**
+ * Runs argv with stdout to /dev/null (argv array, no shell) and measures wall time, plus CPU time through
+ * GNU time: on a shared machine the wall clock also measures everyone else's load.
+ */
+function timeCommand(argv: string[], env: NodeJS.ProcessEnv, cpuFile: string): Promise<Timing> {
   return new Promise((resolve, reject) => {
     const devnull = fs.openSync('/dev/null', 'w');
+    const full = haveGnuTime ? [GNU_TIME, '-f', '%U %S', '-o', cpuFile, ...argv] : argv;
     const t0 = process.hrtime.bigint();
     let stderr = '';
-    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', devnull, 'pipe'], env: env ?? process.env });
+    const child = spawn(full[0], full.slice(1), { stdio: ['ignore', devnull, 'pipe'], env });
     fs.closeSync(devnull);
     child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.on('error', reject);
     child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      const wallMs = Number(process.hrtime.bigint() - t0) / 1e6;
       // tcpdump prints "reading from file …" on stderr; only the exit code says whether it worked.
-      if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.trim().slice(0, 300)}`));
-      else resolve(ms);
+      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.trim().slice(0, 300)}`));
+      let cpuMs: number | undefined;
+      if (haveGnuTime) {
+        const [u, sy] = fs.readFileSync(cpuFile, 'utf8').trim().split(/\s+/).map(Number);
+        cpuMs = (u + sy) * 1000;
+      }
+      resolve({ wallMs, cpuMs });
     });
   });
 }
 
-async function best(argv: string[], runs = 3): Promise<number> {
-  let min = Infinity;
-  for (let i = 0; i < runs; i++) min = Math.min(min, await timeCommand(argv, { ...process.env, TZ: 'UTC' }));
-  return min;
+/** Best of `runs` (lowest wall, lowest CPU, each on its own). */
+async function best(argv: string[], env: NodeJS.ProcessEnv, cpuFile: string, runs = 3): Promise<Timing> {
+  let wallMs = Infinity;
+  let cpuMs: number | undefined;
+  for (let i = 0; i < runs; i++) {
+    const t = await timeCommand(argv, env, cpuFile);
+    wallMs = Math.min(wallMs, t.wallMs);
+    if (t.cpuMs !== undefined) cpuMs = Math.min(cpuMs ?? Infinity, t.cpuMs);
+  }
+  return { wallMs, cpuMs };
 }
 
-function rate(packets: number, ms: number): string {
+function mpps(packets: number, ms: number): string {
   return `${(packets / (ms / 1000) / 1e6).toFixed(2)} Mpps`;
 }
 
@@ -127,29 +151,55 @@ export async function run(): Promise<void> {
   const n = Number(process.env.BENCH_READ_PACKETS ?? 1_000_000);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'netscope-bench-read-'));
   const file = path.join(dir, 'mixed.pcap');
+  const tiny = path.join(dir, 'tiny.pcap');
+  const cpuFile = path.join(dir, 'cpu');
   const cli = path.join(__dirname, '..', '..', 'bin', 'netscope');
+  const readModule = path.join(__dirname, '..', 'cli', 'commands', 'read.js');
+  const node = process.execPath;
+  // The read command without the CLI around it (yargs loads every command module at startup).
+  const direct = (args: string): string[] => [node, '-e', `require(${JSON.stringify(readModule)}).handler(${args})`];
   try {
     const t0 = Date.now();
     const bytes = writeBenchFile(file, n);
+    writeBenchFile(tiny, 1);
     process.stdout.write(`input: ${n} packets, ${(bytes / 1e6).toFixed(1)} MB (generated in ${Date.now() - t0} ms)\n`);
-    const node = process.execPath;
-
-    const sumNs = await best([node, cli, 'read', file, '--summary']);
-    const sumTd = await best(['tcpdump', '-r', file, '-w', '/dev/null']);
-    const txtNs = await best([node, cli, 'read', file]);
-    const txtTd = await best(['tcpdump', '-nn', '-r', file]);
-    const jsonNs = await best([node, cli, 'read', file, '--json']);
-
-    const row = (label: string, ms: number): void => {
-      process.stdout.write(`  ${label.padEnd(44)} ${ms.toFixed(0).padStart(7)} ms  ${rate(n, ms).padStart(10)}\n`);
+    process.stdout.write(`timings: best of 3, wall${haveGnuTime ? ' and CPU (user+sys, GNU time)' : ' only (install GNU time for CPU)'}\n`);
+    const env = process.env;
+    const utc = { ...process.env, TZ: 'UTC' };
+    const header = `  ${'command'.padEnd(52)} ${'wall ms'.padStart(8)} ${'rate'.padStart(11)} ${'CPU ms'.padStart(8)}\n`;
+    const row = (label: string, t: Timing, packets = n): void => {
+      const cpu = t.cpuMs === undefined ? '' : t.cpuMs.toFixed(0).padStart(8);
+      process.stdout.write(`  ${label.padEnd(52)} ${t.wallMs.toFixed(0).padStart(8)} ${mpps(packets, t.wallMs).padStart(11)} ${cpu}\n`);
     };
+    const ratio = (label: string, a: Timing, b: Timing): void => {
+      const cpu = a.cpuMs !== undefined && b.cpuMs !== undefined ? `, CPU ${(a.cpuMs / b.cpuMs).toFixed(2)}×` : '';
+      process.stdout.write(`  → ${label}: wall ${(a.wallMs / b.wallMs).toFixed(2)}×${cpu}\n`);
+    };
+
+    process.stdout.write(header);
+    const startup = await best([node, cli, 'read', tiny, '--summary'], env, cpuFile);
+    row('netscope read TINY --summary (CLI startup)', startup, 1);
+
+    const sumNs = await best([node, cli, 'read', file, '--summary'], env, cpuFile);
+    const sumDirect = await best(direct(`{file:${JSON.stringify(file)},summary:true}`), env, cpuFile);
+    const sumTd = await best(['tcpdump', '-r', file, '-w', '/dev/null'], env, cpuFile);
     row('netscope read F --summary', sumNs);
+    row('  (read command module only, no CLI startup)', sumDirect);
     row('tcpdump -r F -w /dev/null', sumTd);
-    process.stdout.write(`  ratio netscope/tcpdump: ${(sumNs / sumTd).toFixed(2)}× (target ≤ 1.5×)\n`);
-    row('netscope read F > /dev/null', txtNs);
-    row('tcpdump -nn -r F > /dev/null', txtTd);
-    process.stdout.write(`  speedup netscope vs tcpdump: ${(txtTd / txtNs).toFixed(2)}× (target ≥ 3×)\n`);
-    row('netscope read F --json > /dev/null', jsonNs);
+    ratio('netscope/tcpdump (target ≤ 1.5×)', sumNs, sumTd);
+    ratio('without CLI startup', sumDirect, sumTd);
+
+    for (const [label, e] of [['TZ as set', env], ['TZ=UTC', utc]] as const) {
+      const txtNs = await best([node, cli, 'read', file], e, cpuFile);
+      const txtDirect = await best(direct(`{file:${JSON.stringify(file)}}`), e, cpuFile);
+      const txtTd = await best(['tcpdump', '-nn', '-r', file], e, cpuFile);
+      row(`netscope read F > /dev/null (${label})`, txtNs);
+      row('  (read command module only, no CLI startup)', txtDirect);
+      row(`tcpdump -nn -r F > /dev/null (${label})`, txtTd);
+      ratio('tcpdump/netscope speedup (target ≥ 3×)', txtTd, txtNs);
+      ratio('without CLI startup', txtTd, txtDirect);
+    }
+    row('netscope read F --json > /dev/null', await best([node, cli, 'read', file, '--json'], env, cpuFile));
   } finally {
     fs.rmSync(dir, { recursive: true, force: true });
   }
