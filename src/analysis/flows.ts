@@ -2,7 +2,7 @@
  * FlowTable: bidirectional flows with per-direction counters, TCP connection state, ICMP echo matching (RTT),
  * ICMP errors attributed to the flow they quote, ARP pairs, plus MAC learning and ARP health on the side.
  *
- * Memory and speed: each flow is one 144-byte record in a single ArrayBuffer (IPv6/MAC address words beyond
+ * Memory and speed: each flow is one 128-byte record in a single ArrayBuffer (IPv6/MAC address words beyond
  * the first in a side table), found through an open-addressing index of [hash, slot] pairs. The key is read
  * as numbers straight from the PacketView, so updating an existing flow allocates nothing and touches two or
  * three cache lines. The hash is symmetric in the two endpoints, so both directions land on one flow; the
@@ -179,7 +179,7 @@ const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17
  * (Uint32/Int32/Float32), H_ = Uint16 index, B_ = byte index, each relative to the slot's start in that unit.
  * The first 64 bytes hold everything a typical packet reads or writes (key, counters, last-seen time, rate).
  */
-const REC = 144;
+const REC = 128;
 const F = REC / 8;
 const W = REC / 4;
 const H = REC / 2;
@@ -208,23 +208,27 @@ const W_LNEXT = 18;
 const W_FIRST_SEC = 19;
 const W_FIRST_NS = 20;
 const W_GEN = 21; // bumped on every reuse of the slot: echo matches never cross flows
-const W_PKT_AB_HI = 22;
-const W_PKT_BA_HI = 23;
-const B_TFL = 96;
-const B_RST_BY = 97;
-const H_SYNS = 49;
-const W_C1 = 25; // echo requests / ARP requests
-const W_C2 = 26; // echo replies / ARP replies
-const W_RTT_MIN = 27; // float32 ms
-const F_RTT_SUM = 14;
-const W_RTT_MAX = 30; // float32 ms
-const W_RTT_N = 31;
-const W_HASH = 32;
-const W_ERR_FROM = 33;
-const H_ERR_N = 68;
-const B_ERR_TYPE = 138;
-const B_ERR_CODE = 139;
-const W_V6 = 35; // int32 entry in the IPv6 side table, -1 = none
+const H_PKT_AB_HI = 44; // packets above 2^32, per direction
+const H_PKT_BA_HI = 45;
+const B_TFL = 92;
+const B_RST_BY = 93;
+const H_SYNS = 47;
+const W_C1 = 24; // echo requests / ARP requests
+const W_C2 = 25; // echo replies / ARP replies
+const W_RTT_MIN = 26; // float32 ms
+const W_RTT_MAX = 27; // float32 ms
+const W_RTT_MEAN = 28; // float32 ms, running mean (stable in single precision, unlike a sum)
+const W_RTT_N = 29;
+const W_HASH = 30;
+const W_V6 = 31; // int32 entry in the IPv6 side table, -1 = none
+
+/** ICMP errors quoting a flow: rare, so kept beside the records instead of in every one. */
+interface IcmpErrorState {
+  count: number;
+  type: number;
+  code: number;
+  from: number;
+}
 
 const MAX_RETIRED_PROBLEMS = 10_000;
 const ECHO_PENDING = 1 << 16;
@@ -239,7 +243,13 @@ function fmix(h: number): number {
   return h >>> 0;
 }
 
-function endpointHash(w0: number, w1: number, w2: number, w3: number, port: number): number {
+/** Per-endpoint mix; the two endpoints' values are added (symmetric) and the sum finalised once. */
+function endpointHash(w0: number, port: number): number {
+  const h = Math.imul(w0 ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(port + 0x7f4a7c15, 0xc2b2ae35);
+  return h ^ (h >>> 15);
+}
+
+function endpointHashWide(w0: number, w1: number, w2: number, w3: number, port: number): number {
   let h = Math.imul(w0 ^ 0x9e3779b9, 0x85ebca6b);
   h = (h << 13) | (h >>> 19);
   h ^= Math.imul(w1, 0xc2b2ae35);
@@ -317,6 +327,9 @@ export class FlowTable {
   private kDstInit = false;
   /** Direction of the last lookup: 0 = a→b, 1 = b→a. */
   private dir = 0;
+  /** Slot of the previous packet's flow (-1 after it was removed). */
+  private lastSlot = -1;
+  private readonly errors = new Map<number, IcmpErrorState>();
 
   // Interfaces: names interned to small ids (flow masks hold the first 31; bit 31 = "others").
   private readonly ifNames: string[] = [];
@@ -515,12 +528,12 @@ export class FlowTable {
     if (d === 0) {
       const n = (this.u32[s * W + W_PKT_AB] + 1) >>> 0;
       this.u32[s * W + W_PKT_AB] = n;
-      if (n === 0) this.u32[s * W + W_PKT_AB_HI]++;
+      if (n === 0) this.u16[s * H + H_PKT_AB_HI]++;
       this.f64[s * F + F_BYTE_AB] += len;
     } else {
       const n = (this.u32[s * W + W_PKT_BA] + 1) >>> 0;
       this.u32[s * W + W_PKT_BA] = n;
-      if (n === 0) this.u32[s * W + W_PKT_BA_HI]++;
+      if (n === 0) this.u16[s * H + H_PKT_BA_HI]++;
       this.f64[s * F + F_BYTE_BA] += len;
     }
     if (tsSec > this.u32[s * W + W_LAST_SEC] || (tsSec === this.u32[s * W + W_LAST_SEC] && tsNs > this.u32[s * W + W_LAST_NS])) {
@@ -646,8 +659,15 @@ export class FlowTable {
   }
 
   private keyHash(): number {
-    const hs = endpointHash(this.kS0, this.kS1, this.kS2, this.kS3, this.kSp);
-    const hd = endpointHash(this.kD0, this.kD1, this.kD2, this.kD3, this.kDp);
+    let hs: number;
+    let hd: number;
+    if (this.kFam === FAM_V4 || this.kFam === FAM_ARP) {
+      hs = endpointHash(this.kS0, this.kSp);
+      hd = endpointHash(this.kD0, this.kDp);
+    } else {
+      hs = endpointHashWide(this.kS0, this.kS1, this.kS2, this.kS3, this.kSp);
+      hd = endpointHashWide(this.kD0, this.kD1, this.kD2, this.kD3, this.kDp);
+    }
     return fmix(((hs + hd) | 0) ^ Math.imul(this.kProto + (this.kFam << 16), 0x27d4eb2f) ^ Math.imul(this.kVni + 2, 0x165667b1));
   }
 
@@ -695,6 +715,15 @@ export class FlowTable {
   }
 
   private findOrCreate(tsSec: number, tsNs: number): number {
+    // Consecutive packets mostly belong to one flow (bursts, GSO trains): try the previous one first.
+    const last = this.lastSlot;
+    if (last >= 0 && this.keyMatches(last)) return last;
+    const s = this.lookupOrInsert(tsSec, tsNs);
+    this.lastSlot = s;
+    return s;
+  }
+
+  private lookupOrInsert(tsSec: number, tsNs: number): number {
     const h = this.keyHash();
     const found = this.find(h);
     if (found >= 0) return found;
@@ -805,10 +834,11 @@ export class FlowTable {
         this.epSlot[p] = -1;
         // Subtract seconds first: absolute epoch times as doubles only keep ~0.2 µs.
         const ms = ((tsSec - Math.floor(this.epTime[p])) + tsNs / 1e9 - (this.epTime[p] - Math.floor(this.epTime[p]))) * 1000;
-        if (this.u32[s * W + W_RTT_N] === 0 || ms < this.f32[s * W + W_RTT_MIN]) this.f32[s * W + W_RTT_MIN] = ms;
-        if (this.u32[s * W + W_RTT_N] === 0 || ms > this.f32[s * W + W_RTT_MAX]) this.f32[s * W + W_RTT_MAX] = ms;
-        this.f64[s * F + F_RTT_SUM] += ms;
-        this.u32[s * W + W_RTT_N]++;
+        const n = this.u32[s * W + W_RTT_N] + 1;
+        if (n === 1 || ms < this.f32[s * W + W_RTT_MIN]) this.f32[s * W + W_RTT_MIN] = ms;
+        if (n === 1 || ms > this.f32[s * W + W_RTT_MAX]) this.f32[s * W + W_RTT_MAX] = ms;
+        this.f32[s * W + W_RTT_MEAN] += (ms - this.f32[s * W + W_RTT_MEAN]) / n;
+        this.u32[s * W + W_RTT_N] = n;
         return;
       }
     }
@@ -842,10 +872,15 @@ export class FlowTable {
       this.c.icmpErrorsUnmatched++;
       return;
     }
-    this.u16[s * H + H_ERR_N]++;
-    this.u8[s * B + B_ERR_TYPE] = type;
-    this.u8[s * B + B_ERR_CODE] = code;
-    this.u32[s * W + W_ERR_FROM] = from;
+    const e = this.errors.get(s);
+    if (e) {
+      e.count++;
+      e.type = type;
+      e.code = code;
+      e.from = from;
+    } else {
+      this.errors.set(s, { count: 1, type, code, from });
+    }
   }
 
   // ---------------------------------------------------------------------------------------------------------
@@ -896,6 +931,8 @@ export class FlowTable {
   /** Unlinks slot s from the index and the LRU list and frees it. */
   private remove(s: number): void {
     const w = s * W;
+    if (this.lastSlot === s) this.lastSlot = -1;
+    this.errors.delete(s);
     this.indexDelete(this.u32[w + W_HASH], s);
     const pv = this.i32[w + W_LPREV];
     const nx = this.i32[w + W_LNEXT];
@@ -1002,7 +1039,7 @@ export class FlowTable {
       const s = slots[i];
       switch (sort) {
         case 'packets':
-          key[s] = -(this.packets(s, W_PKT_AB, W_PKT_AB_HI) + this.packets(s, W_PKT_BA, W_PKT_BA_HI));
+          key[s] = -(this.packets(s, W_PKT_AB, H_PKT_AB_HI) + this.packets(s, W_PKT_BA, H_PKT_BA_HI));
           break;
         case 'bytes':
           key[s] = -(this.f64[s * F + F_BYTE_AB] + this.f64[s * F + F_BYTE_BA]);
@@ -1059,7 +1096,7 @@ export class FlowTable {
   }
 
   private packets(s: number, lo: number, hi: number): number {
-    return this.u32[s * W + hi] * 0x100000000 + this.u32[s * W + lo];
+    return this.u16[s * H + hi] * 0x100000000 + this.u32[s * W + lo];
   }
 
   private avgRate(s: number): number {
@@ -1124,12 +1161,13 @@ export class FlowTable {
     const hasPorts = isIp && (p === IPPROTO_TCP || p === IPPROTO_UDP);
     const isIcmp = isIp && (p === IPPROTO_ICMP || p === IPPROTO_ICMPV6);
     const isEcho = isIcmp && (this.u32[s * W + W_C1] > 0 || this.u32[s * W + W_C2] > 0);
+    const err = this.errors.get(s);
     const ifaces: string[] = [];
     const m = this.u32[s * W + W_IF_MASK];
     for (let i = 0; i < 31; i++) if ((m & (1 << i)) !== 0) ifaces.push(this.ifaceName(i));
     if ((m & 0x80000000) !== 0) ifaces.push('(others)');
-    const pa = this.packets(s, W_PKT_AB, W_PKT_AB_HI);
-    const pb = this.packets(s, W_PKT_BA, W_PKT_BA_HI);
+    const pa = this.packets(s, W_PKT_AB, H_PKT_AB_HI);
+    const pb = this.packets(s, W_PKT_BA, H_PKT_BA_HI);
     const ba = this.f64[s * F + F_BYTE_AB];
     const bb = this.f64[s * F + F_BYTE_BA];
     const dur = this.u32[s * W + W_LAST_SEC] - this.u32[s * W + W_FIRST_SEC] + (this.u32[s * W + W_LAST_NS] - this.u32[s * W + W_FIRST_NS]) / 1e9;
@@ -1158,16 +1196,7 @@ export class FlowTable {
       tcp: isIp && p === IPPROTO_TCP ? this.tcpSummary(s) : null,
       echo: isEcho ? this.echoSummary(s) : null,
       arp: fam === FAM_ARP ? { requests: this.u32[s * W + W_C1], replies: this.u32[s * W + W_C2] } : null,
-      icmpErrors:
-        this.u16[s * H + H_ERR_N] > 0
-          ? {
-              count: this.u16[s * H + H_ERR_N],
-              type: this.u8[s * B + B_ERR_TYPE],
-              code: this.u8[s * B + B_ERR_CODE],
-              from: ip4Text(this.u32[s * W + W_ERR_FROM]),
-              text: icmpErrorText(this.u8[s * B + B_ERR_TYPE], this.u8[s * B + B_ERR_CODE]),
-            }
-          : null,
+      icmpErrors: err ? { count: err.count, type: err.type, code: err.code, from: ip4Text(err.from), text: icmpErrorText(err.type, err.code) } : null,
     };
   }
 
@@ -1216,7 +1245,7 @@ export class FlowTable {
       replies: this.u32[s * W + W_C2],
       unanswered: Math.max(0, this.u32[s * W + W_C1] - this.u32[s * W + W_C2]),
       rttMinMs: n > 0 ? r3(this.f32[s * W + W_RTT_MIN]) : null,
-      rttAvgMs: n > 0 ? r3(this.f64[s * F + F_RTT_SUM] / n) : null,
+      rttAvgMs: n > 0 ? r3(this.f32[s * W + W_RTT_MEAN]) : null,
       rttMaxMs: n > 0 ? r3(this.f32[s * W + W_RTT_MAX]) : null,
       rttSamples: n,
     };
@@ -1228,7 +1257,7 @@ export class FlowTable {
     if (fam !== FAM_V4 && fam !== FAM_V6) return;
     const p = this.u16[s * H + H_PROTO];
     const hasProblem =
-      this.u16[s * H + H_ERR_N] > 0 ||
+      this.errors.has(s) ||
       (p === IPPROTO_TCP && (this.u8[s * B + B_RST_BY] !== 0 || (this.u16[s * H + H_SYNS] > 0 && (this.u8[s * B + B_TFL] & TF_SYNACK) === 0))) ||
       ((p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) && this.u32[s * W + W_C1] > this.u32[s * W + W_C2]);
     if (!hasProblem) return;
@@ -1273,14 +1302,15 @@ export class FlowTable {
         details: { from: a, to: b, id: this.u16[s * H + H_A_PORT], requests: this.u32[s * W + W_C1], replies: this.u32[s * W + W_C2], unanswered: un },
       });
     }
-    if (this.u16[s * H + H_ERR_N] > 0) {
-      const from = ip4Text(this.u32[s * W + W_ERR_FROM]);
+    const err = this.errors.get(s);
+    if (err) {
+      const from = ip4Text(err.from);
       out.push({
         kind: 'icmp-error',
-        text: `${from}: ${icmpErrorText(this.u8[s * B + B_ERR_TYPE], this.u8[s * B + B_ERR_CODE])} for ${key} (${this.u16[s * H + H_ERR_N]}×)`,
+        text: `${from}: ${icmpErrorText(err.type, err.code)} for ${key} (${err.count}×)`,
         time,
         flow: key,
-        details: { from, type: this.u8[s * B + B_ERR_TYPE], code: this.u8[s * B + B_ERR_CODE], count: this.u16[s * H + H_ERR_N] },
+        details: { from, type: err.type, code: err.code, count: err.count },
       });
     }
   }

@@ -43,6 +43,8 @@ export class MacLearner {
   private cap: number;
   private mask: number;
   private count = 0;
+  /** Entry of the previous packet's source MAC (-1 = none; slots move when the table grows). */
+  private lastSlot = -1;
   private hi: Uint32Array;
   private lo: Uint32Array;
   /** 0 = empty slot, else 1 + interface id. */
@@ -97,6 +99,14 @@ export class MacLearner {
     const lo = ((buf[o + 2] << 24) | (buf[o + 3] << 16) | (buf[o + 4] << 8) | buf[o + 5]) >>> 0;
     if (hi === 0 && lo === 0) return;
     const vlan = (view.layers & L.VLAN) !== 0 && view.vlanCount > 0 ? view.vlanIds[0] : 0;
+    // Most packets come from the same few senders: the previous packet's entry, unchanged, needs no lookup.
+    const ls = this.lastSlot;
+    if (ls >= 0 && this.lo[ls] === lo && this.hi[ls] === hi && this.ifc[ls] === ifId + 1 && this.vlan[ls] === vlan && this.vni[ls] === vni) {
+      this.packets[ls]++;
+      this.lastSec[ls] = tsSec;
+      this.lastNs[ls] = tsNs;
+      return;
+    }
     let s = this.findSlot(hi, lo);
     if (this.ifc[s] === 0) {
       if (this.count >= this.maxMacs) {
@@ -134,6 +144,7 @@ export class MacLearner {
     this.packets[s]++;
     this.lastSec[s] = tsSec;
     this.lastNs[s] = tsNs;
+    this.lastSlot = s;
   }
 
   /** Every learned MAC, most recently seen first. */
@@ -204,6 +215,7 @@ export class MacLearner {
   }
 
   private grow(): void {
+    this.lastSlot = -1;
     const old = {
       cap: this.cap,
       hi: this.hi,
