@@ -1,0 +1,112 @@
+/**
+ * Counters around the probe: firewall rules of every namespace on the path (all backends, via host/rules.ts),
+ * interface rx/tx/drop counters and neighbour tables (via discovery), read before and after, as deltas.
+ * Read-only: nothing is added, zeroed or changed anywhere.
+ */
+import { RuleDeltas, readRules, type RuleDelta } from '../host/rules';
+import { run } from '../host/run';
+import type { Topology } from '../topology/discover';
+import type { Hop, IfaceDelta, NeighbourState, RuleHit } from './types';
+
+export interface RulesBefore {
+  deltas: Map<string, RuleDeltas>;
+  warnings: string[];
+}
+
+function nsArg(netns: string): string | undefined {
+  return netns === '' ? undefined : netns;
+}
+
+/** First read of the rule counters of each namespace (the baseline). */
+export async function readRulesBefore(namespaces: string[]): Promise<RulesBefore> {
+  const deltas = new Map<string, RuleDeltas>();
+  const warnings: string[] = [];
+  await Promise.all(
+    namespaces.map(async (ns) => {
+      const d = new RuleDeltas();
+      try {
+        const snap = await readRules({ netns: nsArg(ns) });
+        d.update(snap.rules, Date.now() / 1000);
+        deltas.set(ns, d);
+      } catch (e) {
+        warnings.push(`firewall counters of ${ns || 'host'} not readable: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }),
+  );
+  return { deltas, warnings };
+}
+
+/** Second read: every rule whose counter moved, per namespace. */
+export async function readRuleHits(before: RulesBefore, labels: Map<string, string>): Promise<{ hits: RuleHit[]; warnings: string[] }> {
+  const hits: RuleHit[] = [];
+  const warnings: string[] = [];
+  await Promise.all(
+    [...before.deltas].map(async ([ns, d]) => {
+      let rows: RuleDelta[];
+      try {
+        rows = d.update((await readRules({ netns: nsArg(ns) })).rules, Date.now() / 1000);
+      } catch (e) {
+        warnings.push(`firewall counters of ${ns || 'host'} not readable after the probe: ${e instanceof Error ? e.message : String(e)}`);
+        return;
+      }
+      for (const r of rows) {
+        if (r.dPackets <= 0) continue;
+        hits.push({
+          netns: ns,
+          netnsLabel: labels.get(ns) ?? (ns || 'host'),
+          backend: r.backend,
+          family: r.family,
+          table: r.table,
+          chain: r.chain,
+          position: r.position,
+          text: r.text,
+          target: r.target,
+          dPackets: r.dPackets,
+          dBytes: r.dBytes,
+        });
+      }
+    }),
+  );
+  const order = [...before.deltas.keys()];
+  hits.sort((a, b) => order.indexOf(a.netns) - order.indexOf(b.netns) || a.table.localeCompare(b.table) || a.chain.localeCompare(b.chain) || a.position - b.position);
+  return { hits, warnings };
+}
+
+/** Interface counter changes of the hops between two discoveries. */
+export function interfaceDeltas(hops: Hop[], before: Topology, after: Topology): IfaceDelta[] {
+  const out: IfaceDelta[] = [];
+  for (const h of hops) {
+    const a = before.interfaces.find((i) => i.netns === h.netns && i.name === h.iface)?.stats;
+    const b = after.interfaces.find((i) => i.netns === h.netns && i.name === h.iface)?.stats;
+    if (!a || !b) continue;
+    out.push({
+      netns: h.netns,
+      iface: h.iface,
+      rxPackets: b.rxPackets - a.rxPackets,
+      txPackets: b.txPackets - a.txPackets,
+      rxDropped: b.rxDropped - a.rxDropped,
+      txDropped: b.txDropped - a.txDropped,
+    });
+  }
+  return out;
+}
+
+/** Neighbour entries for the path's next hops after the probe (INCOMPLETE/FAILED: ARP got no answer). */
+export function neighbourStates(after: Topology, nextHops: Array<{ netns: string; ip: string; dev: string }>): NeighbourState[] {
+  const out: NeighbourState[] = [];
+  for (const nh of nextHops) {
+    const n = after.neighbours.find((x) => x.netns === nh.netns && x.ip === nh.ip && x.dev === nh.dev);
+    if (n) out.push({ netns: n.netns, ip: n.ip, dev: n.dev, ...(n.mac ? { mac: n.mac } : {}), state: n.state });
+  }
+  return out;
+}
+
+/** net.ipv4.ip_forward of a namespace (null when it cannot be read). */
+export async function readIpForward(netns: string): Promise<boolean | null> {
+  try {
+    const r = await run(['sysctl', '-n', 'net.ipv4.ip_forward'], { netns: nsArg(netns) });
+    return r.stdout.trim() === '1';
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,253 @@
+/**
+ * The verdict: connected or not, and if not, where traffic stopped and why, with the evidence. Pure: combines
+ * what the configuration says (the path trace), what the probes reported, what every hop captured, and which
+ * counters moved. Order of reasoning: a firewall rule that counted the probes is the most direct evidence; then
+ * a local error of the sender; then the configuration problem found on the path; then what came back (ICMP
+ * errors, resets); then unanswered ARP; else the last hop that saw the traffic.
+ */
+import { isDropTarget } from '../host/rules';
+import type { ArpExchange, Endpoint, Hop, HopObservation, IfaceDelta, NeighbourState, PathIssue, ProbeProto, ProbeResult, RuleHit, Verdict } from './types';
+
+export interface VerdictInput {
+  from: Endpoint;
+  to: Endpoint;
+  proto: ProbeProto;
+  port: number | null;
+  hops: Hop[];
+  observed: HopObservation[];
+  /** The first configuration problem on the request or reply path. */
+  issue?: PathIssue;
+  result: ProbeResult;
+  rules: RuleHit[];
+  arp: ArpExchange[];
+  neighbours: NeighbourState[];
+  nextHops: Array<{ netns: string; ip: string; dev: string }>;
+  interfaces: IfaceDelta[];
+}
+
+function hopName(h: Hop): string {
+  return `${h.netnsLabel} ${h.iface}`;
+}
+
+function probeWord(proto: ProbeProto, port: number | null): string {
+  return proto === 'icmp' ? 'echo requests' : proto === 'tcp' ? `TCP SYNs to port ${port}` : `UDP datagrams to port ${port}`;
+}
+
+function replyWord(proto: ProbeProto): string {
+  return proto === 'icmp' ? 'echo replies' : proto === 'tcp' ? 'SYN-ACKs' : 'UDP replies';
+}
+
+/** Where the probes were seen and where they went missing, both ways, as evidence lines. */
+export function traceEvidence(input: Pick<VerdictInput, 'hops' | 'observed' | 'proto' | 'port' | 'result'>): string[] {
+  const { hops, observed } = input;
+  const total = input.result.sent;
+  const captured = hops.map((h, i) => ({ h, o: observed[i] })).filter((x) => x.o?.captured && !x.h.replyOnly);
+  if (captured.length === 0) return ['no hop could be captured'];
+  const seen = captured.filter((x) => x.o.request > 0);
+  const lines: string[] = [];
+  const req = probeWord(input.proto, input.port);
+  if (seen.length === 0) {
+    lines.push(`${req}: seen on no hop (${captured.length} captured)`);
+  } else {
+    const last = seen[seen.length - 1];
+    const missing = captured.find((x) => x.h.index > last.h.index && x.o.request === 0);
+    lines.push(`${req}: seen up to hop ${last.h.index} (${hopName(last.h)}, ${last.o.request}/${total})${missing ? `, not at hop ${missing.h.index} (${hopName(missing.h)})` : ''}`);
+  }
+  const rep = captured.filter((x) => x.o.reply > 0);
+  if (rep.length > 0) {
+    const back = rep[0];
+    lines.push(`${replyWord(input.proto)}: seen back to hop ${back.h.index} (${hopName(back.h)}, ${back.o.reply}/${total})`);
+  } else if (seen.length > 0) {
+    lines.push(`${replyWord(input.proto)}: none seen on any hop`);
+  }
+  return lines;
+}
+
+function ruleText(r: RuleHit): string {
+  const where = r.position === 0 ? `policy ${r.target}` : `rule ${r.position}`;
+  return `${r.backend} ${r.backend === 'nft' ? `${r.family} ${r.table}` : r.table} ${r.chain} ${where} in ${r.netnsLabel}: "${r.text}"`;
+}
+
+function lastSeenInNs(input: VerdictInput, netns: string): Hop | undefined {
+  const inNs = input.hops.filter((h) => h.netns === netns);
+  const seen = inNs.filter((h) => (input.observed[h.index - 1]?.request ?? 0) > 0);
+  return seen[seen.length - 1] ?? inNs[0];
+}
+
+function destinationHop(input: VerdictInput): Hop | undefined {
+  return input.hops.find((h) => h.role === 'destination' && !h.replyOnly);
+}
+
+function lastRequestHop(input: VerdictInput): Hop | undefined {
+  const seen = input.hops.filter((h) => !h.replyOnly && (input.observed[h.index - 1]?.request ?? 0) > 0);
+  return seen[seen.length - 1];
+}
+
+function errorsSeen(input: VerdictInput): Array<{ hop: Hop; kind: string; from: string; mtu?: number; count: number }> {
+  const out: Array<{ hop: Hop; kind: string; from: string; mtu?: number; count: number }> = [];
+  input.hops.forEach((h, i) => {
+    for (const e of input.observed[i]?.errors ?? []) out.push({ hop: h, ...e });
+  });
+  return out;
+}
+
+function dropEvidence(input: VerdictInput): string[] {
+  const lines: string[] = [];
+  for (const d of input.interfaces) {
+    if (d.rxDropped > 0 || d.txDropped > 0) lines.push(`interface ${d.netns || 'host'} ${d.iface}: rx_dropped +${d.rxDropped}, tx_dropped +${d.txDropped} during the probe`);
+  }
+  return lines;
+}
+
+function connected(input: VerdictInput): { ok: boolean; how: string } {
+  const { result } = input;
+  const total = result.sent;
+  const src = input.observed[0];
+  if (input.proto === 'icmp') {
+    const answered = Math.max(result.answered, src?.captured ? src.reply : 0);
+    return { ok: answered > 0, how: `${answered}/${total} echo replies` };
+  }
+  if (input.proto === 'tcp') return { ok: result.answered > 0, how: `${result.answered}/${total} connections established (SYN → SYN-ACK)` };
+  if (result.answered > 0) return { ok: true, how: `${result.answered}/${total} UDP replies` };
+  const dst = destinationHop(input);
+  const dstObs = dst ? input.observed[dst.index - 1] : undefined;
+  const drops = input.rules.some((r) => isDropTarget(r.target));
+  const errors = errorsSeen(input).length > 0;
+  if (result.refused === 0 && !errors && !drops && dstObs?.captured && dstObs.request > 0) {
+    return { ok: true, how: `${dstObs.request}/${total} UDP datagrams delivered to ${dst ? hopName(dst) : 'TO'} with no ICMP error (UDP has no handshake; nothing answered)` };
+  }
+  return { ok: false, how: '' };
+}
+
+/** Decides the verdict; see the module comment for the order of reasoning. */
+export function decideVerdict(input: VerdictInput): Verdict {
+  const trace = traceEvidence(input);
+  const c = connected(input);
+  if (c.ok) {
+    const notes = input.issue ? [`note: ${input.issue.summary}`] : [];
+    return { connected: true, cause: null, hop: null, direction: null, summary: `connected: ${c.how}`, evidence: [...trace, ...notes] };
+  }
+  const not = (cause: Verdict['cause'], hop: Hop | number | null | undefined, direction: 'request' | 'reply', summary: string, evidence: string[]): Verdict => ({
+    connected: false,
+    cause,
+    hop: hop === undefined || hop === null ? null : typeof hop === 'number' ? hop : hop.index,
+    direction,
+    summary,
+    evidence,
+  });
+
+  // 1. A DROP/REJECT rule that counted packets during the probe.
+  const drops = input.rules.filter((r) => isDropTarget(r.target));
+  if (drops.length > 0) {
+    const r = drops[0];
+    const hop = lastSeenInNs(input, r.netns);
+    const dst = destinationHop(input);
+    const reachedDst = dst !== undefined && (input.observed[dst.index - 1]?.request ?? 0) > 0;
+    const direction = r.netns === input.to.netns && r.chain === 'OUTPUT' && reachedDst ? 'reply' : 'request';
+    const bounced = errorsSeen(input).map((e) => `${e.kind} from ${e.from} seen at hop ${e.hop.index} (${hopName(e.hop)}) ×${e.count}`);
+    return not('firewall', hop, direction, `firewall: ${r.target} ${r.position === 0 ? 'policy' : 'rule'} in ${r.netnsLabel} (${r.table} ${r.chain}) drops the ${direction === 'request' ? 'probes' : 'replies'}`, [
+      `${ruleText(r)} counted +${r.dPackets} packets (${r.dBytes} bytes) during the probe`,
+      ...drops.slice(1).map((x) => `also: ${ruleText(x)} +${x.dPackets} packets`),
+      ...trace,
+      ...bounced,
+    ]);
+  }
+
+  // 2. The sender could not even send.
+  const local = input.result.localError;
+  if (local !== undefined) {
+    if (/too long|EMSGSIZE/i.test(local)) {
+      const src = input.hops[0];
+      return not('mtu', src ?? null, 'request', `MTU too small at the sender: ${local}`, [
+        `the probe tool reported: ${local}`,
+        ...(input.issue?.cause === 'mtu' ? input.issue.evidence : src ? [`${hopName(src)} has MTU ${src.mtu}`] : []),
+      ]);
+    }
+    if (/unreachable|ENETUNREACH/i.test(local) && input.issue && (input.issue.cause === 'no-route' || input.issue.cause === 'link-down' || input.issue.cause === 'subnet-mismatch')) {
+      return not(input.issue.cause, input.issue.hop, input.issue.direction, input.issue.summary, [...input.issue.evidence, `the probe tool reported: ${local}`]);
+    }
+    if (/unreachable|ENETUNREACH/i.test(local)) {
+      return not('no-route', null, 'request', `no route from ${input.from.label} to ${input.to.ip}`, [`the probe tool reported: ${local}`]);
+    }
+    if (/EPERM|EACCES|not permitted/i.test(local)) {
+      return not('firewall', input.hops[0] ?? null, 'request', `firewall: the sender's own namespace refuses to send (${local})`, [`the probe tool reported: ${local}`, 'an OUTPUT rule in FROM rejects the probes (its counter did not show: see warnings)']);
+    }
+  }
+
+  // 3. The configuration problem the path trace found.
+  if (input.issue) {
+    const extra: string[] = [];
+    for (const e of errorsSeen(input)) extra.push(`${e.kind} from ${e.from}${e.mtu !== undefined ? ` (next-hop MTU ${e.mtu})` : ''} seen at hop ${e.hop.index} (${hopName(e.hop)}) ×${e.count}`);
+    for (const a of input.arp) if (a.requests > 0 && a.replies === 0) extra.push(`ARP who-has ${a.target} tell ${a.asker}: ${a.requests} requests, no reply (seen at hops ${a.seenAt.join(', ')})`);
+    for (const n of input.neighbours) if (n.state.some((s) => s === 'FAILED' || s === 'INCOMPLETE')) extra.push(`neighbour ${n.ip} dev ${n.dev} in ${n.netns || 'host'}: ${n.state.join(' ')}`);
+    if (local !== undefined) extra.push(`the probe tool reported: ${local}`);
+    return not(input.issue.cause, input.issue.hop, input.issue.direction, input.issue.summary, [...input.issue.evidence, ...trace, ...extra, ...dropEvidence(input)]);
+  }
+
+  // 4. What came back: ICMP errors and resets about the probes.
+  const errs = errorsSeen(input);
+  const frag = errs.find((e) => e.kind === 'icmp-frag-needed');
+  if (frag) {
+    const at = lastRequestHop(input) ?? frag.hop;
+    return not('mtu', at, 'request', `MTU too small: ${frag.from} cannot forward the probe without fragmenting (DF set), next-hop MTU ${frag.mtu ?? '?'}`, [
+      `ICMP fragmentation needed (mtu ${frag.mtu ?? '?'}) from ${frag.from} seen at hop ${frag.hop.index} (${hopName(frag.hop)}) ×${frag.count}`,
+      ...trace,
+    ]);
+  }
+  const closed = errs.find((e) => (e.kind === 'rst' || e.kind === 'icmp-port-unreachable') && e.from === input.to.ip);
+  if (closed) {
+    const dst = destinationHop(input);
+    const how = closed.kind === 'rst' ? 'answered the SYN with a TCP RST' : 'answered ICMP port unreachable';
+    return not('port-closed', dst ?? null, 'request', `destination port closed: ${input.to.ip} ${how} (nothing listens on ${input.proto} port ${input.port})`, [
+      `${closed.kind === 'rst' ? 'TCP RST' : 'ICMP port unreachable'} from ${closed.from} seen at hop ${closed.hop.index} (${hopName(closed.hop)}) ×${closed.count}`,
+      ...(input.result.refused > 0 ? [`the probe reported ${input.result.refused}/${input.result.sent} connection refused`] : []),
+      ...trace,
+    ]);
+  }
+  const admin = errs.find((e) => e.kind === 'icmp-admin-prohibited');
+  if (admin) {
+    return not('firewall', lastRequestHop(input) ?? admin.hop, 'request', `firewall: ${admin.from} rejects the probes (ICMP administratively prohibited)`, [
+      `ICMP administratively prohibited from ${admin.from} seen at hop ${admin.hop.index} (${hopName(admin.hop)}) ×${admin.count}`,
+      'no rule counter on the path moved: the rejecting rule is outside the namespaces read',
+      ...trace,
+    ]);
+  }
+  const unreach = errs.find((e) => e.kind.startsWith('icmp-'));
+  if (unreach) {
+    return not('unreachable', lastRequestHop(input) ?? unreach.hop, 'request', `${unreach.from} answered ${unreach.kind.replace(/^icmp-/, '').replace(/-/g, ' ')}`, [
+      `${unreach.kind} from ${unreach.from} seen at hop ${unreach.hop.index} (${hopName(unreach.hop)}) ×${unreach.count}`,
+      ...trace,
+    ]);
+  }
+
+  // 5. ARP for a next hop that nobody answered.
+  const wanted = new Set(input.nextHops.map((n) => n.ip));
+  const arp = input.arp.find((a) => wanted.has(a.target) && a.requests > 0 && a.replies === 0);
+  const failedNeigh = input.neighbours.find((n) => wanted.has(n.ip) && n.state.some((s) => s === 'FAILED' || s === 'INCOMPLETE'));
+  if (arp || failedNeigh) {
+    const target = arp?.target ?? failedNeigh?.ip ?? '?';
+    const nh = input.nextHops.find((n) => n.ip === target);
+    const hop = nh ? input.hops.find((h) => h.netns === nh.netns && h.iface === nh.dev) : input.hops[0];
+    return not('arp-unanswered', hop ?? null, 'request', `ARP for ${target} gets no answer: the holder of ${target} is not reachable on this segment`, [
+      ...(arp ? [`ARP who-has ${arp.target} tell ${arp.asker}: ${arp.requests} requests, no reply (seen at hops ${arp.seenAt.join(', ')})`] : []),
+      ...(failedNeigh ? [`neighbour ${failedNeigh.ip} dev ${failedNeigh.dev} in ${failedNeigh.netns || 'host'}: ${failedNeigh.state.join(' ')}`] : []),
+      ...trace,
+    ]);
+  }
+
+  // 6. Nothing explains it: say where it was last seen.
+  const dst = destinationHop(input);
+  const dstObs = dst ? input.observed[dst.index - 1] : undefined;
+  if (dst && dstObs?.captured && dstObs.request > 0) {
+    return not('no-reply', dst, 'reply', `${input.to.label} receives the probes but no answer comes back`, [
+      ...trace,
+      'no rule counter moved and no ICMP error came back: the destination does not answer (a firewall outside iptables/nftables, an application that ignores the probe, rp_filter)',
+      ...dropEvidence(input),
+    ]);
+  }
+  const last = lastRequestHop(input);
+  return not('unknown', last ?? null, 'request', last ? `traffic stops after hop ${last.index} (${hopName(last)}); no rule, link, route or ARP explains it` : 'no probe was seen on any hop', [
+    ...trace,
+    ...dropEvidence(input),
+  ]);
+}
