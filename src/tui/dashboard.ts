@@ -137,7 +137,21 @@ export class Dashboard {
     await d.startCapture();
     d.startView();
     d.startPolls();
+    d.crashHook();
     return d;
+  }
+
+  /**
+   * Testing hook for the crash path: NETSCOPE_TUI_CRASH_AFTER_MS=N throws from a timer after N ms, so tests can
+   * check that an unexpected error still restores the terminal and runs the owner's cleanup (demo teardown).
+   */
+  private crashHook(): void {
+    const ms = Number(process.env.NETSCOPE_TUI_CRASH_AFTER_MS);
+    if (!(ms > 0)) return;
+    const t = setTimeout(() => {
+      throw new Error(`crash injected by NETSCOPE_TUI_CRASH_AFTER_MS=${ms}`);
+    }, ms);
+    void this.done.then(() => clearTimeout(t));
   }
 
   private async startCapture(): Promise<void> {

@@ -234,6 +234,24 @@ d('netscope demo', () => {
     expect(trafficProcesses()).toEqual([]);
   }, 90_000);
 
+  test('an internal error restores the terminal, tears the lab down and exits 1', async () => {
+    const name = `${P}c`;
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(
+        CLI,
+        ['demo', '--no-ui', '--duration', '60', '--name', name],
+        { timeout: 60_000, env: { ...process.env, NETSCOPE_TUI_CRASH_AFTER_MS: '2500' } },
+        (e, _o, stderr) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stderr }),
+      );
+    });
+    expect(r.stderr).toContain('lab up');
+    expect(r.stderr).toMatch(/netscope: internal error, dashboard stopped: crash injected by NETSCOPE_TUI_CRASH_AFTER_MS=2500/);
+    expect(r.stderr).toContain('lab removed');
+    expect(r.code).toBe(1);
+    expect(namespacesWith(`${name}-`)).toEqual([]);
+    expect(trafficProcesses()).toEqual([]);
+  }, 90_000);
+
   test('SIGKILL: the traffic dies with the demo and the next demo removes the leftover lab', async () => {
     const name = `${P}k`;
     const run = await startHeadless(name);
