@@ -108,6 +108,10 @@ async function readInput(file: string, onRecord: (rec: PacketRecord) => void, pr
       } catch (e) {
         if (e instanceof StopReading) return null;
         throw e;
+      } finally {
+        // readCapture only pauses stdin (it is the caller's); an open pipe would keep the process alive
+        // after -c when the writer (e.g. a live tcpdump -w -) never ends it.
+        process.stdin.destroy();
       }
     }
     fd = 0;
