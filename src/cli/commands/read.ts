@@ -99,7 +99,11 @@ const FILE_CHUNK = 1 << 20;
  * the time. Between chunks the event loop runs, so a closed or congested stdout is noticed. Pipes go
  * through readCapture (a stream that never blocks the process).
  */
-async function readInput(file: string, onRecord: (rec: PacketRecord) => void, printer: PacketPrinter): Promise<ReadError | null> {
+async function readInput(
+  file: string,
+  onRecord: (rec: PacketRecord) => void,
+  printer: PacketPrinter,
+): Promise<ReadError | null> {
   let fd: number;
   if (file === '-') {
     if (!fs.fstatSync(0).isFile()) {
@@ -148,14 +152,18 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   if (count !== undefined && !(Number.isInteger(count) && count > 0)) return usage('-c must be a positive integer');
   const top = argv.top ?? 0;
   if (!(Number.isInteger(top) && top >= 0)) return usage('--top must be 0 or a positive integer');
-  if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined)) return usage('--sort and --top apply to --flows: add --flows');
+  if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined)) {
+    return usage('--sort and --top apply to --flows: add --flows');
+  }
 
   const expr = (argv.filter ?? []).join(' ').trim();
   let match: PacketPredicate | undefined;
   try {
     match = expr === '' ? undefined : compileFilter(expr);
   } catch (e) {
-    if (e instanceof FilterSyntaxError) return usage(e.message.startsWith('filter:') ? e.message : `filter: ${e.message}`);
+    if (e instanceof FilterSyntaxError) {
+      return usage(e.message.startsWith('filter:') ? e.message : `filter: ${e.message}`);
+    }
     throw e;
   }
 
@@ -165,10 +173,18 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   if (problem !== undefined) return fail(problem);
 
   const printing = !argv.summary && !argv.flows;
-  const printer = new PacketPrinter(process.stdout, { json: argv.json, ether: argv.ether, count: printing ? count : undefined });
+  const printer = new PacketPrinter(process.stdout, {
+    json: argv.json,
+    ether: argv.ether,
+    count: printing ? count : undefined,
+  });
   const summary = argv.summary ? new ProtocolSummary() : undefined;
-  // Loaded only when asked for: the flow engine is not needed to print packets.
-  const flows: FlowReport | undefined = argv.flows ? new (await import('../../analysis/report')).FlowReport({ sort: argv.sort ?? 'packets', top, json: argv.json === true }) : undefined;
+  let flows: FlowReport | undefined;
+  if (argv.flows) {
+    // Loaded only when asked for: printing packets does not need the flow engine.
+    const { FlowReport: Report } = await import('../../analysis/report');
+    flows = new Report({ sort: argv.sort ?? 'packets', top, json: argv.json === true });
+  }
   const limit = count ?? Infinity;
 
   const view = new PacketView();
