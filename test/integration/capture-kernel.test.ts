@@ -106,6 +106,23 @@ function netscope(args: string[]): { code: number | null; stdout: string; stderr
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** Pids whose parent is `ppid` (agents are exec'd by ip netns exec, so they are direct children). */
+function childPids(ppid: number): number[] {
+  const out: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      // Field 4 (ppid) follows the ")" that closes the command name.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) out.push(Number(name));
+    } catch {
+      // process exited while listing
+    }
+  }
+  return out;
+}
+
 function sameFrames(got: Captured[], want: Buffer[]): void {
   expect(got.length).toBe(want.length);
   const mismatch = got.findIndex((g, i) => !g.bytes.equals(want[i]));
@@ -253,6 +270,17 @@ d('capture and replay through real namespaces', () => {
     // The bridge kept capturing well after the deletion: more packets than the deleted one saw.
     expect(onBridge.length).toBeGreaterThan(onC.length + 500);
     expect(spawnSync('tshark', ['-r', out, '-c', '1'], { encoding: 'utf8' }).status).toBe(0);
+  });
+
+  it('agents exit when netscope is killed without a chance to stop them', async () => {
+    const cap = await startCapture(['-i', `${BR}@${NODE}`, '-i', `eth0@${PODB}`]);
+    const agents = childPids(cap.child.pid!);
+    expect(agents).toHaveLength(2);
+    cap.child.kill('SIGKILL');
+    await cap.exited;
+    const until = Date.now() + 5000;
+    while (Date.now() < until && agents.some((pid) => fs.existsSync(`/proc/${pid}`))) await new Promise((r) => setTimeout(r, 50));
+    expect(agents.filter((pid) => fs.existsSync(`/proc/${pid}`))).toEqual([]);
   });
 
   it('rejects a bad filter with libpcap\'s message and exit 2 before capturing', () => {

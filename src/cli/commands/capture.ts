@@ -45,7 +45,7 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N packets' })
     .option('duration', { type: 'number', describe: 'stop after S seconds' })
     .option('json', { type: 'boolean', describe: 'one JSON object per packet (as netscope read --json, with iface)' })
-    .option('write', { alias: 'w', type: 'string', describe: 'write packets to FILE: pcapng (one interface block per -i), classic pcap if FILE ends in .pcap' })
+    .option('write', { alias: 'w', type: 'string', describe: 'write packets to FILE ("-" = stdout): pcapng (one interface block per -i), classic pcap if FILE ends in .pcap' })
     .option('print', { type: 'boolean', describe: 'with -w: print packets too' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no per-interface counts at the end' })
     .option('window-ms', { type: 'number', default: 100, describe: 'reorder window for merging interfaces (ms)' })
@@ -65,14 +65,14 @@ interface Sink {
   close(): Promise<void>;
 }
 
+/** "-w -" streams pcapng to stdout (e.g. into tshark -r -). */
 function openFileSink(file: string, capture: LiveCapture): Sink {
-  const fd = fs.openSync(file, 'w');
-  const out = fs.createWriteStream('', { fd });
+  const out: NodeJS.WritableStream = file === '-' ? process.stdout : fs.createWriteStream('', { fd: fs.openSync(file, 'w') });
   const ifs = capture.interfaces();
   if (file.endsWith('.pcap')) {
     const linktypes = new Set(ifs.map((i) => i.linktype));
     if (linktypes.size > 1) {
-      out.destroy();
+      out.end();
       throw new TargetError(`${file}: classic pcap holds one link type, these interfaces have ${[...linktypes].join(', ')}: use a .pcapng name`);
     }
     const w = new PcapWriter(out, { linktype: ifs[0].linktype, snaplen: CAP_SNAPLEN, nanosecond: true });
@@ -98,6 +98,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
   if (argv.write !== undefined && argv.write !== '-' && fs.existsSync(argv.write) && fs.statSync(argv.write).isDirectory()) {
     return usage(`-w ${argv.write}: is a directory`);
   }
+  if (argv.write === '-' && argv.print) return usage('-w - writes the capture to stdout: --print cannot share it');
   const capture = new LiveCapture(targets, {
     filter: (argv.filter ?? []).join(' '),
     reorderWindowMs: argv['window-ms'],
