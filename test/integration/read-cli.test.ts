@@ -255,7 +255,7 @@ describe('inputs', () => {
   });
 
   it('usage errors exit 2', async () => {
-    for (const args of [['-c', '0'], ['-c', 'x'], ['--top', '3'], ['--sort', 'bytes'], ['--flows', '--top', '-1']]) {
+    for (const args of [['-c', '0'], ['-c', 'x'], ['--top', '3'], ['--sort', 'bytes'], ['--flows', '--top', '-1'], ['--flows', '--summary']]) {
       const r = await netscope(['read', fx('icmp.pcap'), ...args]);
       expect(r.code).toBe(2);
       expect(r.stderr).toMatch(/^netscope: /);

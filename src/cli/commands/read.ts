@@ -152,6 +152,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   if (count !== undefined && !(Number.isInteger(count) && count > 0)) return usage('-c must be a positive integer');
   const top = argv.top ?? 0;
   if (!(Number.isInteger(top) && top >= 0)) return usage('--top must be 0 or a positive integer');
+  if (argv.summary && argv.flows) return usage('choose one of --summary and --flows (the flow report has its own totals)');
   if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined)) {
     return usage('--sort and --top apply to --flows: add --flows');
   }
