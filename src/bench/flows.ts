@@ -48,7 +48,7 @@ export function generate(file: string, packets: number, flows: number, distinct:
       seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0;
       if (run === 0) {
         // Runs visit flows in a scrambled order that still reaches every flow.
-        cur = burst <= 1 ? seed % flows : Math.imul(runs++, 40503) % flows;
+        cur = burst <= 1 ? seed % flows : (Math.imul(runs++, 40503) >>> 0) % flows;
         run = burst <= 1 ? 1 : 1 + ((seed >>> 7) % (2 * burst - 1));
       }
       run--;
