@@ -567,3 +567,50 @@ describe('FlowReport', () => {
     expect(r.render()).toBe('Flows: 0 (sorted by bytes), 0 packets, 0 bytes\nNo flows.\n\nProblems: none\n');
   });
 });
+
+describe('FlowTable: hostile input', () => {
+  it('never throws on frames of random bytes decoded by the real decoder, and stays consistent', () => {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { decodePacket } = require('../../src/decode/decode') as typeof import('../../src/decode/decode');
+    const t = new FlowTable({ maxFlows: 500, idleTimeoutSec: 5 });
+    const v = new PacketView();
+    const rec: PacketRecord = { buf: Buffer.alloc(0), offset: 0, caplen: 0, len: 0, tsSec: T0, tsNsec: 0, linktype: 1, ifIndex: 0, iface: undefined };
+    let seed = 99;
+    const rnd = (): number => {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      return seed >>> 8;
+    };
+    // Plausible prefixes (Ethernet + IPv4/ARP/IPv6/VLAN/VXLAN headers) followed by random bytes.
+    const prefixes = [
+      '02000000000202000000000108004500',
+      '0200000000020200000000010806000108000604',
+      '02000000000202000000000186dd6000000000',
+      '0200000000020200000000018100000a0800',
+      '020000000002020000000001080045000060000040004011000a2a00010a2a0002',
+    ].map((h) => Buffer.from(h, 'hex'));
+    for (let i = 0; i < 20000; i++) {
+      const len = rnd() % 160;
+      const b = Buffer.alloc(len);
+      for (let j = 0; j < len; j++) b[j] = rnd() & 255;
+      prefixes[i % prefixes.length].copy(b, 0, 0, Math.min(len, prefixes[i % prefixes.length].length));
+      rec.buf = b;
+      rec.caplen = len;
+      rec.len = len + (rnd() % 3 === 0 ? 100 : 0);
+      rec.linktype = [1, 1, 1, 101, 113, 276][i % 6];
+      rec.tsNsec = (i * 997_000) % 1_000_000_000;
+      rec.tsSec = T0 + Math.floor(i / 1000);
+      rec.ifIndex = i % 3;
+      decodePacket(v, b, 0, len, rec.len, rec.linktype);
+      t.add(v, rec); // a throw fails the test
+      if (i % 2000 === 1999) t.expire(rec.tsSec);
+    }
+    const s = t.snapshot({ sort: 'bytes' });
+    expect(s.counters.packets).toBe(20000);
+    expect(s.flows.length).toBe(s.counters.flows);
+    expect(s.counters.flows).toBeLessThanOrEqual(500);
+    expect(s.counters.created - s.counters.evicted - s.counters.expired).toBe(s.counters.flows);
+    const perFlow = s.flows.reduce((n, f) => n + f.packets, 0);
+    expect(perFlow).toBeLessThanOrEqual(20000);
+    expect(() => JSON.stringify(s)).not.toThrow();
+  });
+});
