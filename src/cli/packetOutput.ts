@@ -130,14 +130,15 @@ export interface PacketPrinterOptions {
 export class PacketPrinter {
   readonly writer: BufferedWriter;
   private readonly json: boolean;
-  private readonly ether: boolean;
+  /** formatLine's options, built once rather than per packet. */
+  private readonly lineOpts: { ether: boolean };
   private readonly limit: number;
   private printedCount = 0;
 
   constructor(out: NodeJS.WritableStream, opts: PacketPrinterOptions = {}) {
     this.writer = new BufferedWriter(out);
     this.json = opts.json === true;
-    this.ether = opts.ether === true;
+    this.lineOpts = { ether: opts.ether === true };
     this.limit = opts.count !== undefined && opts.count > 0 ? opts.count : Infinity;
   }
 
@@ -157,7 +158,7 @@ export class PacketPrinter {
    */
   print(view: PacketView, rec: PacketRecord, n: number): boolean {
     if (!this.wantsMore) return false;
-    this.writer.write(this.json ? toJson(view, rec, n) + '\n' : formatLine(view, rec, { ether: this.ether }) + '\n');
+    this.writer.write(this.json ? toJson(view, rec, n) + '\n' : formatLine(view, rec, this.lineOpts) + '\n');
     this.printedCount++;
     return this.wantsMore;
   }
