@@ -15,7 +15,7 @@ import { listBridges } from '../host/fdb-resolve';
 import { pollEvery, type Poll } from '../host/poller';
 import { readRules, RuleDeltas } from '../host/rules';
 import { run } from '../host/run';
-import { discover, findBridge, findNetns, type IfInfo, type Topology } from '../topology/discover';
+import { bridgePorts, discover, findBridge, findNetns, type IfInfo, type Topology } from '../topology/discover';
 import { flowsFromSnapshot, ruleRows, topologyLines, WireMacTracker } from './adapt';
 import { TrafficCollector } from './collector';
 import { DashboardModel, type FdbRow, type SortKey } from './model';
@@ -53,6 +53,9 @@ export interface DashboardOptions {
 }
 
 const nowSec = (): number => Date.now() / 1000;
+
+/** Every namespace is rediscovered this often (new pods are also noticed sooner, see netnsToWatch). */
+const FULL_DISCOVERY_MS = 30_000;
 
 const ENGINE_SORT: Record<SortKey, FlowSort> = { bytes: 'bytes', packets: 'packets', rate: 'rate' };
 
@@ -110,6 +113,8 @@ export class Dashboard {
   private detailSeen = -1;
   private bridgeIf: IfInfo;
   private cpuMark = { usage: process.cpuUsage(), at: process.hrtime.bigint() };
+  private watchedNetns: string[] | undefined;
+  private lastFullDiscovery = 0;
 
   private constructor(
     private readonly opts: DashboardOptions,
@@ -120,6 +125,8 @@ export class Dashboard {
     const nsLabel = bridge.netns === '' ? undefined : (topo.namespaces.find((n) => n.id === bridge.netns)?.label ?? bridge.netns);
     this.model = new DashboardModel({ bridge: bridge.name, netns: nsLabel, captureFilter: opts.filter });
     this.model.setTopology(topologyLines(topo, bridge));
+    this.watchedNetns = this.netnsToWatch(topo, bridge);
+    this.lastFullDiscovery = Date.now();
     const main: CaptureTarget = bridge.netns === '' ? { iface: bridge.name } : { iface: bridge.name, netns: bridge.netns };
     this.capture = new LiveCapture([main, ...(opts.extra ?? [])], { filter: opts.filter });
     this.done = new Promise((resolve) => {
@@ -233,8 +240,11 @@ export class Dashboard {
       pollEvery(
         every,
         async (): Promise<HostState> => {
-          const topo = await discover();
+          const full = this.watchedNetns === undefined || Date.now() - this.lastFullDiscovery > FULL_DISCOVERY_MS;
+          const topo = await discover(full ? {} : { netns: this.watchedNetns });
+          if (full) this.lastFullDiscovery = Date.now();
           const bridge = topo.interfaces.find((i) => i.kind === 'bridge' && i.name === br.name && i.netns === br.netns);
+          this.watchedNetns = bridge ? this.netnsToWatch(topo, bridge) : undefined;
           if (!bridge) return { topo, bridge, fdb: [] };
           const { stdout } = await run(['bridge', '-j', '-s', 'fdb', 'show', 'br', bridge.name], { netns: bridge.netns });
           return { topo, bridge, fdb: resolveFdb(topo, bridge, parseFdbJson(stdout)) };
@@ -272,6 +282,18 @@ export class Dashboard {
         },
       ),
     );
+  }
+
+  /**
+   * The namespaces the panes need: the bridge's and those of its ports' veth peers. Polling only these keeps
+   * the number of `ip` processes per refresh small on a machine with many namespaces: every spawn forks this
+   * process and stalls its event loop (and with it the capture stream) for milliseconds. A port whose peer is
+   * not resolved (a new pod) makes the next poll a full discovery again.
+   */
+  private netnsToWatch(topo: Topology, bridge: IfInfo): string[] | undefined {
+    const ports = bridgePorts(topo, bridge);
+    if (ports.some((p) => p.kind === 'veth' && p.peer === undefined)) return undefined;
+    return [...new Set([bridge.netns, ...ports.map((p) => p.peer?.netns).filter((n): n is string => n !== undefined)])];
   }
 
   /** Restores the terminal first, then stops pollers and captures. Idempotent. */
