@@ -170,17 +170,17 @@ d('capture and replay through real namespaces', () => {
     sameFrames(recs.filter((x) => x.iface === `${NODE}/${BR}`), frames);
     sameFrames(recs.filter((x) => x.iface === `${PODB}/eth0`), frames);
     // Merged stream: timestamps never go back. Frames are 25 ms apart on the wire; the two interfaces are
-    // stamped on arrival by different agents, so on a loaded machine one copy can trail by a frame or so,
-    // but the merged sequence follows the wire order within that.
+    // stamped on arrival by different agents, and on a heavily loaded machine an agent can be descheduled
+    // for longer than that (measured up to hundreds of ms with load average 11 on 2 CPUs), so the
+    // cross-interface order is checked as "overwhelmingly the wire order", not exactly.
     let backwards = 0;
     for (let i = 1; i < recs.length; i++) {
       const a = recs[i - 1];
       const b = recs[i];
       expect(b.sec > a.sec || (b.sec === a.sec && b.nsec >= a.nsec)).toBe(true);
-      expect(frameNo(b.bytes)).toBeGreaterThanOrEqual(frameNo(a.bytes) - 2);
       if (frameNo(b.bytes) < frameNo(a.bytes)) backwards++;
     }
-    expect(backwards).toBeLessThan(10);
+    expect(backwards).toBeLessThanOrEqual(6);
     // tshark reads the file fully and sees both interface blocks.
     const info = sh('capinfos', ['-c', '-M', out]);
     expect(info).toMatch(/Number of packets:\s+120/);
