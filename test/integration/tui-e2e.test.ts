@@ -139,6 +139,15 @@ d('netscope watch in tmux', () => {
     expect(first).toBeGreaterThan(0);
     await waitFor(session, 'the DROP counter to rise', (t) => total(t) > first);
 
+    // A pod plugged in while watching shows up in the topology pane (discovery notices the new port).
+    const newPod = `${P}x`;
+    sh('ip', ['netns', 'add', newPod]);
+    sh('ip', ['-n', node, 'link', 'add', 'veth-new', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', newPod]);
+    sh('ip', ['-n', node, 'link', 'set', 'veth-new', 'master', 'cni0', 'up']);
+    sh('ip', ['-n', newPod, 'addr', 'add', '10.244.9.50/24', 'dev', 'eth0']);
+    sh('ip', ['-n', newPod, 'link', 'set', 'eth0', 'up']);
+    await waitFor(session, 'the new pod in the topology', (t) => t.includes(`in namespace ${newPod} 10.244.9.50/24`));
+
     // Keys: sort and pause reach the screen.
     tmux('send-keys', '-t', session, 's');
     await waitFor(session, 'sort by packets', (t) => /sort packets ▼/.test(t));
