@@ -111,7 +111,7 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
   step('discovering namespaces, interfaces and routes');
   const topo = await discover();
   const from = resolveEndpoint(topo, opts.from, { allowUnknownIp: false, what: 'FROM' });
-  const to = resolveEndpoint(topo, opts.to, { allowUnknownIp: true, what: 'TO' });
+  const to = resolveEndpoint(topo, opts.to, { allowUnknownIp: true, what: 'TO', near: from.netns ?? '' });
   if (from.netns === to.netns && from.ip === to.ip) throw new DiagnoseUsageError(`FROM and TO are the same address (${from.ip}): name two different endpoints`);
   const warnings: string[] = [];
 
@@ -171,10 +171,12 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
       }),
     ]);
     warnings.push(...rulesBefore.warnings);
+    step('capture running');
     // Agents are streaming once start() resolves; a moment lets the first batch timer run everywhere.
     await sleep(30);
     step(`sending ${o.count} ${o.proto} probe(s) from ${from.label} to ${to.ip}${o.port !== null ? ` port ${o.port}` : ''}`);
     result = await sendProbes(plan);
+    step(`probes done (${result.answered}/${result.sent} answered${result.localError ? `, ${result.localError}` : ''})`);
     // Late answers (a slow ARP, an ICMP error in flight) and the merge window.
     await sleep(150);
     await capture?.stop();
@@ -182,6 +184,7 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
     step('reading counters again');
     [rulesAfter, after] = await Promise.all([readRuleHits(rulesBefore, labels), discover({ netns: pathNs })]);
     warnings.push(...rulesAfter.warnings);
+    step('done');
   } finally {
     await capture?.stop();
   }

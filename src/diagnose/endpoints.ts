@@ -6,6 +6,7 @@
 import { isIP } from 'net';
 import { findNetns, type IfInfo, type NetnsInfo, type Topology } from '../topology/discover';
 import { canonicalIp } from '../topology/cidr';
+import { connectedNamespaces } from './path';
 import type { Endpoint } from './types';
 
 /** A FROM/TO that cannot be resolved: a usage error (exit 2), the message says what exists. */
@@ -56,11 +57,19 @@ function byPodName(topo: Topology, ref: string): NetnsInfo[] {
  * Resolves FROM/TO. An IP that nobody holds is allowed for TO (`allowUnknownIp`): diagnose then shows that
  * ARP for it gets no answer. Throws EndpointError for anything else it cannot resolve.
  */
-export function resolveEndpoint(topo: Topology, ref: string, opts: { allowUnknownIp: boolean; what: string }): Endpoint {
+export function resolveEndpoint(topo: Topology, ref: string, opts: { allowUnknownIp: boolean; what: string; near?: string }): Endpoint {
   const fam = isIP(ref);
   if (fam === 6) throw new EndpointError(`${opts.what} ${ref}: IPv6 is not supported by diagnose yet; give an IPv4 address or a namespace`);
   if (fam === 4) {
-    const hit = topo.interfaces.find((i) => i.kind !== 'loopback' && i.addrs.some((a) => canonicalIp(a.local) === canonicalIp(ref)));
+    // Separate labs reuse subnets: an address counts where it is reachable from `near` (FROM's network).
+    const network = opts.near !== undefined ? connectedNamespaces(topo, opts.near) : undefined;
+    const hits = topo.interfaces.filter((i) => i.kind !== 'loopback' && (network === undefined || network.has(i.netns)) && i.addrs.some((a) => canonicalIp(a.local) === canonicalIp(ref)));
+    const nsIds = [...new Set(hits.map((h) => h.netns))];
+    if (nsIds.length > 1) {
+      const names = nsIds.map((id) => topo.namespaces.find((n) => n.id === id)).filter((n): n is NetnsInfo => n !== undefined).map(labelOf);
+      throw new EndpointError(`${opts.what} ${ref}: several namespaces hold that address (${names.slice(0, 6).join(', ')}${names.length > 6 ? ', …' : ''}); name the namespace instead`);
+    }
+    const hit = hits[0];
     const ns = hit ? topo.namespaces.find((n) => n.id === hit.netns) : undefined;
     if (hit && ns) return endpointOnInterface(ref, ns, hit, ref);
     if (!opts.allowUnknownIp) throw new EndpointError(`${opts.what} ${ref}: no namespace on this machine has that address; name a namespace or an address one of them holds`);

@@ -49,6 +49,7 @@ export class ProbeMatcher {
   private readonly hopByLabel = new Map<string, number>();
   private readonly counts: HopCounts[];
   private readonly arp = new Map<string, ArpExchange>();
+  private readonly arpPerHop = new Map<string, Map<number, { requests: number; replies: number }>>();
   private readonly fromIp: number;
   private readonly toIp: number;
   private readonly sports: Set<number>;
@@ -176,12 +177,19 @@ export class ProbeMatcher {
       e = { target: ip4ToString(target), asker: ip4ToString(asker), requests: 0, replies: 0, seenAt: [] };
       this.arp.set(key, e);
     }
+    // The same broadcast is seen on every hop of the segment: an exchange counts what its busiest hop saw.
+    const perHop = this.arpPerHop.get(key) ?? new Map<number, { requests: number; replies: number }>();
+    this.arpPerHop.set(key, perHop);
+    const h = perHop.get(hop) ?? { requests: 0, replies: 0 };
+    perHop.set(hop, h);
     if (request) {
-      e.requests++;
+      h.requests++;
       c.arpRequests++;
+      if (h.requests > e.requests) e.requests = h.requests;
     } else {
-      e.replies++;
+      h.replies++;
       c.arpReplies++;
+      if (h.replies > e.replies) e.replies = h.replies;
     }
     if (!e.seenAt.includes(hop + 1)) e.seenAt.push(hop + 1);
   }

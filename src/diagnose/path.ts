@@ -47,6 +47,24 @@ function isDown(i: IfInfo): boolean {
   return !i.up || i.state === 'DOWN' || i.state === 'LOWERLAYERDOWN';
 }
 
+/**
+ * Namespaces connected to `netns` by veth pairs (directly or through others): one "network". Addresses are
+ * only unique within a network: separate labs on one machine reuse the same subnets.
+ */
+export function connectedNamespaces(topo: Topology, netns: string): Set<string> {
+  const seen = new Set<string>([netns]);
+  const queue = [netns];
+  while (queue.length > 0) {
+    const ns = queue.shift() as string;
+    for (const i of topo.interfaces) {
+      if (i.netns !== ns || !i.peer || seen.has(i.peer.netns)) continue;
+      seen.add(i.peer.netns);
+      queue.push(i.peer.netns);
+    }
+  }
+  return seen;
+}
+
 /** Longest-prefix match over a namespace's main-table IPv4 routes. */
 export function lookupRoute(topo: Topology, netns: string, ip: string): RouteInfo | undefined {
   const dst = parseIp(ip);
@@ -188,40 +206,89 @@ function explainDetached(b: PathBuilder, topo: Topology, egress: IfInfo, ours: S
   const bridgesIn = (seg: SegmentNode[]) => seg.map((n) => n.iface).filter((i) => i.kind === 'bridge');
   const ourBridges = bridgesIn(ours);
   const theirBridges = bridgesIn(theirs);
-  // Candidates: veth ends on either side sitting in a namespace that has a bridge of the other side.
-  const check = (seg: SegmentNode[], otherBridges: IfInfo[], side: 'ours' | 'theirs'): boolean => {
-    for (const n of seg) {
-      const i = n.iface;
-      if (i.kind !== 'veth') continue;
-      const target = otherBridges.find((br) => br.netns === i.netns);
-      if (!target) continue;
-      const peer = vethPeer(topo, i);
-      const owner = peer ? `${b.where(peer)}` : 'its other end';
-      const evidence = [
-        `${b.where(egress)} (${inetText(egress)}) reaches: ${ours.map((x) => b.where(x.iface)).join(', ')}`,
-        `${nextHop} is held by ${b.where(holder)}, whose segment is: ${theirs.map((x) => b.where(x.iface)).join(', ')}`,
-      ];
-      const hopIdx = side === 'ours' ? (b.hops.find((h) => h.netns === i.netns && h.iface === i.name)?.index ?? egressHop) : egressHop;
-      if (!i.master) {
-        b.fail(
-          'not-attached',
-          hopIdx,
-          `veth ${i.name} in ${b.label(i.netns)} (the other end of ${owner}) is not attached to any bridge; ${nextHop} is on ${bridgeLabel(topo, target)}`,
-          [...evidence, `${b.where(i)} has no master (fix: ${ipCmd(i.netns, `link set ${i.name} master ${target.name}`)})`],
-        );
-      } else {
-        b.fail(
-          'wrong-bridge',
-          hopIdx,
-          `veth ${i.name} in ${b.label(i.netns)} (the other end of ${owner}) is a port of bridge ${i.master}, but ${nextHop} is on ${bridgeLabel(topo, target)}`,
-          [...evidence, `${b.where(i)} master ${i.master} (fix: ${ipCmd(i.netns, `link set ${i.name} master ${target.name}`)})`],
-        );
-      }
-      return true;
-    }
-    return false;
+  const evidence = [
+    `${b.where(egress)} (${inetText(egress)}) reaches: ${ours.map((x) => b.where(x.iface)).join(', ')}`,
+    `${nextHop} is held by ${b.where(holder)}, whose segment is: ${theirs.map((x) => b.where(x.iface)).join(', ')}`,
+  ];
+  interface Candidate {
+    node: SegmentNode;
+    side: 'ours' | 'theirs';
+    bridge: IfInfo;
+  }
+  // The bridge a veth's host end belongs on: the one in its namespace whose subnet holds the pod's address.
+  const expectedBridge = (i: IfInfo): IfInfo | undefined => {
+    const peer = vethPeer(topo, i);
+    if (!peer) return undefined;
+    const podIps = inet(peer).map((c) => ({ ...c, prefixlen: 32 }));
+    return topo.interfaces.find((br) => br.kind === 'bridge' && br.netns === i.netns && inet(br).some((net) => podIps.some((ip) => contains(net, ip))));
   };
-  if (check(ours, theirBridges, 'ours') || check(theirs, ourBridges, 'theirs')) return;
+  const sides: Array<[SegmentNode[], 'ours' | 'theirs', IfInfo[]]> = [
+    [theirs, 'theirs', ourBridges],
+    [ours, 'ours', theirBridges],
+  ];
+  let found: Candidate | undefined;
+  // First by subnet (unambiguous when bridges carry the gateway address), then by namespace alone.
+  for (const [seg, side] of sides) {
+    if (found) break;
+    for (const n of seg) {
+      if (n.iface.kind !== 'veth') continue;
+      const want = expectedBridge(n.iface);
+      if (want && n.iface.master !== want.name) {
+        found = { node: n, side, bridge: want };
+        break;
+      }
+    }
+  }
+  for (const [seg, side, otherBridges] of sides) {
+    if (found) break;
+    for (const n of seg) {
+      if (n.iface.kind !== 'veth') continue;
+      const target = otherBridges.find((br) => br.netns === n.iface.netns && br.name !== n.iface.master);
+      if (target) {
+        found = { node: n, side, bridge: target };
+        break;
+      }
+    }
+  }
+  if (found) {
+    const i = found.node.iface;
+    let hopIdx: number;
+    if (found.side === 'ours') {
+      // Our own segment: the hops up to the misplaced veth.
+      const chain = chainTo(found.node);
+      hopIdx = egressHop;
+      for (let k = 1; k < chain.length; k++) hopIdx = b.add(chain[k], midRole(chain[k]));
+    } else {
+      // The far side: our hops up to the bridge it should be on, then the veth and the address's holder.
+      const brNode = ours.find((n) => n.iface === found?.bridge);
+      if (brNode) {
+        const chain = chainTo(brNode);
+        for (let k = 1; k < chain.length; k++) b.add(chain[k], midRole(chain[k]));
+      }
+      hopIdx = b.add(i, 'veth peer');
+      const peer = vethPeer(topo, i);
+      if (peer && peer === holder) b.add(peer, 'destination');
+    }
+    const peer = vethPeer(topo, i);
+    const owner = peer ? b.where(peer) : 'its other end';
+    const target = found.bridge;
+    if (!i.master) {
+      b.fail(
+        'not-attached',
+        hopIdx,
+        `veth ${i.name} in ${b.label(i.netns)} (the other end of ${owner}) is not attached to any bridge; it belongs on ${bridgeLabel(topo, target)}`,
+        [...evidence, `${b.where(i)} has no master (fix: ${ipCmd(i.netns, `link set ${i.name} master ${target.name}`)})`],
+      );
+    } else {
+      b.fail(
+        'wrong-bridge',
+        hopIdx,
+        `veth ${i.name} in ${b.label(i.netns)} (the other end of ${owner}) is a port of bridge ${i.master}, but it belongs on ${bridgeLabel(topo, target)}`,
+        [...evidence, `${b.where(i)} master ${i.master} (fix: ${ipCmd(i.netns, `link set ${i.name} master ${target.name}`)})`],
+      );
+    }
+    return;
+  }
   const ourBr = ourBridges[0];
   const theirBr = theirBridges[0];
   b.fail(
@@ -366,7 +433,14 @@ export function tracePath(topo: Topology, from: Endpoint, to: Endpoint, opts: Tr
           'no-route',
           atHop,
           first ? `no route from ${b.label(ns)} to ${to.ip}: no matching route and no default gateway` : `${b.label(ns)} has no route to ${to.ip}: it receives the packet but cannot forward it`,
-          [`routes in ${b.label(ns)}: ${routesText(topo, ns)}`, first ? 'the probe fails before anything is sent ("Network is unreachable")' : 'the router answers ICMP "network unreachable" (or drops the packet)'],
+          [
+            `routes in ${b.label(ns)}: ${routesText(topo, ns)}`,
+            !first
+              ? 'the router answers ICMP "network unreachable" (or drops the packet)'
+              : opts.direction === 'reply'
+                ? `the requests arrive, but ${b.label(ns)} cannot send the replies back ("Network is unreachable" inside it)`
+                : 'the probe fails before anything is sent ("Network is unreachable")',
+          ],
         );
       }
       break;
@@ -388,16 +462,23 @@ export function tracePath(topo: Topology, from: Endpoint, to: Endpoint, opts: Tr
         b.fail('link-down', egressIdx, `link down (${d.side}): ${b.where(egress)}`, [d.text]);
         break;
       }
-      const holder = topo.interfaces.find((i) => i.kind !== 'loopback' && holds(i, nextHop));
+      const network = connectedNamespaces(topo, from.netns);
+      const holder =
+        (to.netns !== null && canonicalIp(nextHop) === canonicalIp(to.ip) ? topo.interfaces.find((i) => i.netns === to.netns && i.name === to.iface) : undefined) ??
+        topo.interfaces.find((i) => i.kind !== 'loopback' && network.has(i.netns) && holds(i, nextHop));
       if (!holder) {
         const gw = route.gateway !== undefined;
+        const elsewhere = topo.interfaces.filter((i) => i.kind !== 'loopback' && holds(i, nextHop)).map((i) => b.where(i));
         b.fail(
           'arp-unanswered',
           egressIdx,
           gw
             ? `gateway ${nextHop} (route ${route.dst} via ${nextHop} in ${b.label(ns)}) does not exist: nobody holds it, ARP gets no answer`
             : `nobody holds ${nextHop}: ARP "who-has ${nextHop}" from ${b.where(egress)} gets no answer`,
-          [`no interface in any namespace on this machine has ${nextHop}`, `${b.where(egress)} reaches: ${seg.map((x) => b.where(x.iface)).join(', ')}`],
+          [
+            `no interface in the namespaces connected to ${b.label(from.netns)} has ${nextHop}${elsewhere.length ? ` (unconnected namespaces that do: ${elsewhere.slice(0, 3).join(', ')}${elsewhere.length > 3 ? ', …' : ''})` : ''}`,
+            `${b.where(egress)} reaches: ${seg.map((x) => b.where(x.iface)).join(', ')}`,
+          ],
         );
       } else {
         explainDetached(b, topo, egress, seg, holder, nextHop, egressIdx);
@@ -422,7 +503,7 @@ export function tracePath(topo: Topology, from: Endpoint, to: Endpoint, opts: Tr
   if (mismatch) {
     // The walk ran into the consequence (a gateway without a route back, ARP unanswered); the cause wins.
     const at = b.hops.find((h) => h.netns === mismatch.odd.netns && h.iface === mismatch.odd.name);
-    b.issue = { ...mismatch.issue, hop: at ? at.index : mismatch.odd === src ? 1 : null };
+    b.issue = { ...mismatch.issue, hop: at ? at.index : mismatch.odd === src ? 1 : b.hops.length || null };
   }
   return { hops: b.hops, routers: b.routers, nextHops: b.nextHops, issue: b.issue };
 }

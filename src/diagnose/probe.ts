@@ -49,9 +49,8 @@ export function chooseIdentity(proto: ProbeProto, count: number): ProbeIdentity 
 /** The ping argv for a plan. */
 export function pingArgv(p: ProbePlan): string[] {
   const waitSec = Math.max(0.2, p.timeoutMs / 1000);
-  // -w bounds the whole run: all echoes sent 0.2 s apart, then the last one's wait.
-  const deadline = Math.ceil(0.2 * (p.count - 1) + waitSec);
-  return ['ping', '-n', '-q', '-c', String(p.count), '-i', '0.2', '-W', String(waitSec), '-w', String(deadline), '-e', String(p.identity.icmpId), '-s', String(p.size), '-M', p.df ? 'do' : 'dont', p.dst];
+  // No -w: with a deadline ping keeps sending until `count` replies arrive; the probe count must stay exact.
+  return ['ping', '-n', '-q', '-c', String(p.count), '-i', '0.2', '-W', String(waitSec), '-e', String(p.identity.icmpId), '-s', String(p.size), '-M', p.df ? 'do' : 'dont', p.dst];
 }
 
 /** Parses ping's summary line and its local errors. */
@@ -119,7 +118,7 @@ export async function sendProbes(p: ProbePlan): Promise<ProbeResult> {
   const base: ProbeResult = { proto: p.proto, sent: p.count, answered: 0, refused: 0, identity: p.identity };
   if (p.proto === 'icmp') {
     const argv = pingArgv(p);
-    const limit = 5000 + 1000 * Number(argv[argv.indexOf('-w') + 1]);
+    const limit = 5000 + p.timeoutMs + 200 * p.count;
     try {
       const r = await run(argv, { netns, timeoutMs: limit });
       const parsed = parsePing(r.stdout, r.stderr);

@@ -83,6 +83,19 @@ function lastRequestHop(input: VerdictInput): Hop | undefined {
   return seen[seen.length - 1];
 }
 
+/** Observed errors as evidence lines, one per kind and sender (with the hops that saw it). */
+function errorLines(input: VerdictInput): string[] {
+  const byKey = new Map<string, { kind: string; from: string; mtu?: number; count: number; hops: number[] }>();
+  for (const e of errorsSeen(input)) {
+    const k = `${e.kind}|${e.from}`;
+    const g = byKey.get(k) ?? { kind: e.kind, from: e.from, mtu: e.mtu, count: 0, hops: [] };
+    g.count = Math.max(g.count, e.count);
+    g.hops.push(e.hop.index);
+    byKey.set(k, g);
+  }
+  return [...byKey.values()].map((g) => `${g.kind} from ${g.from}${g.mtu !== undefined ? ` (next-hop MTU ${g.mtu})` : ''} ×${g.count}, seen at hop${g.hops.length > 1 ? 's' : ''} ${g.hops.join(', ')}`);
+}
+
 function errorsSeen(input: VerdictInput): Array<{ hop: Hop; kind: string; from: string; mtu?: number; count: number }> {
   const out: Array<{ hop: Hop; kind: string; from: string; mtu?: number; count: number }> = [];
   input.hops.forEach((h, i) => {
@@ -144,7 +157,7 @@ export function decideVerdict(input: VerdictInput): Verdict {
     const dst = destinationHop(input);
     const reachedDst = dst !== undefined && (input.observed[dst.index - 1]?.request ?? 0) > 0;
     const direction = r.netns === input.to.netns && r.chain === 'OUTPUT' && reachedDst ? 'reply' : 'request';
-    const bounced = errorsSeen(input).map((e) => `${e.kind} from ${e.from} seen at hop ${e.hop.index} (${hopName(e.hop)}) ×${e.count}`);
+    const bounced = errorLines(input);
     return not('firewall', hop, direction, `firewall: ${r.target} ${r.position === 0 ? 'policy' : 'rule'} in ${r.netnsLabel} (${r.table} ${r.chain}) drops the ${direction === 'request' ? 'probes' : 'replies'}`, [
       `${ruleText(r)} counted +${r.dPackets} packets (${r.dBytes} bytes) during the probe`,
       ...drops.slice(1).map((x) => `also: ${ruleText(x)} +${x.dPackets} packets`),
@@ -156,6 +169,11 @@ export function decideVerdict(input: VerdictInput): Verdict {
   // 2. The sender could not even send.
   const local = input.result.localError;
   if (local !== undefined) {
+    // A router's "fragmentation needed" teaches the sender the path MTU: its next probe fails locally, but
+    // the place to fix is the one the path trace found.
+    if (/too long|EMSGSIZE/i.test(local) && input.issue?.cause === 'mtu') {
+      return not('mtu', input.issue.hop, input.issue.direction, input.issue.summary, [...input.issue.evidence, ...trace, ...errorLines(input), `the probe tool reported: ${local}`]);
+    }
     if (/too long|EMSGSIZE/i.test(local)) {
       const src = input.hops[0];
       return not('mtu', src ?? null, 'request', `MTU too small at the sender: ${local}`, [
@@ -176,8 +194,7 @@ export function decideVerdict(input: VerdictInput): Verdict {
 
   // 3. The configuration problem the path trace found.
   if (input.issue) {
-    const extra: string[] = [];
-    for (const e of errorsSeen(input)) extra.push(`${e.kind} from ${e.from}${e.mtu !== undefined ? ` (next-hop MTU ${e.mtu})` : ''} seen at hop ${e.hop.index} (${hopName(e.hop)}) ×${e.count}`);
+    const extra: string[] = errorLines(input);
     for (const a of input.arp) if (a.requests > 0 && a.replies === 0) extra.push(`ARP who-has ${a.target} tell ${a.asker}: ${a.requests} requests, no reply (seen at hops ${a.seenAt.join(', ')})`);
     for (const n of input.neighbours) if (n.state.some((s) => s === 'FAILED' || s === 'INCOMPLETE')) extra.push(`neighbour ${n.ip} dev ${n.dev} in ${n.netns || 'host'}: ${n.state.join(' ')}`);
     if (local !== undefined) extra.push(`the probe tool reported: ${local}`);

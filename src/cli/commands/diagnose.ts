@@ -55,6 +55,7 @@ export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<v
     setCommandLogger((line) => process.stderr.write(`${line}\n`));
   }
   let report: DiagnoseReport;
+  const t0 = Date.now();
   try {
     report = await diagnose({
       from: String(argv.from),
@@ -64,7 +65,7 @@ export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<v
       size: argv.size,
       count: argv.count,
       timeoutMs: argv.timeout,
-      onStep: argv.verbose ? (l) => process.stderr.write(`netscope: ${l}\n`) : undefined,
+      onStep: argv.verbose ? (l) => process.stderr.write(`netscope: [+${((Date.now() - t0) / 1000).toFixed(2)}s] ${l}\n`) : undefined,
     });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
