@@ -180,6 +180,9 @@ const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17
  * The first 64 bytes hold everything a typical packet reads or writes (key, counters, last-seen time, rate).
  */
 const REC = 128;
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+/** Word 3 holds proto (u16), family (u8) and the TCP state (u8): keyMatches compares the first two. */
+const PROTO_FAM_MASK = LITTLE_ENDIAN ? 0x00ffffff : 0xffffff00;
 const F = REC / 8;
 const W = REC / 4;
 const H = REC / 2;
@@ -304,9 +307,9 @@ export class FlowTable {
   private rateBase = NaN;
 
   // Echo requests waiting for a reply: (slot, generation, seq) → time. Fixed size; lookups probe ECHO_PROBE cells.
-  private readonly epSlot = new Int32Array(ECHO_PENDING).fill(-1);
-  private readonly epGen = new Uint32Array(ECHO_PENDING);
-  private readonly epSeq = new Uint16Array(ECHO_PENDING);
+  // Entry p: epKey[2p] = slot + 1 (0 = free), epKey[2p+1] = (generation & 0xffff) << 16 | seq; adjacent
+  // entries are adjacent in memory, so one probe run costs a cache line or two.
+  private readonly epKey = new Int32Array(2 * ECHO_PENDING);
   private readonly epTime = new Float64Array(ECHO_PENDING);
 
   // Key of the packet being added (scratch, numbers only).
@@ -323,6 +326,17 @@ export class FlowTable {
   private kSp = 0;
   private kDp = 0;
   private kVni = -1;
+  /** True when kS1..kD3 may be non-zero (IPv6 or MAC key last time). */
+  private kWide = false;
+  /** The key's fields as they sit in a record's words 2 and 3 (ports both ways; proto+family), for one compare. */
+  private kPortsFwd = 0;
+  private kPortsRev = 0;
+  private kProtoFam = 0;
+  private kVniU = 0;
+  /** Rate interval of the last packet's second (valid when the interval is a whole number of seconds). */
+  private kSecLast = -1;
+  private kLast = 0;
+  private readonly rateWhole: boolean;
   /** True when the packet's destination is the initiator (SYN-ACK, echo reply, ARP reply). */
   private kDstInit = false;
   /** Direction of the last lookup: 0 = a→b, 1 = b→a. */
@@ -361,6 +375,7 @@ export class FlowTable {
     // Slot numbers share an int32 index entry with a hash tag: keep at least 4 tag bits.
     this.maxFlows = Math.min(2 ** 28 - 1, Math.max(1, Math.floor(opts.maxFlows ?? 1_000_000)));
     this.rateIntervalSec = opts.rateIntervalSec && opts.rateIntervalSec > 0 ? opts.rateIntervalSec : 1;
+    this.rateWhole = Number.isInteger(this.rateIntervalSec);
     this.trackInner = opts.trackInner ?? true;
     let bits = 1;
     while (2 ** bits - 1 < this.maxFlows) bits++;
@@ -523,6 +538,7 @@ export class FlowTable {
       this.c.unkeyed++;
       return;
     }
+    this.packKey();
     const s = this.findOrCreate(tsSec, tsNs);
     const d = this.dir;
     if (d === 0) {
@@ -540,7 +556,16 @@ export class FlowTable {
       this.u32[s * W + W_LAST_SEC] = tsSec;
       this.u32[s * W + W_LAST_NS] = tsNs;
     }
-    const k = Math.floor((tsSec + tsNs / 1e9) / this.rateIntervalSec) - this.rateBase;
+    let k: number;
+    if (this.rateWhole) {
+      if (tsSec !== this.kSecLast) {
+        this.kSecLast = tsSec;
+        this.kLast = Math.floor(tsSec / this.rateIntervalSec) - this.rateBase;
+      }
+      k = this.kLast;
+    } else {
+      k = Math.floor((tsSec + tsNs / 1e9) / this.rateIntervalSec) - this.rateBase;
+    }
     const rk = this.i32[s * W + W_RATE_K];
     if (k === rk) {
       this.f32[s * W + W_RATE_CUR] += len;
@@ -588,8 +613,11 @@ export class FlowTable {
     this.kDstInit = false;
     this.kSp = 0;
     this.kDp = 0;
-    this.kS1 = this.kS2 = this.kS3 = 0;
-    this.kD1 = this.kD2 = this.kD3 = 0;
+    if (this.kWide) {
+      this.kS1 = this.kS2 = this.kS3 = 0;
+      this.kD1 = this.kD2 = this.kD3 = 0;
+      this.kWide = false;
+    }
     if ((layers & L.IPV4) !== 0) {
       this.kFam = FAM_V4;
       this.kS0 = v.ip4Src >>> 0;
@@ -602,6 +630,7 @@ export class FlowTable {
       const end = Math.min(v.base + v.caplen, b.length);
       if (so < 0 || dOff < 0 || so + 16 > end || dOff + 16 > end) return false;
       this.kFam = FAM_V6;
+      this.kWide = true;
       this.kS0 = rd32(b, so);
       this.kS1 = rd32(b, so + 4);
       this.kS2 = rd32(b, so + 8);
@@ -625,6 +654,7 @@ export class FlowTable {
       const end = Math.min(v.base + v.caplen, b.length);
       if (so < 0 || dOff < 0 || so + 6 > end || dOff + 6 > end) return false;
       this.kFam = FAM_ETH;
+      this.kWide = true;
       this.kProto = v.ethType & 0xffff;
       this.kS0 = (b[so] << 8) | b[so + 1];
       this.kS1 = rd32(b, so + 2);
@@ -656,6 +686,20 @@ export class FlowTable {
       }
     }
     return true;
+  }
+
+  /** Packs the scratch key into the shapes keyMatches compares against record words. */
+  private packKey(): void {
+    if (LITTLE_ENDIAN) {
+      this.kPortsFwd = (this.kSp | (this.kDp << 16)) >>> 0;
+      this.kPortsRev = (this.kDp | (this.kSp << 16)) >>> 0;
+      this.kProtoFam = this.kProto | (this.kFam << 16);
+    } else {
+      this.kPortsFwd = ((this.kSp << 16) | this.kDp) >>> 0;
+      this.kPortsRev = ((this.kDp << 16) | this.kSp) >>> 0;
+      this.kProtoFam = ((this.kProto << 16) | (this.kFam << 8)) >>> 0;
+    }
+    this.kVniU = this.kVni >>> 0;
   }
 
   private keyHash(): number {
@@ -691,14 +735,13 @@ export class FlowTable {
   private keyMatches(s: number): boolean {
     const w = s * W;
     const u32 = this.u32;
-    const u16 = this.u16;
-    if (u16[s * H + H_PROTO] !== this.kProto || this.u8[s * B + B_FAM] !== this.kFam || this.i32[w + W_VNI] !== this.kVni) return false;
+    // Words 3 (proto, family; TCP state masked off) and 4 (VNI), then addresses and both ports at once.
+    if ((u32[w + 3] & PROTO_FAM_MASK) !== this.kProtoFam || u32[w + W_VNI] !== this.kVniU) return false;
     const a0 = u32[w + W_A0];
     const b0 = u32[w + W_B0];
-    const ap = u16[s * H + H_A_PORT];
-    const bp = u16[s * H + H_B_PORT];
-    let fwd = a0 === this.kS0 && b0 === this.kD0 && ap === this.kSp && bp === this.kDp;
-    let rev = a0 === this.kD0 && b0 === this.kS0 && ap === this.kDp && bp === this.kSp;
+    const ports = u32[w + 2];
+    let fwd = a0 === this.kS0 && b0 === this.kD0 && ports === this.kPortsFwd;
+    let rev = a0 === this.kD0 && b0 === this.kS0 && ports === this.kPortsRev;
     if (!fwd && !rev) return false;
     if (this.kFam === FAM_V6 || this.kFam === FAM_ETH) {
       const v = this.i32[w + W_V6];
@@ -803,35 +846,41 @@ export class FlowTable {
 
   private echoRequest(s: number, seq: number, tsSec: number, tsNs: number): void {
     this.u32[s * W + W_C1]++;
-    const g = this.u32[s * W + W_GEN];
+    const gs = ((this.u32[s * W + W_GEN] & 0xffff) << 16) | seq;
+    const ek = this.epKey;
     const base = fmix(Math.imul(s, 0x9e3779b1) ^ seq) & (ECHO_PENDING - 1);
     let victim = base;
     let oldest = Infinity;
     for (let i = 0; i < ECHO_PROBE; i++) {
       const p = (base + i) & (ECHO_PENDING - 1);
-      if (this.epSlot[p] === s && this.epGen[p] === g && this.epSeq[p] === seq) return; // duplicate: keep the first send
-      if (this.epSlot[p] < 0) {
-        victim = p;
-        oldest = -Infinity;
-      } else if (this.epTime[p] < oldest) {
+      const k = ek[2 * p];
+      if (k === 0) {
+        if (oldest !== -Infinity) {
+          victim = p;
+          oldest = -Infinity;
+        }
+        continue;
+      }
+      if (k === s + 1 && ek[2 * p + 1] === gs) return; // duplicate: keep the first send
+      if (oldest !== -Infinity && this.epTime[p] < oldest) {
         victim = p;
         oldest = this.epTime[p];
       }
     }
-    this.epSlot[victim] = s;
-    this.epGen[victim] = g;
-    this.epSeq[victim] = seq;
+    ek[2 * victim] = s + 1;
+    ek[2 * victim + 1] = gs;
     this.epTime[victim] = tsSec + tsNs / 1e9;
   }
 
   private echoReply(s: number, seq: number, tsSec: number, tsNs: number): void {
     this.u32[s * W + W_C2]++;
-    const g = this.u32[s * W + W_GEN];
+    const gs = ((this.u32[s * W + W_GEN] & 0xffff) << 16) | seq;
+    const ek = this.epKey;
     const base = fmix(Math.imul(s, 0x9e3779b1) ^ seq) & (ECHO_PENDING - 1);
     for (let i = 0; i < ECHO_PROBE; i++) {
       const p = (base + i) & (ECHO_PENDING - 1);
-      if (this.epSlot[p] === s && this.epGen[p] === g && this.epSeq[p] === seq) {
-        this.epSlot[p] = -1;
+      if (ek[2 * p] === s + 1 && ek[2 * p + 1] === gs) {
+        ek[2 * p] = 0;
         // Subtract seconds first: absolute epoch times as doubles only keep ~0.2 µs.
         const ms = ((tsSec - Math.floor(this.epTime[p])) + tsNs / 1e9 - (this.epTime[p] - Math.floor(this.epTime[p]))) * 1000;
         const n = this.u32[s * W + W_RTT_N] + 1;
@@ -867,6 +916,7 @@ export class FlowTable {
       }
     }
     this.kVni = vni;
+    this.packKey();
     const s = this.find(this.keyHash());
     if (s < 0) {
       this.c.icmpErrorsUnmatched++;
@@ -888,13 +938,16 @@ export class FlowTable {
 
   private allocSlot(): number {
     let s: number;
+    let reused = true;
     if (this.freeHead >= 0) {
       s = this.freeHead;
       this.freeHead = this.i32[s * W + W_LNEXT];
     } else if (this.hwm < this.cap) {
+      reused = false;
       s = this.hwm++;
     } else if (this.cap < this.maxFlows) {
       this.grow(Math.min(this.maxFlows, this.cap * 2));
+      reused = false;
       s = this.hwm++;
     } else {
       // Full: the least recently seen flow makes room; its problems are kept, the eviction counted.
@@ -905,9 +958,10 @@ export class FlowTable {
       s = this.freeHead;
       this.freeHead = this.i32[s * W + W_LNEXT];
     }
-    // Zero the record, keeping only the generation (bumped so stale echo entries never match).
+    // Zero a reused record (fresh ones are zero already), keeping only the generation, bumped so stale
+    // echo entries never match.
     const g = this.u32[s * W + W_GEN];
-    this.u8.fill(0, s * B, s * B + REC);
+    if (reused) this.u8.fill(0, s * B, s * B + REC);
     this.u32[s * W + W_GEN] = (g + 1) >>> 0;
     this.i32[s * W + W_V6] = -1;
     this.live++;
