@@ -209,7 +209,9 @@ export class Dashboard {
     this.records = new Map(snap.flows.map((f) => [f.key, f]));
     this.model.setFlows(flows, now, total, note);
     const { macs, moved } = this.wireMacs.update(snap.macs);
-    this.model.setWireMacs(macs, moved, now);
+    // With several capture points one frame is seen on each interface along its path, so "moved between
+    // capture interfaces" is an artefact there; only a single capture point's moves (VLAN/VNI) are real.
+    this.model.setWireMacs(macs, this.capture.targets.length === 1 ? moved : [], now);
     this.model.sample(now, this.collector.packets, this.collector.bytes);
     const usage = process.cpuUsage();
     const at = process.hrtime.bigint();

@@ -12,7 +12,7 @@ import { runUntilQuit } from '../../tui/run';
 interface WatchArgs {
   bridge: string;
   filter?: string[];
-  interface?: string[];
+  interface?: string | string[];
   poll?: number;
 }
 
@@ -23,7 +23,9 @@ export function builder(y: Argv): Argv<WatchArgs> {
   return y
     .positional('bridge', { type: 'string', demandOption: true, describe: 'BRIDGE, BRIDGE@NETNS or BRIDGE@pid:PID' })
     .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression for the capture (e.g. not arp)' })
-    .option('interface', { alias: 'i', type: 'string', array: true, describe: 'also capture on IFACE[@NETNS] (repeatable)' })
+    // Not an array option: an array would swallow the filter words after the last -i; repeating -i still
+    // collects every value.
+    .option('interface', { alias: 'i', type: 'string', describe: 'also capture on IFACE[@NETNS] (repeatable)' })
     .option('poll', { type: 'number', default: 2, describe: 'seconds between host state reads (FDB, rule counters, topology)' })
     .example('$0 watch cni0@node1', 'dashboard of bridge cni0 in namespace node1')
     .example('$0 watch br0 -i eth0@pod-a not port 22', 'also capture on a pod interface, skip ssh') as unknown as Argv<WatchArgs>;
@@ -45,7 +47,8 @@ export async function handler(argv: ArgumentsCamelCase<WatchArgs>): Promise<void
   let extra: CaptureTarget[];
   try {
     main = parseTarget(argv.bridge);
-    extra = (argv.interface ?? []).map(parseTarget);
+    const extras = argv.interface === undefined ? [] : Array.isArray(argv.interface) ? argv.interface : [argv.interface];
+    extra = extras.map(parseTarget);
   } catch (err) {
     if (err instanceof TargetError) return fail(err.message, 2);
     throw err;
