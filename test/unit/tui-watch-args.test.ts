@@ -1,11 +1,11 @@
-import yargs from 'yargs';
+import yargs, { type Argv } from 'yargs';
 import * as watch from '../../src/cli/commands/watch';
 import * as demo from '../../src/cli/commands/demo';
 
-function parse(mod: typeof watch | typeof demo, argv: string[]): Record<string, unknown> {
+function parse(mod: { command: string; describe: string; builder: (y: Argv) => unknown }, argv: string[]): Record<string, unknown> {
   let got: Record<string, unknown> = {};
   yargs(argv)
-    .command({ command: mod.command, describe: mod.describe, builder: mod.builder, handler: (a) => void (got = a) })
+    .command({ command: mod.command, describe: mod.describe, builder: (y: Argv) => mod.builder(y) as Argv, handler: (a) => void (got = a) })
     .exitProcess(false)
     .strict()
     .parse();
