@@ -5,6 +5,7 @@
  * frames of a file. Status goes to stderr as AgentMessage lines. It dies with its parent: EOF on stdin, or
  * its parent pid changing. Running cap in a child also contains cap's abort when an interface disappears.
  */
+import net from 'net';
 import { performance } from 'perf_hooks';
 import { AgentCounters, AgentJob, CaptureJob, SendJob, encodeAgentMessage, AgentMessage } from './agentProtocol';
 import { CapHandle, CapOpenError, CAP_SNAPLEN } from './capHandle';
@@ -21,6 +22,8 @@ function say(m: AgentMessage): void {
 const MAX_BATCH_AGE_NS = 5_000_000;
 /** Batch size: 256 KiB is a few hundred typical frames, one write() each. */
 const BATCH_BYTES = 256 * 1024;
+/** Captured bytes allowed to wait for the parent before batches are dropped (and counted). */
+const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
 /** Exit code of an agent that could not start (the parent reads the error message, not the code). */
 const EXIT_SETUP = 3;
@@ -68,14 +71,23 @@ function runCapture(job: CaptureJob): void {
   const startDropped = readIfaceCounters().get(job.iface)?.rxDropped ?? 0;
   const clock = new ArrivalClock(job.wallOffsetNs);
   const handle = new CapHandle();
-  const counters: AgentCounters = { packets: 0, bytes: 0, truncated: 0, ifaceRxDropped: 0 };
+  const counters: AgentCounters = { packets: 0, bytes: 0, truncated: 0, ifaceRxDropped: 0, agentDropped: 0 };
   let encoder: PcapBatchEncoder | null = null;
   let flushQueued = false;
   let stopped = false;
+  // Not process.stdout: on Linux its pipe writes block, so a parent that is slow to be scheduled would stall
+  // this process and let the kernel ring overflow. A non-blocking socket queues in memory instead, bounded
+  // by MAX_QUEUED_BYTES, beyond which batches are dropped and counted.
+  const out = new net.Socket({ fd: 1, readable: false, writable: true });
 
   const flush = (): void => {
     flushQueued = false;
-    if (encoder !== null && encoder.pendingBytes > 0) process.stdout.write(encoder.take());
+    if (encoder === null || encoder.pendingBytes === 0) return;
+    if (out.writableLength > MAX_QUEUED_BYTES) {
+      counters.agentDropped += encoder.dropPending();
+      return;
+    }
+    out.write(encoder.take());
   };
   // cap dispatches until the kernel ring is empty before returning to the event loop, so under a steady
   // flood the setImmediate flush may wait long: also flush inline once a batch is MAX_BATCH_AGE_NS old.
@@ -121,7 +133,7 @@ function runCapture(job: CaptureJob): void {
     () => {
       if (encoder !== null || stopped) return;
       encoder = new PcapBatchEncoder(handle.linktype, CAP_SNAPLEN, BATCH_BYTES);
-      process.stdout.write(encoder.header());
+      out.write(encoder.header());
     },
     () => {
       if (stopped) return;
@@ -131,11 +143,11 @@ function runCapture(job: CaptureJob): void {
       flush();
       refreshDrops();
       say({ type: 'done', ...counters });
-      process.stdout.end();
+      out.end();
       process.stdin.destroy();
     },
   );
-  process.stdout.on('error', () => {
+  out.on('error', () => {
     // The parent stopped reading: nothing left to deliver to.
     handle.close();
     process.exit(0);

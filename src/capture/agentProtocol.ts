@@ -43,6 +43,8 @@ export interface AgentCounters {
   truncated: number;
   /** rx_dropped of the interface since the agent started (/proc/net/dev in its namespace). */
   ifaceRxDropped: number;
+  /** Packets the agent captured but dropped because the parent fell too far behind reading them. */
+  agentDropped: number;
 }
 
 export type AgentMessage =

@@ -51,6 +51,8 @@ export interface TargetStats {
   ifaceDrops?: number;
   /** Frames longer than the capture buffer. */
   truncated: number;
+  /** Captured but dropped by the agent because netscope fell more than 256 MiB behind reading them. */
+  agentDropped: number;
   /** Still capturing. */
   active: boolean;
 }
@@ -272,6 +274,7 @@ export class LiveCapture extends EventEmitter {
       bytes: s.bytes,
       ifaceDrops: s.agentCounters?.ifaceRxDropped,
       truncated: s.agentCounters?.truncated ?? 0,
+      agentDropped: s.agentCounters?.agentDropped ?? 0,
       active: s.active,
     }));
   }

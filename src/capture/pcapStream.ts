@@ -10,6 +10,7 @@ const RECORD_HEADER = 16;
 export class PcapBatchEncoder {
   private buf: Buffer;
   private used = 0;
+  private records = 0;
 
   constructor(
     private readonly linktype: number,
@@ -51,6 +52,7 @@ export class PcapBatchEncoder {
     o += RECORD_HEADER;
     src.copy(b, o, 0, caplen);
     this.used = o + caplen;
+    this.records++;
   }
 
   /** Hands out a copy of the filled part (the stream may hold it) and starts a new batch in place. */
@@ -58,7 +60,16 @@ export class PcapBatchEncoder {
     const out = Buffer.allocUnsafe(this.used);
     this.buf.copy(out, 0, 0, this.used);
     this.used = 0;
+    this.records = 0;
     return out;
+  }
+
+  /** Discards the current batch; returns how many records it held. */
+  dropPending(): number {
+    const n = this.records;
+    this.used = 0;
+    this.records = 0;
+    return n;
   }
 
   private grow(extra: number): void {

@@ -45,6 +45,17 @@ describe('PcapBatchEncoder', () => {
     }
   });
 
+  it('drops a pending batch and says how many records it held', () => {
+    const enc = new PcapBatchEncoder(1, 65535, 4096);
+    const f = Buffer.alloc(100, 1);
+    for (let i = 0; i < 7; i++) enc.append(f, f.length, f.length, 1, i);
+    expect(enc.dropPending()).toBe(7);
+    expect(enc.pendingBytes).toBe(0);
+    enc.append(f, f.length, f.length, 2, 0);
+    expect(enc.take().length).toBe(116);
+    expect(enc.dropPending()).toBe(0);
+  });
+
   it('grows the batch for a record larger than the batch', () => {
     const enc = new PcapBatchEncoder(1, 65535, 128);
     const big = Buffer.alloc(65535, 7);

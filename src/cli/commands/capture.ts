@@ -176,7 +176,8 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
         for (const s of capture.stats()) {
           const drops = s.ifaceDrops === undefined ? 'interface drops unknown' : `interface rx_dropped +${s.ifaceDrops}`;
           const trunc = s.truncated > 0 ? `, ${s.truncated} truncated` : '';
-          process.stderr.write(`netscope: ${s.target}: ${s.packets} packets (${s.bytes} bytes), ${drops}${trunc}\n`);
+          const behind = s.agentDropped > 0 ? `, ${s.agentDropped} dropped because netscope fell behind` : '';
+          process.stderr.write(`netscope: ${s.target}: ${s.packets} packets (${s.bytes} bytes), ${drops}${trunc}${behind}\n`);
         }
         if (capture.lateRecords > 0) {
           process.stderr.write(`netscope: ${capture.lateRecords} packets arrived later than the ${argv['window-ms']} ms reorder window (kept, slightly out of order)\n`);
