@@ -50,7 +50,8 @@ export function chooseIdentity(proto: ProbeProto, count: number): ProbeIdentity 
 export function pingArgv(p: ProbePlan): string[] {
   const waitSec = Math.max(0.2, p.timeoutMs / 1000);
   // No -w: with a deadline ping keeps sending until `count` replies arrive; the probe count must stay exact.
-  return ['ping', '-n', '-q', '-c', String(p.count), '-i', '0.2', '-W', String(waitSec), '-e', String(p.identity.icmpId), '-s', String(p.size), '-M', p.df ? 'do' : 'dont', p.dst];
+  // No -q: it would also silence local errors ("message too long").
+  return ['ping', '-n', '-c', String(p.count), '-i', '0.2', '-W', String(waitSec), '-e', String(p.identity.icmpId), '-s', String(p.size), '-M', p.df ? 'do' : 'dont', p.dst];
 }
 
 /** Parses ping's summary line and its local errors. */
