@@ -8,7 +8,8 @@
  * three cache lines. The hash is symmetric in the two endpoints, so both directions land on one flow; the
  * stored a/b order says which side initiated. Slots sit on an LRU list ordered by the rate interval (1 s by
  * default) in which they were last seen: idle expiry walks it from the front and, when the table is full,
- * the front flow (least recently seen, to interval precision) is evicted and counted.
+ * the front flow (least recently seen, to interval precision) is evicted and counted. Records for maxFlows are
+ * reserved up front as address space; pages are committed as slots are first used.
  * Flows that leave the table with a problem (failed connect, reset, …) keep that problem in a bounded log.
  */
 import { L, PacketView, TCP } from '../decode/view';
@@ -297,6 +298,8 @@ export class FlowTable {
    */
   private ix!: Int32Array;
   private ixMask = 0;
+  /** Slots the index is sized for (doubles as slots are first used, up to maxFlows). */
+  private ixCap = 1024;
   private readonly slotBits: number;
   private readonly slotMask: number;
   /** IPv6 address words beyond the first (a1..a3, b1..b3), 8 words per entry, referenced by W_V6. */
@@ -381,7 +384,10 @@ export class FlowTable {
     while (2 ** bits - 1 < this.maxFlows) bits++;
     this.slotBits = bits;
     this.slotMask = 2 ** bits - 1;
-    this.cap = Math.min(this.maxFlows, 1024);
+    // Records for maxFlows are reserved at once: a zero-filled ArrayBuffer is only address space until a
+    // slot is first written, so RSS follows the flows actually held, and the table never copies itself
+    // (no transient old+new peak). Only the small index is rebuilt as the table fills.
+    this.cap = this.maxFlows;
     this.allocRecords(this.cap);
     this.buildIndex();
     this.arp = new ArpTracker();
@@ -945,10 +951,10 @@ export class FlowTable {
     } else if (this.hwm < this.cap) {
       reused = false;
       s = this.hwm++;
-    } else if (this.cap < this.maxFlows) {
-      this.grow(Math.min(this.maxFlows, this.cap * 2));
-      reused = false;
-      s = this.hwm++;
+      if (this.hwm > this.ixCap) {
+        this.ixCap = Math.min(this.maxFlows, this.ixCap * 2);
+        this.buildIndex();
+      }
     } else {
       // Full: the least recently seen flow makes room; its problems are kept, the eviction counted.
       const victim = this.lruHead;
@@ -1053,10 +1059,10 @@ export class FlowTable {
     ix[i] = 0;
   }
 
-  /** (Re)builds the index for the current capacity from the live flows. */
+  /** (Re)builds the index for ixCap slots (load ≤ 1/2) from the live flows. */
   private buildIndex(): void {
-    let n = 1024;
-    while (n < this.cap * 2) n *= 2;
+    let n = 2048;
+    while (n < this.ixCap * 2) n *= 2;
     this.ix = new Int32Array(n);
     this.ixMask = n - 1;
     for (let s = this.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) this.indexInsert(this.u32[s * W + W_HASH], s);
@@ -1074,12 +1080,6 @@ export class FlowTable {
     this.f64 = new Float64Array(mem);
   }
 
-  private grow(newCap: number): void {
-    this.allocRecords(newCap);
-    this.cap = newCap;
-    this.buildIndex();
-  }
-
   // ---------------------------------------------------------------------------------------------------------
   // Output (allocates: only for flows that are shown)
 
@@ -1088,7 +1088,7 @@ export class FlowTable {
     let n = 0;
     for (let s = this.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) slots[n++] = s;
     if (sort === undefined) return top > 0 && top < n ? slots.subarray(0, top) : slots;
-    const key = new Float64Array(this.cap);
+    const key = new Float64Array(this.hwm);
     for (let i = 0; i < n; i++) {
       const s = slots[i];
       switch (sort) {
