@@ -5,6 +5,7 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { CaptureStartError } from '../../capture/live';
 import { parseTarget, TargetError, type CaptureTarget } from '../../capture/target';
+import { requireRoot } from '../../host/run';
 import { Dashboard, WatchError } from '../../tui/dashboard';
 import { tooSmall } from '../../tui/layout';
 import { runUntilQuit } from '../../tui/run';
@@ -52,6 +53,12 @@ export async function handler(argv: ArgumentsCamelCase<WatchArgs>): Promise<void
   } catch (err) {
     if (err instanceof TargetError) return fail(err.message, 2);
     throw err;
+  }
+  try {
+    // Checked first: without root, discovery cannot enter namespaces and would fail less clearly.
+    requireRoot('CAP_NET_RAW', 'live capture (and entering network namespaces)');
+  } catch (err) {
+    return fail((err as Error).message, 1);
   }
   const filter = (argv.filter ?? []).join(' ').trim() || undefined;
   let dash: Dashboard;
