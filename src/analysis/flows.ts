@@ -283,7 +283,7 @@ export class FlowTable {
   private lruTail = -1;
 
   // Flow records: one fixed-size record per slot in one ArrayBuffer (see the layout above), read through
-  // typed views of every width. A packet touches two or three cache lines of its own flow, not forty columns.
+  // typed views of every width. A typical packet touches one cache line of its own flow.
   private mem!: ArrayBuffer;
   private u8!: Uint8Array;
   private u16!: Uint16Array;
@@ -292,7 +292,7 @@ export class FlowTable {
   private f32!: Float32Array;
   private f64!: Float64Array;
   /**
-   * Open-addressing index (linear probing, load ≤ 1/2). An entry packs slot + 1 into the low `slotBits` bits
+   * Open-addressing index (linear probing, load ≤ 1/2). An entry packs slot + 1 into the low bits (slotMask)
    * and the hash's top bits above them as a tag, so a probe rarely touches a record that is not the one; 0 = empty.
    * One int32 per entry keeps the index small enough to stay in cache.
    */
@@ -300,7 +300,7 @@ export class FlowTable {
   private ixMask = 0;
   /** Slots the index is sized for (doubles as slots are first used, up to maxFlows). */
   private ixCap = 1024;
-  private readonly slotBits: number;
+  /** Low bits of an index entry holding slot + 1 (enough for maxFlows); the bits above hold the hash tag. */
   private readonly slotMask: number;
   /** IPv6 address words beyond the first (a1..a3, b1..b3), 8 words per entry, referenced by W_V6. */
   private v6w = new Uint32Array(8 * 64);
@@ -382,7 +382,6 @@ export class FlowTable {
     this.trackInner = opts.trackInner ?? true;
     let bits = 1;
     while (2 ** bits - 1 < this.maxFlows) bits++;
-    this.slotBits = bits;
     this.slotMask = 2 ** bits - 1;
     // Records for maxFlows are reserved at once: a zero-filled ArrayBuffer is only address space until a
     // slot is first written, so RSS follows the flows actually held, and the table never copies itself
