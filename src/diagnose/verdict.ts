@@ -74,6 +74,12 @@ function lastSeenInNs(input: VerdictInput, netns: string): Hop | undefined {
   return seen[seen.length - 1] ?? inNs[0];
 }
 
+/** On the way back, the hop of `netns` closest to FROM that still saw the replies (else its last hop). */
+function firstReplyInNs(input: VerdictInput, netns: string): Hop | undefined {
+  const inNs = input.hops.filter((h) => h.netns === netns && !h.replyOnly);
+  return inNs.find((h) => (input.observed[h.index - 1]?.reply ?? 0) > 0) ?? inNs[inNs.length - 1];
+}
+
 function destinationHop(input: VerdictInput): Hop | undefined {
   return input.hops.find((h) => h.role === 'destination' && !h.replyOnly);
 }
@@ -153,10 +159,12 @@ export function decideVerdict(input: VerdictInput): Verdict {
   const drops = input.rules.filter((r) => isDropTarget(r.target));
   if (drops.length > 0) {
     const r = drops[0];
-    const hop = lastSeenInNs(input, r.netns);
     const dst = destinationHop(input);
-    const reachedDst = dst !== undefined && (input.observed[dst.index - 1]?.request ?? 0) > 0;
-    const direction = r.netns === input.to.netns && r.chain === 'OUTPUT' && reachedDst ? 'reply' : 'request';
+    const dstObs = dst ? input.observed[dst.index - 1] : undefined;
+    const reachedDst = (dstObs?.request ?? 0) > 0;
+    // The replies were sent (seen leaving TO) or TO's own OUTPUT chain dropped them: the reply direction.
+    const direction = reachedDst && ((dstObs?.reply ?? 0) > 0 || (r.netns === input.to.netns && r.chain === 'OUTPUT')) ? 'reply' : 'request';
+    const hop = direction === 'reply' ? firstReplyInNs(input, r.netns) : lastSeenInNs(input, r.netns);
     const bounced = errorLines(input);
     return not('firewall', hop, direction, `firewall: ${r.target} ${r.position === 0 ? 'policy' : 'rule'} in ${r.netnsLabel} (${r.table} ${r.chain}) drops the ${direction === 'request' ? 'probes' : 'replies'}`, [
       `${ruleText(r)} counted +${r.dPackets} packets (${r.dBytes} bytes) during the probe`,

@@ -57,6 +57,12 @@ describe('decideVerdict', () => {
     expect(v.evidence).toContain('echo requests: seen up to hop 2 (node veth-a, 2/2), not at hop 4 (node veth-b)');
   });
 
+  test('a DROP of the replies: reply direction, at the hop closest to FROM that still saw them', () => {
+    const observed = [obs(2, 0), obs(2, 0), BRIDGE, obs(2, 2), obs(2, 2)];
+    const v = decideVerdict(input({ rules: [{ ...drop, text: '-s 10.244.1.3/32 -j DROP' }], observed }));
+    expect(v).toMatchObject({ cause: 'firewall', hop: 4, direction: 'reply', summary: 'firewall: DROP rule in node (filter FORWARD) drops the replies' });
+  });
+
   test('an ACCEPT rule that moved is not a cause', () => {
     const v = decideVerdict(input({ rules: [{ ...drop, target: 'ACCEPT' }], observed: [obs(2, 0), obs(2, 0), BRIDGE, obs(2, 0), obs(2, 0)] }));
     expect(v.cause).toBe('no-reply');
