@@ -91,12 +91,18 @@ export function interfaceDeltas(hops: Hop[], before: Topology, after: Topology):
   return out;
 }
 
-/** Neighbour entries for the path's next hops after the probe (INCOMPLETE/FAILED: ARP got no answer). */
-export function neighbourStates(after: Topology, nextHops: Array<{ netns: string; ip: string; dev: string }>): NeighbourState[] {
+/**
+ * Neighbour entries for the path's next hops after the probe (INCOMPLETE/FAILED: ARP got no answer), with the
+ * state before it (absent: there was no entry, so the probe had to resolve the address first).
+ */
+export function neighbourStates(before: Topology, after: Topology, nextHops: Array<{ netns: string; ip: string; dev: string }>): NeighbourState[] {
   const out: NeighbourState[] = [];
+  const find = (t: Topology, nh: { netns: string; ip: string; dev: string }) => t.neighbours.find((x) => x.netns === nh.netns && x.ip === nh.ip && x.dev === nh.dev);
   for (const nh of nextHops) {
-    const n = after.neighbours.find((x) => x.netns === nh.netns && x.ip === nh.ip && x.dev === nh.dev);
-    if (n) out.push({ netns: n.netns, ip: n.ip, dev: n.dev, ...(n.mac ? { mac: n.mac } : {}), state: n.state });
+    const n = find(after, nh);
+    if (!n) continue;
+    const b = find(before, nh);
+    out.push({ netns: n.netns, ip: n.ip, dev: n.dev, ...(n.mac ? { mac: n.mac } : {}), state: n.state, ...(b ? { stateBefore: b.state } : {}) });
   }
   return out;
 }

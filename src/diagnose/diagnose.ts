@@ -197,7 +197,7 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
   );
   const arp = matcher.arpExchanges();
   const interfaces = interfaceDeltas(hops, topo, after);
-  const neighbours = neighbourStates(after, nextHops);
+  const neighbours = neighbourStates(topo, after, nextHops);
   const verdict = decideVerdict({ from, to, proto: o.proto, port: o.port, hops, observed, issue, result, rules: rulesAfter.hits, arp, neighbours, nextHops, interfaces });
   const report: DiagnoseReport = {
     version: 1,

@@ -159,7 +159,10 @@ export interface NeighbourState {
   ip: string;
   dev: string;
   mac?: string;
+  /** After the probe. */
   state: string[];
+  /** Before the probe (absent: no entry then). */
+  stateBefore?: string[];
 }
 
 export interface ProbeResult {
