@@ -479,7 +479,7 @@ export class DashboardModel {
     const count = rows.length === d.flowsTotal ? `${d.flowsTotal}` : `${rows.length} of ${d.flowsTotal}`;
     const note = d.flowsNote ? `, ${d.flowsNote}` : '';
     return {
-      label: escapeTags(` flows ${count}${filterNote}${note} · sort ${this.sortKey} ${arrow} `),
+      label: paneLabel(`flows ${count}${filterNote}${note} · sort ${this.sortKey} ${arrow}`, width),
       header,
       lines,
     };
@@ -499,9 +499,11 @@ export class DashboardModel {
     const macW = 17;
     const portW = Math.min(16, Math.max(4, ...shown.map((r) => (r.port ?? `(${r.wireIface ?? '?'})`).length)));
     const ageW = 4;
-    const podW = Math.max(8, width - macW - portW - ageW - 3);
+    // Narrow pane: the IP and pod go on a second line rather than being cut to a few characters.
+    const twoLines = width - macW - portW - ageW - 3 < 20;
+    const podW = twoLines ? width - 2 : width - macW - portW - ageW - 3;
     lines.push(
-      tag('bold', padEnd('mac', macW) + ' ' + padEnd('port', portW) + ' ' + padStart('age', ageW) + ' ' + padEnd('ip / pod', podW)),
+      tag('bold', padEnd('mac', macW) + ' ' + padEnd('port', portW) + ' ' + padStart('age', ageW) + (twoLines ? '' : ' ' + padEnd('ip / pod', podW))),
     );
     for (const r of shown) {
       const move = d.moves.get(r.mac);
@@ -509,23 +511,21 @@ export class DashboardModel {
       const where = [r.ips.join(' '), r.pod].filter((s) => s).join(' ') || (r.local ? 'bridge (local)' : '');
       const wireAge = r.wireLastSec !== undefined ? this.nowSec - r.wireLastSec : undefined;
       const ageSec = r.ageSec ?? wireAge;
-      let text =
-        padEnd(r.mac, macW) + ' ' + padEnd(port, portW) + ' ' + padStart(age(ageSec), ageW) + ' ' + padEnd(where, podW);
-      let tagged = escapeTags(text);
-      if (move) {
-        text = clip(`${text.trimEnd()}  MOVED ${move.from}→${move.to}`, width);
-        tagged = tag('yellow-fg', tag('bold', escapeTags(text)));
-      } else if (r.local) {
-        tagged = tag('gray-fg', tagged);
-      } else if (r.port === undefined) {
-        tagged = tag('cyan-fg', tagged); // seen on the wire, not (yet/anymore) in the FDB
+      const head = padEnd(r.mac, macW) + ' ' + padEnd(port, portW) + ' ' + padStart(age(ageSec), ageW);
+      const moved = move ? `  MOVED ${move.from}→${move.to}` : '';
+      const texts = twoLines ? [head, clip(`  ${where}${moved}`, width)] : [clip(`${head} ${padEnd(where, podW)}`.trimEnd() + moved, width)];
+      for (const text of texts) {
+        let tagged = escapeTags(text);
+        if (move) tagged = tag('yellow-fg', tag('bold', tagged));
+        else if (r.local) tagged = tag('gray-fg', tagged);
+        else if (r.port === undefined) tagged = tag('cyan-fg', tagged); // seen on the wire, not (yet/anymore) in the FDB
+        lines.push(tagged);
       }
-      lines.push(tagged);
     }
     const moves = d.moves.size ? `, ${d.moves.size} moved` : '';
     const hid = hidden ? `, ${hidden} multicast hidden` : '';
     return {
-      label: escapeTags(` MAC table ${bridge}: ${shown.length}${moves}${hid} `),
+      label: paneLabel(`MAC table ${bridge}: ${shown.length}${moves}${hid}`, width),
       lines: this.window('macs', lines, height, 1),
     };
   }
@@ -546,12 +546,17 @@ export class DashboardModel {
     if (rows.length === 0 && !err) {
       lines.push(d.rulesSec === 0 ? 'reading rule counters…' : 'no rule counter moved in the last interval');
     }
+    // Narrow pane: rate and total give way to the rule text.
+    const compact = width < 64;
     for (const { row, movedSec } of rows) {
       const fresh = movedSec === d.rulesSec;
       const flag = row.hitDrop ? row.target.toUpperCase().slice(0, 6) : '';
       const where = `${row.table}/${row.chain}${row.position === 0 ? ' policy' : ` #${row.position}`}`;
       const what = row.service ? `${row.service}: ${row.text}` : row.text;
-      const lead = padEnd(flag, 6) + ' ' + padStart(`+${si(fresh ? row.dPackets : 0)}`, 6) + ' ' + padStart(pktRate(fresh ? row.pps : 0), 8) + ' ' + padStart(si(row.packets), 6) + ' ';
+      const delta = padStart(`+${si(fresh ? row.dPackets : 0)}`, 6);
+      const lead = compact
+        ? padEnd(flag, 6) + ' ' + delta + ' '
+        : padEnd(flag, 6) + ' ' + delta + ' ' + padStart(pktRate(fresh ? row.pps : 0), 8) + ' ' + padStart(si(row.packets), 6) + ' ';
       // The rule text is what tells rules apart: it continues on up to two more lines instead of being cut.
       const room = Math.max(10, width - lead.length);
       const full = `${where} ${what}`;
@@ -566,9 +571,9 @@ export class DashboardModel {
     const ns = this.opts.netns ? ` in ${this.opts.netns}` : '';
     const drops = rows.filter((r) => r.row.hitDrop && r.movedSec === d.rulesSec).length;
     const dropNote = drops ? `, ${drops} DROP/REJECT hit` : '';
-    const header = tag('bold', padEnd('', 6) + ' ' + padStart('Δpkts', 6) + ' ' + padStart('rate', 8) + ' ' + padStart('total', 6) + ' rule');
+    const header = tag('bold', padEnd('', 6) + ' ' + padStart('Δpkts', 6) + (compact ? '' : ' ' + padStart('rate', 8) + ' ' + padStart('total', 6)) + ' rule');
     return {
-      label: escapeTags(` rule counters${ns}: ${rows.length} moving${dropNote} `),
+      label: paneLabel(`rule counters${ns}: ${rows.length} moving${dropNote}`, width),
       lines: this.window('rules', [header, ...lines], height, 1),
     };
   }
@@ -674,6 +679,11 @@ export class DashboardModel {
     const top = this.scroll[pane];
     return [...head, ...body.slice(top, top + room)];
   }
+}
+
+/** A box label: clipped so it never wraps into the pane (blessed wraps long labels). */
+function paneLabel(text: string, width: number): string {
+  return escapeTags(` ${clip(text, Math.max(1, width - 4))} `);
 }
 
 // ── helpers ─────────────────────────────────────────────────────────────────────────────────────────────

@@ -172,6 +172,13 @@ describe('DashboardModel host panes', () => {
     expect(lines.join('\n')).not.toContain('33:33:00:00:00:01');
     expect(lines[lines.length - 1]).toMatch(/^ee:00:00:00:00:01 .*bridge \(local\)/);
     expect(p.label).toContain('1 multicast hidden');
+    // Narrow: IP and pod on a second line; labels never exceed the box.
+    const narrow = m.macPane(40, 20);
+    const nl = plain(narrow.lines);
+    expect(nl[1]).toMatch(/^02:00:00:00:00:0a veth-a\s+3s$/);
+    expect(nl[2]).toBe('  10.244.1.2 pod-a');
+    for (const l of nl) expect(l.length).toBeLessThanOrEqual(40);
+    expect(stripTags(narrow.label).length).toBeLessThanOrEqual(38);
     m.setFdb(
       [{ mac: '02:00:00:00:00:0a', port: 'veth-b', flags: [], ageSec: 0, pod: 'pod-a', ips: ['10.244.1.2'] }],
       [{ mac: '02:00:00:00:00:0a', from: 'veth-a', to: 'veth-b' }],
@@ -210,10 +217,15 @@ describe('DashboardModel host panes', () => {
     expect(lines[1]).toMatch(/\+10 .*-j ACCEPT/);
     expect(lines[2]).toMatch(/\+0 .*#1/);
     // A narrow pane wraps the rule text instead of cutting off the part that matters (port, target).
-    const narrow = plain(m.rulePane(60, 10).lines);
+    const narrow = plain(m.rulePane(70, 10).lines);
     const at = narrow.findIndex((l) => l.includes('#1'));
-    expect(narrow[at + 1]).toMatch(/^\s{30}/);
+    expect(narrow[at + 1]).toMatch(/^\s{30}\S/);
     expect(narrow.slice(at, at + 3).map((l) => l.slice(30).trim()).join(' ')).toContain('--dport 8080 -j DROP');
+    // Very narrow: rate and total make room for the rule.
+    const tiny = plain(m.rulePane(40, 10).lines);
+    expect(tiny[0]).toMatch(/^\s+Δpkts rule$/);
+    expect(tiny.find((l) => l.includes('#1'))).toMatch(/^\s+\+0 filter\/FORWARD #1 -s/);
+    for (const l of tiny) expect(l.length).toBeLessThanOrEqual(40);
     m.setRules([rule({ key: 'acc', position: 2, text: '-j ACCEPT', target: 'ACCEPT', packets: 110 })], 1002 + RULE_STICKY_SEC + 1);
     expect(plain(m.rulePane(100, 10).lines)[1]).toMatch(/no rule counter moved/);
   });

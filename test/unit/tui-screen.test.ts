@@ -82,7 +82,7 @@ describe('DashboardView (headless)', () => {
     expect(text).toMatch(/syn-sent FAIL/);
     expect(text).toMatch(/ARP\?/);
     expect(text).toMatch(/02:00:00:00:00:0a veth-a .* 10\.244\.1\.2 pod-a/);
-    expect(text).toMatch(/DROP\s+\+2\s+1\/s\s+5 filter\/FORWARD #1/);
+    expect(text).toMatch(/DROP\s+\+2\s+(1\/s\s+5 )?filter\/FORWARD #1/);
     expect(text).toContain('cni0 bridge UP 10.244.1.1/24');
     expect(text).toMatch(/packets\/s 1\.2k/);
     expect(text).toMatch(/● live │ 1\.2k\/s 800kb\/s/);
