@@ -80,6 +80,10 @@ export async function handler(argv: ArgumentsCamelCase<DemoArgs>): Promise<void>
       terminal: term ? 'xterm' : undefined,
       title: 'netscope demo',
     });
+    if (abort.signal.aborted) {
+      await dash.close();
+      throw new Error('interrupted');
+    }
   } catch (err) {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(s, onEarlySignal);
     await lab?.down(argv.keep === true).catch((e: Error) => say(`teardown: ${e.message}`));
