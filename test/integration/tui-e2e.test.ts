@@ -29,7 +29,7 @@ function screen(session: string): string {
 }
 
 /** Polls the pane until `test` accepts its text; fails with the last screen. */
-async function waitFor(session: string, what: string, test: (text: string) => boolean, timeoutMs = 25_000): Promise<string> {
+async function waitFor(session: string, what: string, test: (text: string) => boolean, timeoutMs = 40_000): Promise<string> {
   const until = Date.now() + timeoutMs;
   let text = '';
   for (;;) {
@@ -160,7 +160,7 @@ d('netscope watch in tmux', () => {
     expect(after).not.toContain('┌─ flows');
     // Captures stopped: no process of ours is left in the node namespace.
     expect(sh('ip', ['netns', 'pids', node]).trim()).toBe('');
-  }, 90_000);
+  }, 120_000);
 
   test('a missing bridge is one clear line listing the bridges it can see', async () => {
     const exitFile = path.join(tmpDir, 'missing.exit');
@@ -200,7 +200,7 @@ d('netscope demo', () => {
         /10\.244\.9\.3:8080 .*FAIL/.test(t) &&
         /DROP\s+\+\d+/.test(t) &&
         /veth-pod-c\s+\S+ 10\.244\.9\.4 nst\w+-pod-c\/eth0/.test(t),
-      40_000,
+      60_000,
     );
     expect(text).toContain('⇄ eth0 UP in namespace');
     expect(namespacesWith(`${name}-`).sort()).toEqual([`${name}-node`, `${name}-pod-a`, `${name}-pod-b`, `${name}-pod-c`]);
@@ -210,7 +210,7 @@ d('netscope demo', () => {
     expect(namespacesWith(`${name}-`)).toEqual([]);
     expect(trafficProcesses()).toEqual([]);
     expect(sh('ip', ['-j', 'link', 'show']).includes(name)).toBe(false);
-  }, 90_000);
+  }, 120_000);
 
   /** Starts a headless demo and resolves once its lab is up. */
   async function startHeadless(name: string): Promise<{ child: ChildProcess; out: () => string; err: () => string }> {
@@ -241,7 +241,7 @@ d('netscope demo', () => {
     expect(run.out()).toMatch(/packets\/s/);
     expect(namespacesWith(`${name}-`)).toEqual([]);
     expect(trafficProcesses()).toEqual([]);
-  }, 90_000);
+  }, 120_000);
 
   test('an internal error restores the terminal, tears the lab down and exits 1', async () => {
     const name = `${P}c`;
@@ -259,7 +259,7 @@ d('netscope demo', () => {
     expect(r.code).toBe(1);
     expect(namespacesWith(`${name}-`)).toEqual([]);
     expect(trafficProcesses()).toEqual([]);
-  }, 90_000);
+  }, 120_000);
 
   test('SIGKILL: the traffic dies with the demo and the next demo removes the leftover lab', async () => {
     const name = `${P}k`;
@@ -278,5 +278,5 @@ d('netscope demo', () => {
     expect(again.stderr).toContain('removed 4 namespace(s) a previous demo left behind');
     expect(again.code).toBe(0);
     expect(namespacesWith(`${name}-`)).toEqual([]);
-  }, 90_000);
+  }, 120_000);
 });
