@@ -215,7 +215,7 @@ export async function run(): Promise<void> {
     const m = await runChild(memFile);
     const mb = (x: number): string => `${(x / 1048576).toFixed(1)} MiB`;
     console.log(
-      `memory: ${m.flows} flows held (evicted ${m.evicted}): RSS ${mb(m.rssAfter)}, peak while growing ${mb(m.rssPeak)} ` +
+      `memory: ${m.flows} flows held (evicted ${m.evicted}): RSS ${mb(m.rssAfter)}, peak ${mb(m.rssPeak)} ` +
         `(process before: ${mb(m.rssBefore)}; typed arrays ${mb(m.arrayBuffers)}, heap ${mb(m.heapUsed)})  (target < 250 MB)`,
     );
   } finally {
