@@ -23,8 +23,11 @@ export interface CollectorOptions {
 
 export class TrafficCollector {
   readonly flows: FlowTable;
+  /** Everything captured, and what was captured on the first target (the bridge) alone. */
   packets = 0;
   bytes = 0;
+  firstTargetPackets = 0;
+  firstTargetBytes = 0;
   /** Changes whenever the watched flow's kept packets change (the view re-formats only then). */
   detailVersion = 0;
   private readonly view = new PacketView();
@@ -44,6 +47,10 @@ export class TrafficCollector {
     this.flows.add(v, rec);
     this.packets++;
     this.bytes += rec.len;
+    if (rec.ifIndex === 0) {
+      this.firstTargetPackets++;
+      this.firstTargetBytes += rec.len;
+    }
     this.recent.push(rec);
     if (this.detail !== undefined && this.detail.matches(v)) {
       this.detailRing.push(rec);

@@ -212,7 +212,10 @@ export class Dashboard {
     // With several capture points one frame is seen on each interface along its path, so "moved between
     // capture interfaces" is an artefact there; only a single capture point's moves (VLAN/VNI) are real.
     this.model.setWireMacs(macs, this.capture.targets.length === 1 ? moved : [], now);
-    this.model.sample(now, this.collector.packets, this.collector.bytes);
+    // The chart and the rates are the bridge's (LiveCapture tags the bridge, target 0, with ifIndex 0); the
+    // packet total counts every source.
+    const c = this.collector;
+    this.model.sample(now, c.firstTargetPackets, c.firstTargetBytes, c.packets);
     const usage = process.cpuUsage();
     const at = process.hrtime.bigint();
     const wallUs = Number(at - this.cpuMark.at) / 1000;

@@ -272,11 +272,11 @@ export class DashboardModel {
   }
 
   /**
-   * Cumulative totals of everything captured; called about once a second. Derives the status line's rates and
-   * the chart's history.
+   * Cumulative packet/byte totals of the watched bridge, called about once a second: they give the status
+   * line's rates and the chart's history. `allSourcesPackets` (default: the same) is the total shown.
    */
-  sample(nowSec: number, packets: number, byteCount: number): void {
-    this.totalPackets = packets;
+  sample(nowSec: number, packets: number, byteCount: number, allSourcesPackets = packets): void {
+    this.totalPackets = allSourcesPackets;
     this.nowSec = nowSec;
     const prev = this.lastSample;
     this.lastSample = { sec: nowSec, packets, bytes: byteCount };

@@ -83,6 +83,16 @@ describe('TrafficCollector + adapters (real decoder and flow engine)', () => {
     expect(text.split('\n')[0]).toMatch(/^tcp\s+10\.244\.1\.2:40000 ⇄ 10\.244\.1\.3:80/); // most bytes first
   });
 
+  it('counts the first capture target (the bridge) apart from extra interfaces', () => {
+    const c = new TrafficCollector();
+    const r0 = rec(echo(8, A, B, 1, 1), T0);
+    c.add(r0);
+    const r1 = rec(echo(8, A, B, 1, 2), T0, 0, 'pod-a/eth0');
+    r1.ifIndex = 1;
+    c.add(r1);
+    expect([c.packets, c.firstTargetPackets, c.firstTargetBytes]).toEqual([2, 1, r0.len]);
+  });
+
   it('a SYN or echo request in flight is not a failure yet', () => {
     const c = new TrafficCollector();
     c.add(rec(tcpFrame(A, B, 40001, 80, 'S'), T0, 0));
