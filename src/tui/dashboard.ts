@@ -42,7 +42,7 @@ export interface DashboardOptions {
   filter?: string;
   /** Host state refresh (FDB, topology, rule counters), default 2000 ms. */
   pollMs?: number;
-  /** Flows taken from the engine per snapshot (sorted by the current key), default 500. */
+  /** Flows taken from the engine per snapshot (sorted by the current key), default 500; ten times that while a `/` filter is set. */
   top?: number;
   output?: NodeJS.WritableStream;
   input?: NodeJS.ReadableStream;
@@ -106,6 +106,7 @@ export class Dashboard {
   private resolveDone: () => void = () => undefined;
   private lastSnapshotSec = 0;
   private snapshotSort: SortKey | undefined;
+  private snapshotFilter = '';
   private records = new Map<string, FlowRecord>();
   private wireMacs = new WireMacTracker();
   private fdbWatch = new FdbWatch();
@@ -195,7 +196,8 @@ export class Dashboard {
     // Fast tick: detail lines and sort changes feel immediate; flow snapshots stay at one per second.
     this.ticker = setInterval(() => {
       const now = nowSec();
-      if (now - this.lastSnapshotSec >= 1 || this.snapshotSort !== this.model.sortKey) this.snapshot();
+      const changed = this.snapshotSort !== this.model.sortKey || this.snapshotFilter !== this.model.flowFilter;
+      if (now - this.lastSnapshotSec >= 1 || changed) this.snapshot();
       this.refreshDetail();
     }, 250);
   }
@@ -204,7 +206,10 @@ export class Dashboard {
     const now = nowSec();
     this.lastSnapshotSec = now;
     this.snapshotSort = this.model.sortKey;
-    const snap = this.collector.snapshot(now, ENGINE_SORT[this.model.sortKey], this.opts.top ?? 500);
+    this.snapshotFilter = this.model.flowFilter;
+    // A `/` filter searches a deeper cut of the table, so a small flow among many is still found.
+    const top = (this.opts.top ?? 500) * (this.model.flowFilter ? 10 : 1);
+    const snap = this.collector.snapshot(now, ENGINE_SORT[this.model.sortKey], top);
     const { flows, total, note } = flowsFromSnapshot(snap, now);
     this.records = new Map(snap.flows.map((f) => [f.key, f]));
     this.model.setFlows(flows, now, total, note);
