@@ -272,6 +272,18 @@ d('capture and replay through real namespaces', () => {
     expect(spawnSync('tshark', ['-r', out, '-c', '1'], { encoding: 'utf8' }).status).toBe(0);
   });
 
+  it('replay counts frames the kernel refuses, with the reason, and exits 1', async () => {
+    const file = path.join(tmp, 'toobig.pcap');
+    const big = ether('02:00:00:00:0b:0b', '02:00:00:00:0a:0a', 0x0800, ipv4({ src: '10.244.7.1', dst: '10.244.7.2', proto: 17 }, udp(1, 2, Buffer.alloc(3000))));
+    await writeFixture(file, [frames[0], big, frames[1]]);
+    const r = netscope(['replay', file, '-i', `eth0@${PODA}`, '--top-speed', '--json']);
+    expect(r.code).toBe(1);
+    const res = JSON.parse(r.stdout) as { sent: number; failed: number; errors: string[] };
+    expect(res.sent).toBe(2);
+    expect(res.failed).toBe(1);
+    expect(res.errors[0]).toMatch(/Message too long \(1×\)/);
+  });
+
   it('agents exit when netscope is killed without a chance to stop them', async () => {
     const cap = await startCapture(['-i', `${BR}@${NODE}`, '-i', `eth0@${PODB}`]);
     const agents = childPids(cap.child.pid!);
