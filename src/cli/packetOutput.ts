@@ -4,21 +4,26 @@
  * `--summary` counters. Output is batched into large writes; a reader that goes away (`| head`) ends
  * the output quietly instead of crashing on EPIPE.
  */
-import { formatLine, protocolName, toJson } from '../decode/format';
-import { LAYER_NAMES, PacketView } from '../decode/view';
+import { LineBuffer, toJson, writeLine } from '../decode/format';
+import { L, LAYER_NAMES, PacketView } from '../decode/view';
 import { formatTs, PacketRecord } from '../pcap/record';
 
-/** Pending text is handed to the stream once it reaches this many characters (one syscall per ~64 KiB). */
-const CHUNK_CHARS = 64 * 1024;
+/** Pending output is handed to the stream once it reaches this many bytes (one syscall per ~64 KiB). */
+const CHUNK_BYTES = 64 * 1024;
+
+/** Text longer than this is handed to the stream as it is rather than copied into the byte area. */
+const LARGE_TEXT = 256 * 1024;
 
 /**
- * Batches text into big writes to a stream and tracks whether the stream still accepts output.
- * Text is handed over when 64 KiB are pending, or at the latest when the event loop turns (setImmediate):
- * a file read in a tight loop gets big writes, a live capture gets its lines without delay.
+ * Batches output into big writes to a stream and tracks whether the stream still accepts output.
+ * Output is collected as bytes in a LineBuffer (PacketPrinter writes text lines into it directly, without
+ * making strings) and handed over when 64 KiB are pending, or at the latest when the event loop turns
+ * (setImmediate): a file read in a tight loop gets big writes, a live capture gets its lines without delay.
  * EPIPE (the reader closed the pipe) closes the writer silently; any other write error is kept in `error`.
  */
 export class BufferedWriter {
-  private pending = '';
+  /** Pending output; append to it and call commit() (or use write()). */
+  readonly lines = new LineBuffer();
   private inFlight = 0;
   private drainWaiters: Array<() => void> = [];
   private idleWaiters: Array<() => void> = [];
@@ -44,8 +49,22 @@ export class BufferedWriter {
 
   write(text: string): void {
     if (this.closedFlag) return;
-    this.pending += text;
-    if (this.pending.length >= CHUNK_CHARS) this.send();
+    if (text.length > LARGE_TEXT) {
+      this.send();
+      this.hand(text);
+      return;
+    }
+    this.lines.utf8(text);
+    this.commit();
+  }
+
+  /** Call after appending to `lines`: sends a full batch, or schedules sending what is pending. */
+  commit(): void {
+    if (this.closedFlag) {
+      this.lines.discard();
+      return;
+    }
+    if (this.lines.pending >= CHUNK_BYTES) this.send();
     else if (!this.scheduled) {
       this.scheduled = true;
       setImmediate(this.sendScheduled);
@@ -75,9 +94,13 @@ export class BufferedWriter {
   }
 
   private send(): void {
-    if (this.pending === '' || this.closedFlag) return;
-    const chunk = this.pending;
-    this.pending = '';
+    if (this.closedFlag) return this.lines.discard();
+    if (this.lines.pending === 0) return;
+    // The bytes taken are never written again, so the stream may keep them until its write completes.
+    this.hand(this.lines.take());
+  }
+
+  private hand(chunk: Buffer | string): void {
     this.inFlight++;
     const accepted = this.out.write(chunk, this.onWritten);
     if (!accepted) this.congested = true;
@@ -104,7 +127,7 @@ export class BufferedWriter {
   private readonly onError = (e: Error): void => {
     if (this.closedFlag) return;
     this.closedFlag = true;
-    this.pending = '';
+    this.lines.discard();
     if ((e as NodeJS.ErrnoException).code !== 'EPIPE') this.err = e;
     this.onDrain();
     this.wakeIdle();
@@ -130,15 +153,14 @@ export interface PacketPrinterOptions {
 export class PacketPrinter {
   readonly writer: BufferedWriter;
   private readonly json: boolean;
-  /** formatLine's options, built once rather than per packet. */
-  private readonly lineOpts: { ether: boolean };
+  private readonly ether: boolean;
   private readonly limit: number;
   private printedCount = 0;
 
   constructor(out: NodeJS.WritableStream, opts: PacketPrinterOptions = {}) {
     this.writer = new BufferedWriter(out);
     this.json = opts.json === true;
-    this.lineOpts = { ether: opts.ether === true };
+    this.ether = opts.ether === true;
     this.limit = opts.count !== undefined && opts.count > 0 ? opts.count : Infinity;
   }
 
@@ -158,7 +180,12 @@ export class PacketPrinter {
    */
   print(view: PacketView, rec: PacketRecord, n: number): boolean {
     if (!this.wantsMore) return false;
-    this.writer.write(this.json ? toJson(view, rec, n) + '\n' : formatLine(view, rec, this.lineOpts) + '\n');
+    if (this.json) this.writer.write(toJson(view, rec, n) + '\n');
+    else {
+      // formatLine's text, written as bytes straight into the output batch.
+      writeLine(this.writer.lines, view, rec, this.ether);
+      this.writer.commit();
+    }
     this.printedCount++;
     return this.wantsMore;
   }
@@ -177,27 +204,18 @@ export class PacketPrinter {
 const PROTOCOLS = ['arp', 'icmp', 'icmp6', 'tcp', 'udp', 'vxlan', 'ipv4', 'ipv6', 'other'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 
-function protocolIndex(name: string): number {
-  switch (name) {
-    case 'arp':
-      return 0;
-    case 'icmp':
-      return 1;
-    case 'icmp6':
-      return 2;
-    case 'tcp':
-      return 3;
-    case 'udp':
-      return 4;
-    case 'vxlan':
-      return 5;
-    case 'ipv4':
-      return 6;
-    case 'ipv6':
-      return 7;
-    default:
-      return 8;
-  }
+/** Index in PROTOCOLS of protocolName(view), tested on the layer bits in the same order (no string). */
+function protocolIndex(view: PacketView): number {
+  const l = view.layers;
+  if (l & L.ARP) return 0;
+  if (l & L.ICMP) return 1;
+  if (l & L.ICMPV6) return 2;
+  if (l & L.TCP) return 3;
+  if (l & L.VXLAN) return 5;
+  if (l & L.UDP) return 4;
+  if (l & L.IPV4) return 6;
+  if (l & L.IPV6) return 7;
+  return 8;
 }
 
 /** Bit position of a single-bit layer value (0 for bit 0). */
@@ -266,7 +284,7 @@ export class ProtocolSummary {
     this.packets++;
     this.bytes += rec.len;
     this.capturedBytes += rec.caplen;
-    const p = protocolIndex(protocolName(view));
+    const p = protocolIndex(view);
     this.protoPackets[p]++;
     this.protoBytes[p] += rec.len;
     if (view.truncated !== 0) {

@@ -117,16 +117,218 @@ export function protocolName(view: PacketView): string {
   return 'other';
 }
 
+// ---------------------------------------------------------------------------------------- byte output
+
+/** Size of the byte areas a writer fills (lines are handed on in ~64 KiB pieces of it). */
+const SLAB = 1 << 20;
+
+/** "00".."ff", for MACs and flag bytes. */
+const HEX2: string[] = [];
+for (let i = 0; i < 256; i++) HEX2.push((i < 16 ? '0' : '') + i.toString(16));
+
+/**
+ * Where text lines are built: as bytes, not strings. Per packet, string concatenation (ropes flattened
+ * again by every `endsWith`), number-to-string conversions and the garbage they leave were most of the
+ * cost of `netscope read`; here numbers and addresses are written as digits straight into a buffer.
+ *
+ * Bytes [start, pos) are pending output. `take()` hands them over and later bytes go after them, so a
+ * region handed to a stream (which may keep it until an asynchronous write completes) is never
+ * written again; when the area is full, the pending bytes move to a fresh one.
+ */
+export class LineBuffer {
+  buf: Buffer;
+  start = 0;
+  pos = 0;
+
+  constructor(size = SLAB) {
+    this.buf = Buffer.allocUnsafe(size);
+  }
+
+  /** Bytes written and not yet taken. */
+  get pending(): number {
+    return this.pos - this.start;
+  }
+
+  /** The pending bytes (no copy); they are never overwritten. */
+  take(): Buffer {
+    const b = this.buf.subarray(this.start, this.pos);
+    this.start = this.pos;
+    return b;
+  }
+
+  /** Forgets the pending bytes. */
+  discard(): void {
+    this.pos = this.start;
+  }
+
+  /** Makes room for n more bytes. */
+  room(n: number): void {
+    if (this.pos + n <= this.buf.length) return;
+    const pending = this.pos - this.start;
+    const next = Buffer.allocUnsafe(Math.max(this.buf.length, SLAB, 2 * (pending + n)));
+    this.buf.copy(next, 0, this.start, this.pos);
+    this.buf = next;
+    this.start = 0;
+    this.pos = pending;
+  }
+
+  byte(c: number): void {
+    if (this.pos + 1 > this.buf.length) this.room(1);
+    this.buf[this.pos++] = c;
+  }
+
+  /** Text of one-byte characters (everything formatLine prints is ASCII). */
+  ascii(s: string): void {
+    const n = s.length;
+    if (this.pos + n > this.buf.length) this.room(n);
+    const b = this.buf;
+    if (n > 32) {
+      this.pos += b.write(s, this.pos, 'latin1');
+      return;
+    }
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = s.charCodeAt(i);
+    this.pos = p;
+  }
+
+  /** Any text, UTF-8 encoded. */
+  utf8(s: string): void {
+    this.room(s.length <= 4096 ? 3 * s.length : Buffer.byteLength(s));
+    this.pos += this.buf.write(s, this.pos, 'utf8');
+  }
+
+  /** A number as String(n) would print it; integers 0..2^32-1 without making a string. */
+  num(n: number): void {
+    if (this.pos + 10 > this.buf.length) this.room(10);
+    if (n >= 0 && n <= 0x7fffffff && (n | 0) === n) {
+      this.pos = putInt(this.buf, this.pos, n);
+    } else if (n >= 0 && n <= 0xffffffff && n % 1 === 0) {
+      const b = this.buf;
+      let p = this.pos + 10;
+      for (let i = 1e9; n < i; i /= 10) p--;
+      this.pos = p;
+      do {
+        const q = Math.floor(n / 10);
+        b[--p] = 48 + n - q * 10;
+        n = q;
+      } while (n !== 0);
+    } else {
+      this.ascii(String(n));
+    }
+  }
+
+  /** 0..999999 as exactly six digits. */
+  sixDigits(n: number): void {
+    if (this.pos + 6 > this.buf.length) this.room(6);
+    const b = this.buf;
+    const p = this.pos;
+    for (let i = 5; i >= 0; i--) {
+      const q = (n / 10) | 0;
+      b[p + i] = 48 + n - q * 10;
+      n = q;
+    }
+    this.pos = p + 6;
+  }
+
+  /** Dotted quad of an address held as uint32 (ip4ToString). */
+  ip4(u32: number): void {
+    if (this.pos + 15 > this.buf.length) this.room(15);
+    const b = this.buf;
+    let p = putOctet(b, this.pos, u32 >>> 24);
+    b[p++] = 46;
+    p = putOctet(b, p, (u32 >>> 16) & 255);
+    b[p++] = 46;
+    p = putOctet(b, p, (u32 >>> 8) & 255);
+    b[p++] = 46;
+    this.pos = putOctet(b, p, u32 & 255);
+  }
+
+  /** aa:bb:cc:dd:ee:ff (macToString, including its '?' for an address outside the buffer). */
+  mac(src: Buffer, off: number): void {
+    if (off < 0 || off + 6 > src.length) {
+      this.byte(63);
+      return;
+    }
+    if (this.pos + 17 > this.buf.length) this.room(17);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < 6; i++) {
+      if (i) b[p++] = 58;
+      const h = HEX2[src[off + i]];
+      b[p++] = h.charCodeAt(0);
+      b[p++] = h.charCodeAt(1);
+    }
+    this.pos = p;
+  }
+}
+
+/** 0..2^31-1 in decimal at b[p] (room already made); returns the end. */
+function putInt(b: Buffer, p: number, n: number): number {
+  const end =
+    n < 10 ? p + 1 : n < 100 ? p + 2 : n < 1000 ? p + 3 : n < 10000 ? p + 4 : n < 100000 ? p + 5 :
+    n < 1000000 ? p + 6 : n < 10000000 ? p + 7 : n < 100000000 ? p + 8 : n < 1000000000 ? p + 9 : p + 10;
+  let q = end;
+  do {
+    const d = (n / 10) | 0;
+    b[--q] = 48 + n - d * 10;
+    n = d;
+  } while (n !== 0);
+  return end;
+}
+
+/** 0..255 in decimal at b[p] (room already made); returns the end. */
+function putOctet(b: Buffer, p: number, x: number): number {
+  if (x >= 100) {
+    const h = (x / 100) | 0;
+    const r = x - h * 100;
+    const t = (r / 10) | 0;
+    b[p] = 48 + h;
+    b[p + 1] = 48 + t;
+    b[p + 2] = 48 + r - t * 10;
+    return p + 3;
+  }
+  if (x >= 10) {
+    const t = (x / 10) | 0;
+    b[p] = 48 + t;
+    b[p + 1] = 48 + x - t * 10;
+    return p + 2;
+  }
+  b[p] = 48 + x;
+  return p + 1;
+}
+
 // ---------------------------------------------------------------------------------------- text
 
 function two(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
 
+// "HH:MM:SS." of the last second formatted: consecutive packets mostly share their second, and a Date
+// with four local-time getters per packet was a quarter of the cost of a line. Keyed by the exact second,
+// so local time (DST changes included) stays right. The process's time zone is assumed not to change
+// while it runs (it is read from TZ at startup).
+let prefixSec = NaN;
+let prefix = '';
+
+function secondPrefix(sec: number): string {
+  if (sec !== prefixSec) {
+    const d = new Date(sec * 1000);
+    prefix = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.`;
+    prefixSec = sec;
+  }
+  return prefix;
+}
+
 /** HH:MM:SS.ffffff in the local time zone, like tcpdump. */
 export function formatTime(sec: number, nsec: number): string {
-  const d = new Date(sec * 1000);
-  return `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.${String(Math.floor(nsec / 1000)).padStart(6, '0')}`;
+  return `${secondPrefix(sec)}${String(Math.floor(nsec / 1000)).padStart(6, '0')}`;
+}
+
+function emitTime(o: LineBuffer, sec: number, nsec: number): void {
+  o.ascii(secondPrefix(sec));
+  const us = Math.floor(nsec / 1000);
+  if (us >= 0 && us < 1000000) o.sixDigits(us);
+  else o.ascii(String(us).padStart(6, '0'));
 }
 
 function etherTypeName(t: number): string {
@@ -244,6 +446,10 @@ function tcpFlagsText(f: number): string {
   return s === '' ? 'none' : s;
 }
 
+/** tcpFlagsText of every flag byte, built once. */
+const TCP_FLAGS_TEXT: string[] = [];
+for (let f = 0; f < 256; f++) TCP_FLAGS_TEXT.push(tcpFlagsText(f));
+
 /** JSON flag letters F S R P A U E C, in that order. */
 function tcpFlagsLetters(f: number): string {
   const letters = 'FSRPAUEC';
@@ -256,69 +462,114 @@ function u32At(b: Buffer, p: number): number {
   return ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
 }
 
-/** tcpdump-style option list ("mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7"); '' when none. */
-function tcpOptionsText(v: PacketView): string {
+/** tcpdump-style option list ("mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7"); nothing when none. */
+function emitTcpOptions(o: LineBuffer, v: PacketView): void {
   const b = v.buf;
   let p = v.l4Off + 20;
   const end = v.l4Off + v.tcpHdrLen;
-  const out: string[] = [];
+  let first = true;
   while (p < end) {
+    if (first) first = false;
+    else o.byte(44);
     const kind = b[p];
     if (kind === 0) {
-      out.push('eol');
+      o.ascii('eol');
       break;
     }
     if (kind === 1) {
-      out.push('nop');
+      o.ascii('nop');
       p++;
       continue;
     }
     if (p + 1 >= end) {
-      out.push('bad opt');
+      o.ascii('bad opt');
       break;
     }
     const olen = b[p + 1];
     if (olen < 2 || p + olen > end) {
-      out.push('bad opt');
+      o.ascii('bad opt');
       break;
     }
-    if (kind === 2 && olen === 4) out.push(`mss ${(b[p + 2] << 8) | b[p + 3]}`);
-    else if (kind === 3 && olen === 3) out.push(`wscale ${b[p + 2]}`);
-    else if (kind === 4 && olen === 2) out.push('sackOK');
-    else if (kind === 5 && (olen - 2) % 8 === 0) {
-      let s = `sack ${(olen - 2) / 8}`;
-      for (let q = p + 2; q < p + olen; q += 8) s += ` {${u32At(b, q)}:${u32At(b, q + 4)}}`;
-      out.push(s);
-    } else if (kind === 8 && olen === 10) out.push(`TS val ${u32At(b, p + 2)} ecr ${u32At(b, p + 6)}`);
-    else out.push(`unknown-${kind}`);
+    if (kind === 2 && olen === 4) {
+      o.ascii('mss ');
+      o.num((b[p + 2] << 8) | b[p + 3]);
+    } else if (kind === 3 && olen === 3) {
+      o.ascii('wscale ');
+      o.num(b[p + 2]);
+    } else if (kind === 4 && olen === 2) {
+      o.ascii('sackOK');
+    } else if (kind === 5 && (olen - 2) % 8 === 0) {
+      o.ascii('sack ');
+      o.num((olen - 2) / 8);
+      for (let q = p + 2; q < p + olen; q += 8) {
+        o.ascii(' {');
+        o.num(u32At(b, q));
+        o.byte(58);
+        o.num(u32At(b, q + 4));
+        o.byte(125);
+      }
+    } else if (kind === 8 && olen === 10) {
+      o.ascii('TS val ');
+      o.num(u32At(b, p + 2));
+      o.ascii(' ecr ');
+      o.num(u32At(b, p + 6));
+    } else {
+      o.ascii('unknown-');
+      o.num(kind);
+    }
     p += olen;
   }
-  return out.join(',');
 }
 
-function tcpText(v: PacketView): string {
+function emitTcp(o: LineBuffer, v: PacketView): void {
   const f = v.tcpFlags;
   const len = v.payloadWireLen;
-  let s = `Flags [${tcpFlagsText(f)}]`;
+  o.ascii('Flags [');
+  o.ascii(f >= 0 && f < 256 ? TCP_FLAGS_TEXT[f] : tcpFlagsText(f));
+  o.byte(93);
   if (len > 0 || f & (TCP.SYN | TCP.FIN | TCP.RST)) {
-    s += `, seq ${v.tcpSeq}`;
-    if (len > 0) s += `:${(v.tcpSeq + len) >>> 0}`;
+    o.ascii(', seq ');
+    o.num(v.tcpSeq);
+    if (len > 0) {
+      o.byte(58);
+      o.num((v.tcpSeq + len) >>> 0);
+    }
   }
-  if (f & TCP.ACK) s += `, ack ${v.tcpAck}`;
-  s += `, win ${v.tcpWin}`;
-  if (f & TCP.URG) s += `, urg ${(v.buf[v.l4Off + 18] << 8) | v.buf[v.l4Off + 19]}`;
-  if (v.tcpHdrLen > 20) s += `, options [${tcpOptionsText(v)}]`;
-  return `${s}, length ${len}`;
+  if (f & TCP.ACK) {
+    o.ascii(', ack ');
+    o.num(v.tcpAck);
+  }
+  o.ascii(', win ');
+  o.num(v.tcpWin);
+  if (f & TCP.URG) {
+    o.ascii(', urg ');
+    o.num((v.buf[v.l4Off + 18] << 8) | v.buf[v.l4Off + 19]);
+  }
+  if (v.tcpHdrLen > 20) {
+    o.ascii(', options [');
+    emitTcpOptions(o, v);
+    o.byte(93);
+  }
+  o.ascii(', length ');
+  o.num(len);
 }
 
-function udpText(v: PacketView, ether: boolean): string {
+function emitUdp(o: LineBuffer, v: PacketView, ether: boolean): void {
   if (v.layers & L.VXLAN) {
-    let s = `VXLAN, flags [I] (0x${hex(v.vxlanFlags, 2)}), vni ${v.vni}`;
+    const fl = v.vxlanFlags;
+    o.ascii('VXLAN, flags [I] (0x');
+    o.ascii(fl >= 0 && fl < 256 ? HEX2[fl] : hex(fl, 2));
+    o.ascii('), vni ');
+    o.num(v.vni);
     const inner = v.inner;
-    if (inner !== null) s += `\n${frameText(inner, ether)}`;
-    return s;
+    if (inner !== null) {
+      o.byte(10);
+      emitFrame(o, inner, ether);
+    }
+    return;
   }
-  return `UDP, length ${v.udpLen >= 8 ? v.udpLen - 8 : v.payloadWireLen}`;
+  o.ascii('UDP, length ');
+  o.num(v.udpLen >= 8 ? v.udpLen - 8 : v.payloadWireLen);
 }
 
 function icmpUnreachText(v: PacketView): string {
@@ -350,59 +601,66 @@ function icmpUnreachText(v: PacketView): string {
   }
 }
 
-function icmpText(v: PacketView): string {
-  const len = v.payloadWireLen + 8;
-  const hasInner = (v.layers & L.ICMP_INNER) !== 0;
-  let s: string;
+/** What an ICMP message other than echo request/reply is ("time exceeded in-transit"). */
+function icmpKindText(v: PacketView, hasInner: boolean): string {
   switch (v.icmpType) {
-    case 0:
-    case 8:
-      s = `echo ${v.icmpType === 8 ? 'request' : 'reply'}, id ${v.icmpId}, seq ${v.icmpSeq}`;
-      break;
     case 3:
-      s = hasInner ? icmpUnreachText(v) : `destination unreachable, code ${v.icmpCode}`;
-      break;
+      return hasInner ? icmpUnreachText(v) : `destination unreachable, code ${v.icmpCode}`;
     case 4:
-      s = 'source quench';
-      break;
+      return 'source quench';
     case 5: {
       const kind = ['net', 'host', 'tos-net', 'tos-host'][v.icmpCode] ?? `code-${v.icmpCode}`;
       const gw = ip4ToString(u32At(v.buf, v.l4Off + 4));
-      s = hasInner ? `redirect ${ip4ToString(v.icmpInnerDst)} to ${kind} ${gw}` : `redirect to ${kind} ${gw}`;
-      break;
+      return hasInner ? `redirect ${ip4ToString(v.icmpInnerDst)} to ${kind} ${gw}` : `redirect to ${kind} ${gw}`;
     }
     case 9:
-      s = 'router advertisement';
-      break;
+      return 'router advertisement';
     case 10:
-      s = 'router solicitation';
-      break;
+      return 'router solicitation';
     case 11:
-      s = v.icmpCode === 1 ? 'ip reassembly time exceeded' : 'time exceeded in-transit';
-      break;
+      return v.icmpCode === 1 ? 'ip reassembly time exceeded' : 'time exceeded in-transit';
     case 12:
-      s = `parameter problem - octet ${v.buf[v.l4Off + 4]}`;
-      break;
+      return `parameter problem - octet ${v.buf[v.l4Off + 4]}`;
     case 13:
-      s = 'time stamp query';
-      break;
+      return 'time stamp query';
     case 14:
-      s = 'time stamp reply';
-      break;
+      return 'time stamp reply';
     default:
-      s = `type-#${v.icmpType}`;
-      break;
+      return `type-#${v.icmpType}`;
   }
-  s = `ICMP ${s}, length ${len}`;
+}
+
+function emitIcmp(o: LineBuffer, v: PacketView): void {
+  const hasInner = (v.layers & L.ICMP_INNER) !== 0;
+  const t = v.icmpType;
+  o.ascii('ICMP ');
+  if (t === 0 || t === 8) {
+    o.ascii(t === 8 ? 'echo request, id ' : 'echo reply, id ');
+    o.num(v.icmpId);
+    o.ascii(', seq ');
+    o.num(v.icmpSeq);
+  } else {
+    o.ascii(icmpKindText(v, hasInner));
+  }
+  o.ascii(', length ');
+  o.num(v.payloadWireLen + 8);
   if (hasInner) {
     const p = v.icmpInnerProto;
-    const pname = p === 6 ? 'tcp' : p === 17 ? 'udp' : p === 1 ? 'icmp' : `ip-proto-${p}`;
     const ports = v.icmpInnerSport >= 0;
-    const src = ip4ToString(v.icmpInnerSrc) + (ports ? `.${v.icmpInnerSport}` : '');
-    const dst = ip4ToString(v.icmpInnerDst) + (ports ? `.${v.icmpInnerDport}` : '');
-    s += `, quoted ${src} > ${dst} ${pname}`;
+    o.ascii(', quoted ');
+    o.ip4(v.icmpInnerSrc);
+    if (ports) {
+      o.byte(46);
+      o.num(v.icmpInnerSport);
+    }
+    o.ascii(' > ');
+    o.ip4(v.icmpInnerDst);
+    if (ports) {
+      o.byte(46);
+      o.num(v.icmpInnerDport);
+    }
+    o.ascii(p === 6 ? ' tcp' : p === 17 ? ' udp' : p === 1 ? ' icmp' : ` ip-proto-${p}`);
   }
-  return s;
 }
 
 function icmp6Text(v: PacketView): string {
@@ -461,73 +719,146 @@ function icmp6Text(v: PacketView): string {
   return `ICMP6, ${s}, length ${len}`;
 }
 
-/** The transport part after "src > dst: " (also used for the v6 fragment case). */
-function l4Text(v: PacketView, ether: boolean): string {
+/** The transport part after "src > dst: " (nothing when no transport header was decoded). */
+function emitL4(o: LineBuffer, v: PacketView, ether: boolean): void {
   const l = v.layers;
-  if (l & L.TCP) return tcpText(v);
-  if (l & L.UDP) return udpText(v, ether);
-  if (l & L.ICMP) return icmpText(v);
-  if (l & L.ICMPV6) return icmp6Text(v);
-  return '';
+  if (l & L.TCP) emitTcp(o, v);
+  else if (l & L.UDP) emitUdp(o, v, ether);
+  else if (l & L.ICMP) emitIcmp(o, v);
+  else if (l & L.ICMPV6) o.ascii(icmp6Text(v));
 }
 
-function ipv4Text(v: PacketView, ether: boolean): string {
+function emitIpv4(o: LineBuffer, v: PacketView, ether: boolean): void {
   const ports = (v.layers & (L.TCP | L.UDP)) !== 0;
-  const src = ip4ToString(v.ip4Src) + (ports ? `.${v.sport}` : '');
-  const dst = ip4ToString(v.ip4Dst) + (ports ? `.${v.dport}` : '');
-  let body: string;
-  if (v.ipFragOff !== 0) {
-    body = `ip-proto-${v.ipProto}, frag id ${v.ipId}, offset ${v.ipFragOff}, length ${v.payloadWireLen}${v.ipMf ? ', more fragments' : ''}`;
-  } else {
-    body = l4Text(v, ether);
-    if (body === '' && v.truncated === 0 && v.malformed === 0) body = `ip-proto-${v.ipProto} ${v.payloadWireLen}`;
-    if (v.ipMf) body += `${body ? ', ' : ''}frag id ${v.ipId}, offset 0, more fragments`;
+  o.ip4(v.ip4Src);
+  if (ports) {
+    o.byte(46);
+    o.num(v.sport);
   }
-  return `${src} > ${dst}: ${body}`;
+  o.ascii(' > ');
+  o.ip4(v.ip4Dst);
+  if (ports) {
+    o.byte(46);
+    o.num(v.dport);
+  }
+  o.ascii(': ');
+  if (v.ipFragOff !== 0) {
+    o.ascii('ip-proto-');
+    o.num(v.ipProto);
+    o.ascii(', frag id ');
+    o.num(v.ipId);
+    o.ascii(', offset ');
+    o.num(v.ipFragOff);
+    o.ascii(', length ');
+    o.num(v.payloadWireLen);
+    if (v.ipMf) o.ascii(', more fragments');
+    return;
+  }
+  // Positions relative to o.start: they survive the pending bytes moving to a fresh area.
+  const body = o.pos - o.start;
+  emitL4(o, v, ether);
+  if (o.pos - o.start === body && v.truncated === 0 && v.malformed === 0) {
+    o.ascii('ip-proto-');
+    o.num(v.ipProto);
+    o.byte(32);
+    o.num(v.payloadWireLen);
+  }
+  if (v.ipMf) {
+    if (o.pos - o.start !== body) o.ascii(', ');
+    o.ascii('frag id ');
+    o.num(v.ipId);
+    o.ascii(', offset 0, more fragments');
+  }
 }
 
-function ipv6Text(v: PacketView, ether: boolean): string {
+function emitIpv6(o: LineBuffer, v: PacketView, ether: boolean): void {
   const b = v.buf;
   const ports = (v.layers & (L.TCP | L.UDP)) !== 0;
-  const srcA = ip6ToString(b, v.ip6SrcOff);
-  const dstA = ip6ToString(b, v.ip6DstOff);
-  let rest = l4Text(v, ether);
-  if (rest === '' && v.truncated === 0 && v.malformed === 0 && v.ip6FragOff <= 0) {
-    rest = `ip-proto-${v.ip6Next} ${v.payloadWireLen}`;
-  }
   const ext = v.ip6ExtMask;
+  o.ascii(ip6ToString(b, v.ip6SrcOff));
   if (ext === 0) {
-    const src = srcA + (ports ? `.${v.sport}` : '');
-    const dst = dstA + (ports ? `.${v.dport}` : '');
-    return `${src} > ${dst}: ${rest}`;
+    if (ports) {
+      o.byte(46);
+      o.num(v.sport);
+    }
+    o.ascii(' > ');
+    o.ascii(ip6ToString(b, v.ip6DstOff));
+    if (ports) {
+      o.byte(46);
+      o.num(v.dport);
+    }
+    o.ascii(': ');
+    emitIpv6Rest(o, v, ether);
+    return;
   }
   // tcpdump names the extension headers after the addresses, then prints the ports on their own.
-  let s = `${srcA} > ${dstA}:`;
-  if (ext & IP6_EXT.HOP_BY_HOP) s += ' HBH';
-  if (ext & IP6_EXT.DEST_OPTS) s += ' DSTOPT';
-  if (ext & IP6_EXT.ROUTING) s += ' srcrt';
-  if (ext & IP6_EXT.AH) s += ' AH';
+  o.ascii(' > ');
+  o.ascii(ip6ToString(b, v.ip6DstOff));
+  o.byte(58);
+  if (ext & IP6_EXT.HOP_BY_HOP) o.ascii(' HBH');
+  if (ext & IP6_EXT.DEST_OPTS) o.ascii(' DSTOPT');
+  if (ext & IP6_EXT.ROUTING) o.ascii(' srcrt');
+  if (ext & IP6_EXT.AH) o.ascii(' AH');
   if (ext & IP6_EXT.FRAGMENT) {
     // "frag (offset|bytes after the fragment header)"
     const fragLen = v.l4Off >= 0 ? v.payloadWireLen + (v.payloadOff - v.l4Off) : v.payloadWireLen;
-    s += ` frag (${v.ip6FragOff}|${fragLen})`;
+    o.ascii(' frag (');
+    o.num(v.ip6FragOff);
+    o.byte(124);
+    o.num(fragLen);
+    o.byte(41);
   }
-  if (ports) s += ` ${v.sport} > ${v.dport}:`;
-  return rest ? `${s} ${rest}` : s;
+  if (ports) {
+    o.byte(32);
+    o.num(v.sport);
+    o.ascii(' > ');
+    o.num(v.dport);
+    o.byte(58);
+  }
+  o.byte(32);
+  const rest = o.pos - o.start;
+  emitIpv6Rest(o, v, ether);
+  if (o.pos - o.start === rest) o.pos--; // nothing after the headers: no separating space
 }
 
-function arpText(v: PacketView): string {
+/** The transport part of an IPv6 packet, or "ip-proto-N LEN" for a payload that was not decoded. */
+function emitIpv6Rest(o: LineBuffer, v: PacketView, ether: boolean): void {
+  const from = o.pos - o.start;
+  emitL4(o, v, ether);
+  if (o.pos - o.start === from && v.truncated === 0 && v.malformed === 0 && v.ip6FragOff <= 0) {
+    o.ascii('ip-proto-');
+    o.num(v.ip6Next);
+    o.byte(32);
+    o.num(v.payloadWireLen);
+  }
+}
+
+function emitArp(o: LineBuffer, v: PacketView): void {
   const len = v.len - (v.l3Off - v.base);
-  const spa = ip4ToString(v.arpSpa);
-  const tpa = ip4ToString(v.arpTpa);
   switch (v.arpOp) {
     case 1:
-      return `Request who-has ${tpa} tell ${spa}, length ${len}`;
+      o.ascii('Request who-has ');
+      o.ip4(v.arpTpa);
+      o.ascii(' tell ');
+      o.ip4(v.arpSpa);
+      break;
     case 2:
-      return `Reply ${spa} is-at ${macToString(v.buf, v.arpShaOff)}, length ${len}`;
+      o.ascii('Reply ');
+      o.ip4(v.arpSpa);
+      o.ascii(' is-at ');
+      o.mac(v.buf, v.arpShaOff);
+      break;
     default:
-      return `opcode ${v.arpOp} ${spa} > ${tpa}, length ${len}`;
+      o.ascii('opcode ');
+      o.num(v.arpOp);
+      o.byte(32);
+      o.ip4(v.arpSpa);
+      o.ascii(' > ');
+      o.ip4(v.arpTpa);
+      break;
   }
+  o.ascii(', length ');
+  o.num(len);
 }
 
 /** An 802.3 frame (length instead of ethertype): spanning-tree BPDUs are named, other LLC frames counted. */
@@ -539,39 +870,68 @@ function llcText(v: PacketView): string {
 }
 
 /** One frame without the timestamp; a VXLAN frame includes its inner frame after a newline. */
-function frameText(v: PacketView, ether: boolean): string {
+function emitFrame(o: LineBuffer, v: PacketView, ether: boolean): void {
+  const from = o.pos - o.start;
   const l = v.layers;
-  let s = ether ? linkText(v) : '';
-  if (l & L.IPV4) s += (ether ? '' : 'IP ') + ipv4Text(v, ether);
-  else if (l & L.IPV6) s += (ether ? '' : 'IP6 ') + ipv6Text(v, ether);
-  else if (l & L.ARP) s += (ether ? '' : 'ARP, ') + arpText(v);
-  else if (l & L.ETH && v.vlanCount === 0 && v.ethType <= 1500) s += llcText(v);
-  else if (!ether) {
+  if (ether) o.ascii(linkText(v));
+  if (l & L.IPV4) {
+    if (!ether) o.ascii('IP ');
+    emitIpv4(o, v, ether);
+  } else if (l & L.IPV6) {
+    if (!ether) o.ascii('IP6 ');
+    emitIpv6(o, v, ether);
+  } else if (l & L.ARP) {
+    if (!ether) o.ascii('ARP, ');
+    emitArp(o, v);
+  } else if (l & L.ETH && v.vlanCount === 0 && v.ethType <= 1500) {
+    o.ascii(llcText(v));
+  } else if (!ether) {
     // Nothing above the link layer: say what the link layer carried.
     switch (v.ethType) {
       case ETHERTYPE.IPV4:
-        s += 'IP';
+        o.ascii('IP');
         break;
       case ETHERTYPE.IPV6:
-        s += 'IP6';
+        o.ascii('IP6');
         break;
       case ETHERTYPE.ARP:
-        s += 'ARP';
+        o.ascii('ARP');
         break;
       default:
-        if (l & (L.ETH | L.LINK)) s += `${etherTypeText(v.ethType)}, length ${v.len}`;
-        else if (v.truncated === 0 && v.malformed === 0) s += `linktype ${v.linktype}, length ${v.len}`;
+        if (l & (L.ETH | L.LINK)) o.ascii(`${etherTypeText(v.ethType)}, length ${v.len}`);
+        else if (v.truncated === 0 && v.malformed === 0) o.ascii(`linktype ${v.linktype}, length ${v.len}`);
         break;
     }
   }
-  if (v.truncated !== 0) s += `${s && !s.endsWith(' ') ? ' ' : ''}[|${layerName(v.truncated)}]`;
-  else if (v.malformed !== 0) s += `${s && !s.endsWith(' ') ? ' ' : ''}[malformed ${malformedText(v)}]`;
-  return s.endsWith(': ') ? s.slice(0, -2) : s;
+  if (v.truncated !== 0 || v.malformed !== 0) {
+    if (o.pos - o.start > from && o.buf[o.pos - 1] !== 32) o.byte(32);
+    o.ascii(v.truncated !== 0 ? `[|${layerName(v.truncated)}]` : `[malformed ${malformedText(v)}]`);
+  }
+  // A frame whose last layer printed nothing after its "…: " ends there.
+  if (o.pos - o.start - from >= 2 && o.buf[o.pos - 2] === 58 && o.buf[o.pos - 1] === 32) o.pos -= 2;
 }
+
+/** formatLine's bytes, with the newline, appended to a LineBuffer (the allocation-free form for printers). */
+export function writeLine(o: LineBuffer, view: PacketView, rec: PacketRecord, ether: boolean): void {
+  emitTime(o, rec.tsSec, rec.tsNsec);
+  o.byte(32);
+  emitFrame(o, view, ether);
+  o.byte(10);
+}
+
+/** Where formatLine builds its line (grows if a line ever needs more). */
+const scratch = new LineBuffer(4096);
 
 /** A tcpdump -nn style line ("-e" with opts.ether). VXLAN packets yield two lines joined by "\n". */
 export function formatLine(view: PacketView, rec: PacketRecord, opts?: { ether?: boolean }): string {
-  return `${formatTime(rec.tsSec, rec.tsNsec)} ${frameText(view, opts?.ether === true)}`;
+  const o = scratch;
+  o.discard();
+  emitTime(o, rec.tsSec, rec.tsNsec);
+  o.byte(32);
+  emitFrame(o, view, opts?.ether === true);
+  const line = o.buf.toString('latin1', o.start, o.pos);
+  o.discard();
+  return line;
 }
 
 // ---------------------------------------------------------------------------------------- JSON

@@ -89,8 +89,15 @@ function readErrorText(file: string, err: ReadError): string {
   return `${name}: ${msg}`;
 }
 
-/** Read size for files: big enough that per-chunk costs vanish, small enough to stay in the CPU cache. */
-const FILE_CHUNK = 1 << 20;
+/**
+ * Read size for files. Small enough that the buffer stays in the CPU cache: copying 1M-packet files out of
+ * the page cache measured 28 ms CPU with 128 KiB reads against 42 ms with 1 MiB ones (the copy's
+ * destination lines are already cached; the parser then reads the headers from cache too).
+ */
+const FILE_CHUNK = 128 * 1024;
+
+/** The event loop gets a turn after this many bytes read (output sent, EPIPE noticed), not after every read. */
+const YIELD_BYTES = 1 << 20;
 
 /**
  * Reads FILE (or stdin) through the capture parser until the end, damage, or StopReading from the handler.
@@ -125,6 +132,7 @@ async function readInput(
   try {
     const parser = new CaptureParser(onRecord);
     const buf = Buffer.allocUnsafe(FILE_CHUNK);
+    let sinceYield = 0;
     for (;;) {
       let n: number;
       try {
@@ -139,7 +147,12 @@ async function readInput(
         if (e instanceof StopReading) return null;
         throw e;
       }
-      await (printer.waitForDrain() ?? new Promise<void>((resolve) => setImmediate(resolve)));
+      const congested = printer.waitForDrain();
+      sinceYield += n;
+      if (congested !== undefined || sinceYield >= YIELD_BYTES) {
+        sinceYield = 0;
+        await (congested ?? new Promise<void>((resolve) => setImmediate(resolve)));
+      }
       if (!printer.writer.open) return null;
     }
   } finally {
