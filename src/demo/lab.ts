@@ -81,6 +81,7 @@ export class DemoLab {
     readonly spec: TopologySpec,
     readonly prefix: string,
     private readonly opts: LabOptions,
+    private readonly script: string,
   ) {
     this.traffic = new GeneratorSet(opts.onTrafficExit);
   }
@@ -111,17 +112,15 @@ export class DemoLab {
     log(`building the lab (topology ${spec.name}: namespaces ${spec.namespaces.map((n) => namespaceName(prefix, n.name)).join(', ')})…`);
     const plan = await planApply(spec, { prefix, file });
     await executePlan(plan, { signal: opts.signal });
-    const lab = new DemoLab(spec, prefix, opts);
-    try {
-      lab.startTraffic(script);
-    } catch (err) {
-      await lab.down();
-      throw err;
-    }
-    return lab;
+    return new DemoLab(spec, prefix, opts, script);
   }
 
-  private startTraffic(script: string): void {
+  /**
+   * Starts the traffic. The demo calls this once the capture runs, so connections are seen from their
+   * handshake (a capture started mid-connection can only call it "midstream").
+   */
+  startTraffic(): void {
+    const script = this.script;
     const b = podAddress(this.spec, 'pod-b');
     const node = process.execPath;
     const t = this.traffic;

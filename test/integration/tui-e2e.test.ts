@@ -212,7 +212,7 @@ d('netscope demo', () => {
     expect(sh('ip', ['-j', 'link', 'show']).includes(name)).toBe(false);
   }, 120_000);
 
-  /** Starts a headless demo and resolves once its lab is up. */
+  /** Starts a headless demo and resolves once its lab is up and its traffic runs. */
   async function startHeadless(name: string): Promise<{ child: ChildProcess; out: () => string; err: () => string }> {
     const child = spawn(CLI, ['demo', '--no-ui', '--duration', '120', '--name', name], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -220,7 +220,7 @@ d('netscope demo', () => {
     child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
     const until = Date.now() + 40_000;
-    while (!err.includes('lab up')) {
+    while (!err.includes('traffic running')) {
       if (Date.now() > until || child.exitCode !== null) throw new Error(`demo did not come up: ${err}`);
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -264,6 +264,7 @@ d('netscope demo', () => {
   test('SIGKILL: the traffic dies with the demo and the next demo removes the leftover lab', async () => {
     const name = `${P}k`;
     const run = await startHeadless(name);
+    expect(trafficProcesses().length).toBeGreaterThan(0);
     run.child.kill('SIGKILL');
     await new Promise((r) => run.child.on('exit', r));
     const gone = Date.now() + 5000;

@@ -70,7 +70,7 @@ export async function handler(argv: ArgumentsCamelCase<DemoArgs>): Promise<void>
       onTrafficExit: (label, why) => dash?.model.warn(`traffic "${label}" stopped: ${why}`, Date.now() / 1000),
     });
     if (abort.signal.aborted) throw new Error('interrupted');
-    say(`lab up; pods ping each other, stream TCP, pod-c is blocked by a DROP rule, ${ABSENT_IP} is absent`);
+    say(`lab up; starting traffic: pods ping each other, stream TCP, pod-c is blocked by a DROP rule, ${ABSENT_IP} is absent`);
     const term = ui ? undefined : headlessTerminal(160, 48);
     dash = await Dashboard.open({
       bridge: BRIDGE,
@@ -84,6 +84,9 @@ export async function handler(argv: ArgumentsCamelCase<DemoArgs>): Promise<void>
       await dash.close();
       throw new Error('interrupted');
     }
+    lab.startTraffic();
+    // Only headless: with the dashboard on screen, a stderr line would scribble over it.
+    if (!ui) say('traffic running');
   } catch (err) {
     for (const s of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeListener(s, onEarlySignal);
     await lab?.down(argv.keep === true).catch((e: Error) => say(`teardown: ${e.message}`));
