@@ -267,8 +267,10 @@ d('capture and replay through real namespaces', () => {
     const onBridge = recs.filter((r) => r.iface === `${NODE}/${BR}`);
     const onC = recs.filter((r) => r.iface === `${P}c/eth0`);
     expect(onC.length).toBeGreaterThan(100);
-    // The bridge kept capturing well after the deletion: more packets than the deleted one saw.
-    expect(onBridge.length).toBeGreaterThan(onC.length + 500);
+    // The bridge kept capturing well after the deletion: many of its packets are later than C's last one.
+    const lastC = onC[onC.length - 1];
+    const after = onBridge.filter((r) => r.sec > lastC.sec || (r.sec === lastC.sec && r.nsec > lastC.nsec));
+    expect(after.length).toBeGreaterThan(200);
     expect(spawnSync('tshark', ['-r', out, '-c', '1'], { encoding: 'utf8' }).status).toBe(0);
   });
 
