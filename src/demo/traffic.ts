@@ -48,7 +48,8 @@ function stream(host: string, port: number, rate: number): void {
     sock.on('error', () => sock.destroy());
     sock.on('close', again);
   };
-  session();
+  // The server starts at the same moment: give it a head start rather than show a refused connection.
+  setTimeout(session, RECONNECT_MS);
 }
 
 function connectLoop(host: string, port: number, everyMs: number): void {
