@@ -143,8 +143,13 @@ export class Dashboard {
     const { topo, bridge } = await resolveBridge(opts.bridge, opts.netns);
     const d = new Dashboard(opts, bridge, topo);
     await d.startCapture();
-    d.startView();
-    d.startPolls();
+    try {
+      d.startView();
+      d.startPolls();
+    } catch (err) {
+      await d.close();
+      throw err;
+    }
     d.crashHook();
     return d;
   }
