@@ -4,6 +4,7 @@
  */
 import { execFile, spawn, type ChildProcess } from 'child_process';
 import fs from 'fs';
+import os from 'os';
 import path from 'path';
 import { executePlan } from '../../src/topology/apply';
 import { planApply, planDestroy } from '../../src/topology/lifecycle';
@@ -81,7 +82,8 @@ function macOf(ns: string, ifname: string): string {
   return (JSON.parse(sh('ip', ['-n', ns, '-j', 'link', 'show', ifname])) as { address: string }[])[0].address;
 }
 
-const tmpDir = fs.mkdtempSync(path.join(require('os').tmpdir(), 'netscope-tui-'));
+const tmpDir = fs.mkdtempSync(path.join(os.tmpdir(), 'netscope-tui-'));
+afterAll(() => fs.rmSync(tmpDir, { recursive: true, force: true }));
 
 d('netscope watch in tmux', () => {
   const name = `${P}w`;
