@@ -274,6 +274,18 @@ d('capture and replay through real namespaces', () => {
     expect(spawnSync('tshark', ['-r', out, '-c', '1'], { encoding: 'utf8' }).status).toBe(0);
   });
 
+  it('ends with exit 1 when the only captured interface is deleted, keeping the file valid', async () => {
+    addPod(`${P}d`, `${P}vd`, '10.244.7.4/24');
+    const out = path.join(tmp, 'gone.pcapng');
+    const cap = await startCapture(['-i', `eth0@${P}d`, '-w', out]);
+    // (Deleting the namespace itself would not end it: the agent inside keeps the namespace alive.)
+    sh('ip', ['-n', NODE, 'link', 'del', `${P}vd`]);
+    expect(await cap.exited).toBe(1);
+    expect(cap.stderr()).toMatch(new RegExp(`warning: eth0@${P}d: interface or namespace was deleted`));
+    expect(readCaptureFile(out).error).toBeNull();
+    expect(spawnSync('capinfos', [out]).status).toBe(0);
+  });
+
   it('replay counts frames the kernel refuses, with the reason, and exits 1', async () => {
     const file = path.join(tmp, 'toobig.pcap');
     const big = ether('02:00:00:00:0b:0b', '02:00:00:00:0a:0a', 0x0800, ipv4({ src: '10.244.7.1', dst: '10.244.7.2', proto: 17 }, udp(1, 2, Buffer.alloc(3000))));
