@@ -1,16 +1,16 @@
-import { AGENT_LINE_PREFIX, decodeAgentLine, encodeAgentMessage } from '../../src/capture/agentProtocol';
+import { AGENT_LINE_PREFIX, AgentMessage, decodeAgentLine, encodeAgentMessage } from '../../src/capture/agentProtocol';
 import { linktypeFromCap, ringSlots, DEFAULT_RING_BYTES } from '../../src/capture/capHandle';
 
 describe('agent status lines', () => {
   it('round-trips every message type', () => {
-    const msgs = [
+    const msgs: AgentMessage[] = [
       { type: 'ready', linktype: 1, snaplen: 65535 },
       { type: 'error', kind: 'filter', message: "can't parse filter expression: syntax error" },
       { type: 'warning', message: 'x' },
       { type: 'stats', packets: 3, bytes: 300, truncated: 0, ifaceRxDropped: 1, agentDropped: 0 },
       { type: 'done', packets: 3, bytes: 300, truncated: 1, ifaceRxDropped: 1, agentDropped: 2 },
       { type: 'sent', sent: 5, failed: 1, bytes: 500, errors: ['send: Message too long (1×)'], elapsedMs: 12, skipped: 0 },
-    ] as const;
+    ];
     for (const m of msgs) {
       const line = encodeAgentMessage(m);
       expect(line.endsWith('\n')).toBe(true);
