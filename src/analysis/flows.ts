@@ -110,6 +110,51 @@ export interface FlowRecord {
   icmpErrors: IcmpErrorSummary | null;
 }
 
+/**
+ * One flow as numbers and constant strings, overwritten by FlowTable.readFlow(): for renderers of many rows
+ * (`read --flows` prints every flow), which would otherwise build a FlowRecord of fresh strings per flow.
+ * Fields mean what the FlowRecord fields of the same name mean; absent values are -1 instead of null.
+ */
+export class FlowFacts {
+  family: FlowFamily = 'ipv4';
+  proto = '';
+  /** Addresses as uint32 for families ipv4 and arp; -1 otherwise (use FlowTable.flowAddress). */
+  a4 = -1;
+  b4 = -1;
+  aPort = -1;
+  bPort = -1;
+  echoId = -1;
+  vni = -1;
+  packetsAB = 0;
+  packetsBA = 0;
+  bytesAB = 0;
+  bytesBA = 0;
+  firstSec = 0;
+  firstNs = 0;
+  lastSec = 0;
+  lastNs = 0;
+  durationSec = 0;
+  rateBytesPerSec = 0;
+  avgBytesPerSec = 0;
+  /** Bit i: seen on interface i (FlowTable.ifaceName(i)); bit 31: on one beyond the first 31. */
+  ifaceMask = 0;
+  /** TCP state (null for other protocols), SYNs seen, side of the last RST. */
+  tcpState: TcpState | null = null;
+  syns = 0;
+  rstBy: 'a' | 'b' | null = null;
+  /** Echo flows: requests, replies and RTT (ms, null-free: valid when rttSamples > 0); ARP flows: requests, replies. */
+  requests = 0;
+  replies = 0;
+  rttSamples = 0;
+  rttMinMs = 0;
+  rttAvgMs = 0;
+  rttMaxMs = 0;
+  isEcho = false;
+  isArp = false;
+  /** True when ICMP errors quote this flow (details: FlowTable.flowRecord). */
+  hasIcmpErrors = false;
+}
+
 export interface FlowCounters {
   packets: number;
   bytes: number;
@@ -235,6 +280,8 @@ interface IcmpErrorState {
 }
 
 const MAX_RETIRED_PROBLEMS = 10_000;
+/** Slot numbers below this pack with a 32-bit sort key into one double (2^21 · 2^32 = 2^53). */
+const SLOT_PACK = 2 ** 21;
 const ECHO_PENDING = 1 << 16;
 const ECHO_PROBE = 8;
 
@@ -346,6 +393,10 @@ export class FlowTable {
   private dir = 0;
   /** Slot of the previous packet's flow (-1 after it was removed). */
   private lastSlot = -1;
+  /** True while slot order is the order of first packet time (no slot reused, flows created in time order). */
+  private slotsInFirstOrder = true;
+  private lastCreatedSec = 0;
+  private lastCreatedNs = 0;
   private readonly errors = new Map<number, IcmpErrorState>();
 
   // Interfaces: names interned to small ids (flow masks hold the first 31; bit 31 = "others").
@@ -468,6 +519,70 @@ export class FlowTable {
       macs: this.mac.entries(),
       arpTargets: this.arp.targets(),
     };
+  }
+
+  /**
+   * Handles of the flows snapshot(opts) would show, in its order, for readFlow/flowAddress/flowRecord.
+   * Valid until the table next changes (add, expire).
+   */
+  selectFlows(opts: SnapshotOptions = {}): Int32Array {
+    return this.selectSlots(opts.sort, opts.top ?? 0, opts.rateBy ?? 'live');
+  }
+
+  /** Fills `out` with flow `h` (a handle from selectFlows) without allocating. */
+  readFlow(h: number, out: FlowFacts): void {
+    const s = h;
+    const fam = this.u8[s * B + B_FAM];
+    const p = this.u16[s * H + H_PROTO];
+    const isIp = fam === FAM_V4 || fam === FAM_V6;
+    const hasPorts = isIp && (p === IPPROTO_TCP || p === IPPROTO_UDP);
+    const isEcho = isIp && (p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) && (this.u32[s * W + W_C1] > 0 || this.u32[s * W + W_C2] > 0);
+    out.family = fam === FAM_V4 ? 'ipv4' : fam === FAM_V6 ? 'ipv6' : fam === FAM_ARP ? 'arp' : 'eth';
+    out.proto = fam === FAM_V4 || fam === FAM_V6 ? (PROTO_NAMES[p] ?? this.protoName(s)) : this.protoName(s);
+    const v4 = fam === FAM_V4 || fam === FAM_ARP;
+    out.a4 = v4 ? this.u32[s * W + W_A0] : -1;
+    out.b4 = v4 ? this.u32[s * W + W_B0] : -1;
+    out.aPort = hasPorts ? this.u16[s * H + H_A_PORT] : -1;
+    out.bPort = hasPorts ? this.u16[s * H + H_B_PORT] : -1;
+    out.echoId = isEcho ? this.u16[s * H + H_A_PORT] : -1;
+    out.vni = this.i32[s * W + W_VNI];
+    out.packetsAB = this.packets(s, W_PKT_AB, H_PKT_AB_HI);
+    out.packetsBA = this.packets(s, W_PKT_BA, H_PKT_BA_HI);
+    out.bytesAB = this.f64[s * F + F_BYTE_AB];
+    out.bytesBA = this.f64[s * F + F_BYTE_BA];
+    out.firstSec = this.u32[s * W + W_FIRST_SEC];
+    out.firstNs = this.u32[s * W + W_FIRST_NS];
+    out.lastSec = this.u32[s * W + W_LAST_SEC];
+    out.lastNs = this.u32[s * W + W_LAST_NS];
+    out.durationSec = Math.max(0, out.lastSec - out.firstSec + (out.lastNs - out.firstNs) / 1e9);
+    out.rateBytesPerSec = this.liveRate(s);
+    out.avgBytesPerSec = this.avgRate(s);
+    out.ifaceMask = this.u32[s * W + W_IF_MASK];
+    const isTcp = isIp && p === IPPROTO_TCP;
+    out.tcpState = isTcp ? this.tcpStateOf(s) : null;
+    out.syns = isTcp ? this.u16[s * H + H_SYNS] : 0;
+    const rst = this.u8[s * B + B_RST_BY];
+    out.rstBy = isTcp && rst === 1 ? 'a' : isTcp && rst === 2 ? 'b' : null;
+    out.isEcho = isEcho;
+    out.isArp = fam === FAM_ARP;
+    out.requests = isEcho || fam === FAM_ARP ? this.u32[s * W + W_C1] : 0;
+    out.replies = isEcho || fam === FAM_ARP ? this.u32[s * W + W_C2] : 0;
+    const n = isEcho ? this.u32[s * W + W_RTT_N] : 0;
+    out.rttSamples = n;
+    out.rttMinMs = n > 0 ? Math.round(this.f32[s * W + W_RTT_MIN] * 1000) / 1000 : 0;
+    out.rttAvgMs = n > 0 ? Math.round(this.f32[s * W + W_RTT_MEAN] * 1000) / 1000 : 0;
+    out.rttMaxMs = n > 0 ? Math.round(this.f32[s * W + W_RTT_MAX] * 1000) / 1000 : 0;
+    out.hasIcmpErrors = this.errors.size > 0 && this.errors.has(s);
+  }
+
+  /** Text of side a (`'a'`) or b of flow `h` (a handle from selectFlows), as FlowRecord.a / .b. */
+  flowAddress(h: number, side: 'a' | 'b'): string {
+    return this.addrText(h, side === 'b');
+  }
+
+  /** Flow `h` (a handle from selectFlows) as a FlowRecord. */
+  flowRecord(h: number): FlowRecord {
+    return this.record(h);
   }
 
   /** Every current problem: from live flows, from flows that already left the table, ARP, MAC moves, evictions. */
@@ -809,6 +924,9 @@ export class FlowTable {
     this.indexInsert(h, s);
     this.linkTail(s);
     this.c.created++;
+    if (tsSec < this.lastCreatedSec || (tsSec === this.lastCreatedSec && tsNs < this.lastCreatedNs)) this.slotsInFirstOrder = false;
+    this.lastCreatedSec = tsSec;
+    this.lastCreatedNs = tsNs;
     return s;
   }
 
@@ -966,7 +1084,10 @@ export class FlowTable {
     // Zero a reused record (fresh ones are zero already), keeping only the generation, bumped so stale
     // echo entries never match.
     const g = this.u32[s * W + W_GEN];
-    if (reused) this.u8.fill(0, s * B, s * B + REC);
+    if (reused) {
+      this.u8.fill(0, s * B, s * B + REC);
+      this.slotsInFirstOrder = false;
+    }
     this.u32[s * W + W_GEN] = (g + 1) >>> 0;
     this.i32[s * W + W_V6] = -1;
     this.live++;
@@ -1110,6 +1231,7 @@ export class FlowTable {
     const cmp = (x: number, y: number): number =>
       key[x] - key[y] || u32[x * W + W_FIRST_SEC] - u32[y * W + W_FIRST_SEC] || u32[x * W + W_FIRST_NS] - u32[y * W + W_FIRST_NS] || x - y;
     if (top <= 0 || top * 8 >= n) {
+      if (sort !== 'rate' && this.sortBySlotKey(slots, n, key, sort === 'start')) return top > 0 && top < n ? slots.subarray(0, top) : slots;
       slots.sort(cmp);
       return top > 0 && top < n ? slots.subarray(0, top) : slots;
     }
@@ -1146,6 +1268,31 @@ export class FlowTable {
       }
     }
     return heap.subarray(0, hn).sort(cmp);
+  }
+
+  /**
+   * Sorts slots by (key, slot) without a comparator when that is the full order: slots were handed out in
+   * order of first packet time (never reused, packets in time order), so the tie-break by first appearance
+   * is the slot number, and integer keys below 2^32 pack with the slot into one exactly representable double
+   * for the typed array's native numeric sort (a comparator call per comparison costs far more).
+   * `byStart`: the order is the slot order itself. False (slots untouched) when the conditions don't hold.
+   */
+  private sortBySlotKey(slots: Int32Array, n: number, key: Float64Array, byStart: boolean): boolean {
+    if (!this.slotsInFirstOrder || this.hwm > SLOT_PACK) return false;
+    if (byStart) {
+      slots.sort();
+      return true;
+    }
+    const packed = new Float64Array(n);
+    for (let i = 0; i < n; i++) {
+      const s = slots[i];
+      const k = -key[s]; // keys are negated counts (largest first)
+      if (!(k >= 0 && k < 0x100000000 && k === Math.floor(k))) return false;
+      packed[i] = (0xffffffff - k) * SLOT_PACK + s;
+    }
+    packed.sort();
+    for (let i = 0; i < n; i++) slots[i] = packed[i] % SLOT_PACK;
+    return true;
   }
 
   private packets(s: number, lo: number, hi: number): number {
@@ -1253,7 +1400,7 @@ export class FlowTable {
     };
   }
 
-  private tcpSummary(s: number): TcpSummary {
+  private tcpStateOf(s: number): TcpState {
     const f = this.u8[s * B + B_TFL];
     const syns = this.u16[s * H + H_SYNS];
     let state: TcpState;
@@ -1279,8 +1426,14 @@ export class FlowTable {
       default:
         state = 'midstream';
     }
+    return state;
+  }
+
+  private tcpSummary(s: number): TcpSummary {
+    const f = this.u8[s * B + B_TFL];
+    const syns = this.u16[s * H + H_SYNS];
     return {
-      state,
+      state: this.tcpStateOf(s),
       syns,
       synRetransmits: Math.max(0, syns - 1),
       synAck: (f & TF_SYNACK) !== 0,

@@ -4,7 +4,8 @@
  */
 import { PacketView } from '../decode/view';
 import { PacketRecord } from '../pcap/record';
-import { FlowRecord, FlowSort, FlowTable } from './flows';
+import { FlowFacts, FlowFamily, FlowRecord, FlowSort, FlowTable } from './flows';
+import { TextTable } from './textTable';
 import { Problem } from './problems';
 
 export interface FlowReportOptions {
@@ -37,31 +38,30 @@ export class FlowReport {
 
   render(): string {
     // A finished capture has no "current" interval: rank by each flow's average rate.
-    const snap = this.table.snapshot({ sort: this.opts.sort, top: this.opts.top, rateBy: 'average' });
-    if (this.opts.json) {
-      const lines: string[] = [];
-      for (const f of snap.flows) lines.push(JSON.stringify({ flow: f }));
-      for (const p of snap.problems) lines.push(JSON.stringify({ problem: p }));
-      const c = snap.counters;
-      lines.push(
-        JSON.stringify({
-          summary: {
-            flows: c.flows,
-            shown: snap.flows.length,
-            packets: c.packets,
-            bytes: c.bytes,
-            evicted: c.evicted,
-            unkeyed: c.unkeyed,
-            innerPackets: c.innerPackets,
-            icmpErrorsUnmatched: c.icmpErrorsUnmatched,
-            macs: c.macs,
-            arp: c.arp,
-          },
-        }),
-      );
-      return lines.join('\n') + '\n';
-    }
-    return this.renderText(snap.flows, snap.problems);
+    const select = { sort: this.opts.sort, top: this.opts.top, rateBy: 'average' } as const;
+    if (!this.opts.json) return this.renderText(this.table.selectFlows(select), this.table.problems());
+    const snap = this.table.snapshot(select);
+    const lines: string[] = [];
+    for (const f of snap.flows) lines.push(JSON.stringify({ flow: f }));
+    for (const p of snap.problems) lines.push(JSON.stringify({ problem: p }));
+    const c = snap.counters;
+    lines.push(
+      JSON.stringify({
+        summary: {
+          flows: c.flows,
+          shown: snap.flows.length,
+          packets: c.packets,
+          bytes: c.bytes,
+          evicted: c.evicted,
+          unkeyed: c.unkeyed,
+          innerPackets: c.innerPackets,
+          icmpErrorsUnmatched: c.icmpErrorsUnmatched,
+          macs: c.macs,
+          arp: c.arp,
+        },
+      }),
+    );
+    return lines.join('\n') + '\n';
   }
 
   private rel(ts: string): string {
@@ -72,7 +72,7 @@ export class FlowReport {
     return `+${(sec + ns / 1e9).toFixed(3)}s`;
   }
 
-  private renderText(flows: FlowRecord[], problems: Problem[]): string {
+  private renderText(handles: Int32Array, problems: Problem[]): string {
     const c = this.table.counters();
     const out: string[] = [];
     const ifaces = this.table.interfaces();
@@ -80,27 +80,54 @@ export class FlowReport {
     const showIf = ifaces.length > 1 || (ifaces.length === 1 && !/^if\d+$/.test(ifaces[0]));
     const head = ['PROTO', 'A', 'B', 'PACKETS', 'A→B', 'B→A', 'BYTES', 'A→B', 'B→A', 'START', 'DURATION', 'AVG RATE', 'STATE'];
     if (showIf) head.push('IFACE');
-    const rows: string[][] = [head];
-    for (const f of flows) {
-      const row = [
-        f.vni !== null ? `${f.proto}@vni${f.vni}` : f.proto,
-        endpoint(f.a, f.aPort, f.family),
-        endpoint(f.b, f.bPort, f.family),
-        String(f.packets),
-        String(f.packetsAB),
-        String(f.packetsBA),
-        String(f.bytes),
-        String(f.bytesAB),
-        String(f.bytesBA),
-        this.rel(f.first),
-        `${f.durationSec.toFixed(3)}s`,
-        humanRate(f.avgBytesPerSec),
-        stateText(f),
-      ];
-      if (showIf) row.push(f.ifaces.join(','));
-      rows.push(row);
+    // Rows go straight from the table's numbers into bytes: a capture can hold a million flows.
+    const t = new TextTable(head.length, [3, 4, 5, 6, 7, 8]);
+    t.row(head);
+    const f = new FlowFacts();
+    for (let i = 0; i < handles.length; i++) {
+      const h = handles[i];
+      this.table.readFlow(h, f);
+      t.text(f.proto);
+      if (f.vni >= 0) {
+        t.text('@vni');
+        t.uint(f.vni);
+      }
+      t.endCell();
+      this.endpointCell(t, h, 'a', f.a4, f.aPort, f.family);
+      this.endpointCell(t, h, 'b', f.b4, f.bPort, f.family);
+      t.uint(f.packetsAB + f.packetsBA);
+      t.endCell();
+      t.uint(f.packetsAB);
+      t.endCell();
+      t.uint(f.packetsBA);
+      t.endCell();
+      t.uint(f.bytesAB + f.bytesBA);
+      t.endCell();
+      t.uint(f.bytesAB);
+      t.endCell();
+      t.uint(f.bytesBA);
+      t.endCell();
+      t.text(this.relTime(f.firstSec, f.firstNs));
+      t.endCell();
+      t.text(f.durationSec.toFixed(3));
+      t.char(115); // s
+      t.endCell();
+      t.text(humanRate(f.avgBytesPerSec));
+      t.endCell();
+      this.stateCell(t, h, f);
+      t.endCell();
+      if (showIf) {
+        let first = true;
+        for (let b = 0; b < 32; b++) {
+          if ((f.ifaceMask & (1 << b)) === 0) continue;
+          if (!first) t.char(44);
+          first = false;
+          t.text(b === 31 ? '(others)' : this.table.ifaceName(b));
+        }
+        t.endCell();
+      }
     }
-    const shown = flows.length;
+    const shown = handles.length;
     out.push(
       `Flows: ${c.flows}${shown < c.flows ? ` (top ${shown} by ${this.opts.sort})` : ` (sorted by ${this.opts.sort})`}, ` +
         `${c.packets} packets, ${c.bytes} bytes` +
@@ -108,7 +135,7 @@ export class FlowReport {
         (c.evicted > 0 ? `, ${c.evicted} flows EVICTED (cap ${this.table.maxFlows})` : ''),
     );
     if (shown === 0) out.push('No flows.');
-    else out.push(...table(rows, [3, 4, 5, 6, 7, 8]));
+    else out.push(t.render().toString('utf8', 0).slice(0, -1));
     out.push('');
     if (problems.length === 0) {
       out.push('Problems: none');
@@ -119,11 +146,63 @@ export class FlowReport {
     }
     return out.join('\n') + '\n';
   }
-}
 
-function endpoint(addr: string, port: number | null, family: string): string {
-  if (port === null) return addr;
-  return family === 'ipv6' ? `[${addr}]:${port}` : `${addr}:${port}`;
+  private endpointCell(t: TextTable, h: number, side: 'a' | 'b', v4: number, port: number, family: FlowFamily): void {
+    if (family === 'ipv4' || family === 'arp') t.ip4(v4);
+    else if (family === 'ipv6' && port >= 0) {
+      t.char(91); // [
+      t.text(this.table.flowAddress(h, side));
+      t.char(93); // ]
+    } else t.text(this.table.flowAddress(h, side));
+    if (port >= 0) {
+      t.char(58); // :
+      t.uint(port);
+    }
+    t.endCell();
+  }
+
+  /** The STATE column, as stateText() writes it for a FlowRecord. */
+  private stateCell(t: TextTable, h: number, f: FlowFacts): void {
+    if (f.hasIcmpErrors) {
+      t.text(stateText(this.table.flowRecord(h)));
+      return;
+    }
+    let parts = 0;
+    if (f.tcpState !== null) {
+      t.text(f.tcpState);
+      if (f.rstBy !== null && f.tcpState === 'reset') {
+        t.text(' by ');
+        t.text(f.rstBy);
+      }
+      if (f.syns > 1) {
+        t.text(' (');
+        t.uint(f.syns);
+        t.text(' SYNs)');
+      }
+      parts++;
+    }
+    if (f.isEcho) {
+      if (parts++ > 0) t.text('; ');
+      t.text('echo ');
+      t.uint(f.replies);
+      t.char(47);
+      t.uint(f.requests);
+      if (f.rttSamples > 0) t.text(` rtt ${f.rttMinMs}/${f.rttAvgMs}/${f.rttMaxMs}ms`);
+    }
+    if (f.isArp) {
+      if (parts++ > 0) t.text('; ');
+      t.text('req ');
+      t.uint(f.requests);
+      t.text(' rep ');
+      t.uint(f.replies);
+    }
+  }
+
+  /** "+S.MMMs" from the first packet of the capture. */
+  private relTime(sec: number, ns: number): string {
+    return `+${(sec - this.startSec + (ns - this.startNs) / 1e9).toFixed(3)}s`;
+  }
+
 }
 
 function humanRate(bytesPerSec: number): string {

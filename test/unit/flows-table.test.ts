@@ -1,4 +1,4 @@
-import { FlowTable } from '../../src/analysis/flows';
+import { FlowFacts, FlowTable } from '../../src/analysis/flows';
 import { FlowReport } from '../../src/analysis/report';
 import { L, PacketView, TCP } from '../../src/decode/view';
 import { PacketRecord } from '../../src/pcap/record';
@@ -27,6 +27,7 @@ interface Pkt {
   quote?: { src: string; dst: string; proto: number; sport: number; dport: number };
 }
 
+const ip4 = (v: number): string => [v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.');
 const ip = (s: string): number => s.split('.').reduce((a, x) => a * 256 + Number(x), 0);
 const macBytes = (m: string): number[] => m.split(':').map((x) => parseInt(x, 16));
 
@@ -246,6 +247,88 @@ describe('FlowTable: keys and counters', () => {
       const full = t.snapshot({ sort }).flows.map((x) => x.key);
       expect(t.snapshot({ sort, top: 25 }).flows.map((x) => x.key)).toEqual(full.slice(0, 25));
     }
+  });
+
+  it('sorts the same whether flows were created in time order (packed native sort) or not (comparator)', () => {
+    const inOrder = new FlowTable();
+    const shuffled = new FlowTable();
+    const send = (t: FlowTable, port: number, at: number, len: number): void => new Feeder(t).send({ src: A, dst: B, proto: 'udp', sport: port, dport: 53, t: at, len });
+    let seed = 11;
+    const n = 400;
+    const firstAt = Array.from({ length: n }, (_, i) => T0 + i / 100);
+    for (const t of [inOrder, shuffled]) {
+      // Flow i: 1..4 packets (many ties), first packet at firstAt[i]; the shuffled table sees them in another order.
+      const order = Array.from({ length: n }, (_, i) => i);
+      if (t === shuffled) order.reverse();
+      for (const i of order) {
+        seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+        const k = 1 + ((i * 7) % 4);
+        for (let j = 0; j < k; j++) send(t, 1000 + i, firstAt[i] + j / 1e4, 60 + ((i * 13) % 5) * 100);
+      }
+    }
+    for (const sort of ['packets', 'bytes', 'start'] as const) {
+      const recs = inOrder.snapshot().flows;
+      const key = (r: (typeof recs)[number]): number => (sort === 'packets' ? -r.packets : sort === 'bytes' ? -r.bytes : 0);
+      const expected = [...recs].sort((x, y) => key(x) - key(y) || Number(x.first) - Number(y.first)).map((r) => r.key);
+      expect(inOrder.snapshot({ sort }).flows.map((r) => r.key)).toEqual(expected);
+      expect(shuffled.snapshot({ sort }).flows.map((r) => r.key)).toEqual(expected);
+    }
+  });
+
+  it('gives renderers the same facts through readFlow as through FlowRecord', () => {
+    const t = new FlowTable();
+    const f = new Feeder(t);
+    f.send({ src: A, dst: B, sport: 40000, dport: 80, flags: TCP.SYN, t: T0, iface: 'veth1' });
+    f.send({ src: B, dst: A, sport: 80, dport: 40000, flags: TCP.RST | TCP.ACK, t: T0 + 0.5, iface: 'veth2' });
+    f.send({ src: A, dst: B, proto: 'icmp', icmpType: 8, id: 7, seq: 1, t: T0 + 1 });
+    f.send({ src: B, dst: A, proto: 'icmp', icmpType: 0, id: 7, seq: 1, t: T0 + 1.002 });
+    f.send({ src: A, dst: B, proto: 'arp', arpOp: 1, t: T0 + 2 });
+    f.send({ src: '1', dst: '2', proto: 'ip6tcp', sport: 5, dport: 6, t: T0 + 3 });
+    f.send({ src: A, dst: B, proto: 'udp', sport: 1, dport: 2, t: T0 + 4, inner: { src: '10.244.9.1', dst: '10.244.9.2', sport: 3, dport: 4, vni: 42 } });
+    const facts = new FlowFacts();
+    const handles = t.selectFlows({ sort: 'start' });
+    const recs = t.snapshot({ sort: 'start' }).flows;
+    expect(handles.length).toBe(recs.length);
+    handles.forEach((h, i) => {
+      const r = recs[i];
+      t.readFlow(h, facts);
+      expect(t.flowRecord(h)).toEqual(r);
+      expect([t.flowAddress(h, 'a'), t.flowAddress(h, 'b')]).toEqual([r.a, r.b]);
+      expect({
+        family: facts.family,
+        proto: facts.proto,
+        aPort: facts.aPort < 0 ? null : facts.aPort,
+        bPort: facts.bPort < 0 ? null : facts.bPort,
+        echoId: facts.echoId < 0 ? null : facts.echoId,
+        vni: facts.vni < 0 ? null : facts.vni,
+        packets: facts.packetsAB + facts.packetsBA,
+        bytes: facts.bytesAB + facts.bytesBA,
+        durationSec: facts.durationSec,
+        avgBytesPerSec: facts.avgBytesPerSec,
+        rateBytesPerSec: facts.rateBytesPerSec,
+        tcp: facts.tcpState === null ? null : { state: facts.tcpState, syns: facts.syns, rstBy: facts.rstBy },
+        echo: facts.isEcho ? { requests: facts.requests, replies: facts.replies, rttSamples: facts.rttSamples, rttMinMs: facts.rttMinMs } : null,
+        arp: facts.isArp ? { requests: facts.requests, replies: facts.replies } : null,
+      }).toEqual({
+        family: r.family,
+        proto: r.proto,
+        aPort: r.aPort,
+        bPort: r.bPort,
+        echoId: r.echoId,
+        vni: r.vni,
+        packets: r.packets,
+        bytes: r.bytes,
+        durationSec: r.durationSec,
+        avgBytesPerSec: r.avgBytesPerSec,
+        rateBytesPerSec: r.rateBytesPerSec,
+        tcp: r.tcp && { state: r.tcp.state, syns: r.tcp.syns, rstBy: r.tcp.rstBy },
+        echo: r.echo && { requests: r.echo.requests, replies: r.echo.replies, rttSamples: r.echo.rttSamples, rttMinMs: r.echo.rttMinMs },
+        arp: r.arp,
+      });
+      if (r.family === 'ipv4' || r.family === 'arp') expect([ip4(facts.a4), ip4(facts.b4)]).toEqual([r.a, r.b]);
+      const names = Array.from({ length: 31 }, (_, b) => b).filter((b) => (facts.ifaceMask & (1 << b)) !== 0).map((b) => t.ifaceName(b));
+      expect(names).toEqual(r.ifaces);
+    });
   });
 
   it('sorts by the live rate by default (last complete interval)', () => {

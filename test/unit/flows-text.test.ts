@@ -1,0 +1,58 @@
+import { TextTable } from '../../src/analysis/textTable';
+
+/** The layout TextTable promises, written the obvious way with strings. */
+function reference(rows: string[][], right: number[]): string {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => (widths[i] = Math.max(widths[i] ?? 0, c.length)));
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => (right.includes(i) ? c.padStart(widths[i]) : i === r.length - 1 ? c : c.padEnd(widths[i])))
+        .join('  ')
+        .trimEnd(),
+    )
+    .map((l) => l + '\n')
+    .join('');
+}
+
+describe('TextTable', () => {
+  it('aligns columns like padStart/padEnd, leaves the last column unpadded and trims rows', () => {
+    const rows = [
+      ['PROTO', 'A', 'PACKETS', 'A→B', 'STATE'],
+      ['tcp', '10.244.1.1:40000', '3', '2', 'established'],
+      ['udp@vni42', '[fd00::1]:53', '123456', '0', ''],
+      ['icmp', 'é✓😀', '7', '4294967296', 'echo 1/1'],
+    ];
+    const t = new TextTable(5, [2, 3]);
+    for (const r of rows) t.row(r);
+    expect(t.rows).toBe(4);
+    expect(t.render().toString('utf8')).toBe(reference(rows, [2, 3]));
+  });
+
+  it('writes integers and IPv4 addresses as String() and dotted quads do', () => {
+    const nums = [0, 1, 9, 10, 99, 100, 2147483647, 2147483648, 4294967295, 4294967296, 1e15 + 7, 2 ** 53 - 1];
+    const t = new TextTable(2, []);
+    for (const n of nums) {
+      t.uint(n);
+      t.endCell();
+      t.ip4(n >>> 0);
+      t.endCell();
+    }
+    const lines = t.render().toString().trimEnd().split('\n');
+    lines.forEach((l, i) => {
+      const [num, addr] = l.split(/ +/);
+      expect(num).toBe(String(nums[i]));
+      const v = nums[i] >>> 0;
+      expect(addr).toBe([v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255].join('.'));
+    });
+  });
+
+  it('grows past its initial buffers (many rows, long cells)', () => {
+    const t = new TextTable(3, [1]);
+    const rows: string[][] = [];
+    for (let i = 0; i < 5000; i++) rows.push([`r${i}`, String(i * 7919), 'x'.repeat(i % 50)]);
+    rows.push(['long', '1', 'y'.repeat(100_000)]);
+    for (const r of rows) t.row(r);
+    expect(t.render().toString()).toBe(reference(rows, [1]));
+  });
+});
