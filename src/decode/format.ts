@@ -191,6 +191,16 @@ export class LineBuffer {
     this.pos = p;
   }
 
+  /** Constant text prepared by asciiBytes (a typed-array copy is about twice as fast as charCodeAt). */
+  bytes(u: Uint8Array): void {
+    const n = u.length;
+    if (this.pos + n > this.buf.length) this.room(n);
+    const b = this.buf;
+    let p = this.pos;
+    for (let i = 0; i < n; i++) b[p++] = u[i];
+    this.pos = p;
+  }
+
   /** Any text, UTF-8 encoded. */
   utf8(s: string): void {
     this.room(s.length <= 4096 ? 3 * s.length : Buffer.byteLength(s));
@@ -297,6 +307,45 @@ function putOctet(b: Buffer, p: number, x: number): number {
   return p + 1;
 }
 
+/** The bytes of an ASCII text, for LineBuffer.bytes. */
+function asciiBytes(s: string): Uint8Array {
+  const u = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) u[i] = s.charCodeAt(i);
+  return u;
+}
+
+/** The constant pieces of the common lines. */
+const T = {
+  GT: asciiBytes(' > '),
+  COLON: asciiBytes(': '),
+  LENGTH: asciiBytes(', length '),
+  SEQ: asciiBytes(', seq '),
+  ACK: asciiBytes(', ack '),
+  WIN: asciiBytes(', win '),
+  OPTIONS: asciiBytes(', options ['),
+  NOP: asciiBytes('nop'),
+  TS_VAL: asciiBytes('TS val '),
+  ECR: asciiBytes(' ecr '),
+  MSS: asciiBytes('mss '),
+  WSCALE: asciiBytes('wscale '),
+  SACK_OK: asciiBytes('sackOK'),
+  IP: asciiBytes('IP '),
+  IP6: asciiBytes('IP6 '),
+  ICMP: asciiBytes('ICMP '),
+  UDP_LENGTH: asciiBytes('UDP, length '),
+  VXLAN: asciiBytes('VXLAN, flags [I] (0x'),
+  VNI: asciiBytes('), vni '),
+  ARP: asciiBytes('ARP, '),
+  WHO_HAS: asciiBytes('Request who-has '),
+  TELL: asciiBytes(' tell '),
+  REPLY: asciiBytes('Reply '),
+  IS_AT: asciiBytes(' is-at '),
+  QUOTED: asciiBytes(', quoted '),
+  NOP_NOP_TS_VAL: asciiBytes('nop,nop,TS val '),
+  ECHO_REQUEST: asciiBytes('echo request, id '),
+  ECHO_REPLY: asciiBytes('echo reply, id '),
+};
+
 // ---------------------------------------------------------------------------------------- text
 
 function two(n: number): string {
@@ -309,11 +358,13 @@ function two(n: number): string {
 // while it runs (it is read from TZ at startup).
 let prefixSec = NaN;
 let prefix = '';
+let prefixBytes: Uint8Array = new Uint8Array(0);
 
 function secondPrefix(sec: number): string {
   if (sec !== prefixSec) {
     const d = new Date(sec * 1000);
     prefix = `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}.`;
+    prefixBytes = asciiBytes(prefix);
     prefixSec = sec;
   }
   return prefix;
@@ -325,7 +376,8 @@ export function formatTime(sec: number, nsec: number): string {
 }
 
 function emitTime(o: LineBuffer, sec: number, nsec: number): void {
-  o.ascii(secondPrefix(sec));
+  if (sec !== prefixSec) secondPrefix(sec);
+  o.bytes(prefixBytes);
   const us = Math.floor(nsec / 1000);
   if (us >= 0 && us < 1000000) o.sixDigits(us);
   else o.ascii(String(us).padStart(6, '0'));
@@ -446,9 +498,9 @@ function tcpFlagsText(f: number): string {
   return s === '' ? 'none' : s;
 }
 
-/** tcpFlagsText of every flag byte, built once. */
-const TCP_FLAGS_TEXT: string[] = [];
-for (let f = 0; f < 256; f++) TCP_FLAGS_TEXT.push(tcpFlagsText(f));
+/** "Flags [S.]" for every flag byte, built once. */
+const TCP_FLAGS: Uint8Array[] = [];
+for (let f = 0; f < 256; f++) TCP_FLAGS.push(asciiBytes(`Flags [${tcpFlagsText(f)}]`));
 
 /** JSON flag letters F S R P A U E C, in that order. */
 function tcpFlagsLetters(f: number): string {
@@ -471,13 +523,22 @@ function emitTcpOptions(o: LineBuffer, v: PacketView): void {
   while (p < end) {
     if (first) first = false;
     else o.byte(44);
+    // NOP, NOP, timestamps: what Linux puts on every segment after the handshake, in one piece.
+    if (end - p >= 12 && b[p] === 1 && b[p + 1] === 1 && b[p + 2] === 8 && b[p + 3] === 10) {
+      o.bytes(T.NOP_NOP_TS_VAL);
+      o.num(u32At(b, p + 4));
+      o.bytes(T.ECR);
+      o.num(u32At(b, p + 8));
+      p += 12;
+      continue;
+    }
     const kind = b[p];
     if (kind === 0) {
       o.ascii('eol');
       break;
     }
     if (kind === 1) {
-      o.ascii('nop');
+      o.bytes(T.NOP);
       p++;
       continue;
     }
@@ -491,13 +552,13 @@ function emitTcpOptions(o: LineBuffer, v: PacketView): void {
       break;
     }
     if (kind === 2 && olen === 4) {
-      o.ascii('mss ');
+      o.bytes(T.MSS);
       o.num((b[p + 2] << 8) | b[p + 3]);
     } else if (kind === 3 && olen === 3) {
-      o.ascii('wscale ');
+      o.bytes(T.WSCALE);
       o.num(b[p + 2]);
     } else if (kind === 4 && olen === 2) {
-      o.ascii('sackOK');
+      o.bytes(T.SACK_OK);
     } else if (kind === 5 && (olen - 2) % 8 === 0) {
       o.ascii('sack ');
       o.num((olen - 2) / 8);
@@ -509,9 +570,9 @@ function emitTcpOptions(o: LineBuffer, v: PacketView): void {
         o.byte(125);
       }
     } else if (kind === 8 && olen === 10) {
-      o.ascii('TS val ');
+      o.bytes(T.TS_VAL);
       o.num(u32At(b, p + 2));
-      o.ascii(' ecr ');
+      o.bytes(T.ECR);
       o.num(u32At(b, p + 6));
     } else {
       o.ascii('unknown-');
@@ -524,11 +585,10 @@ function emitTcpOptions(o: LineBuffer, v: PacketView): void {
 function emitTcp(o: LineBuffer, v: PacketView): void {
   const f = v.tcpFlags;
   const len = v.payloadWireLen;
-  o.ascii('Flags [');
-  o.ascii(f >= 0 && f < 256 ? TCP_FLAGS_TEXT[f] : tcpFlagsText(f));
-  o.byte(93);
+  if (f >= 0 && f < 256) o.bytes(TCP_FLAGS[f]);
+  else o.ascii(`Flags [${tcpFlagsText(f)}]`);
   if (len > 0 || f & (TCP.SYN | TCP.FIN | TCP.RST)) {
-    o.ascii(', seq ');
+    o.bytes(T.SEQ);
     o.num(v.tcpSeq);
     if (len > 0) {
       o.byte(58);
@@ -536,30 +596,30 @@ function emitTcp(o: LineBuffer, v: PacketView): void {
     }
   }
   if (f & TCP.ACK) {
-    o.ascii(', ack ');
+    o.bytes(T.ACK);
     o.num(v.tcpAck);
   }
-  o.ascii(', win ');
+  o.bytes(T.WIN);
   o.num(v.tcpWin);
   if (f & TCP.URG) {
     o.ascii(', urg ');
     o.num((v.buf[v.l4Off + 18] << 8) | v.buf[v.l4Off + 19]);
   }
   if (v.tcpHdrLen > 20) {
-    o.ascii(', options [');
+    o.bytes(T.OPTIONS);
     emitTcpOptions(o, v);
     o.byte(93);
   }
-  o.ascii(', length ');
+  o.bytes(T.LENGTH);
   o.num(len);
 }
 
 function emitUdp(o: LineBuffer, v: PacketView, ether: boolean): void {
   if (v.layers & L.VXLAN) {
     const fl = v.vxlanFlags;
-    o.ascii('VXLAN, flags [I] (0x');
+    o.bytes(T.VXLAN);
     o.ascii(fl >= 0 && fl < 256 ? HEX2[fl] : hex(fl, 2));
-    o.ascii('), vni ');
+    o.bytes(T.VNI);
     o.num(v.vni);
     const inner = v.inner;
     if (inner !== null) {
@@ -568,7 +628,7 @@ function emitUdp(o: LineBuffer, v: PacketView, ether: boolean): void {
     }
     return;
   }
-  o.ascii('UDP, length ');
+  o.bytes(T.UDP_LENGTH);
   o.num(v.udpLen >= 8 ? v.udpLen - 8 : v.payloadWireLen);
 }
 
@@ -633,27 +693,27 @@ function icmpKindText(v: PacketView, hasInner: boolean): string {
 function emitIcmp(o: LineBuffer, v: PacketView): void {
   const hasInner = (v.layers & L.ICMP_INNER) !== 0;
   const t = v.icmpType;
-  o.ascii('ICMP ');
+  o.bytes(T.ICMP);
   if (t === 0 || t === 8) {
-    o.ascii(t === 8 ? 'echo request, id ' : 'echo reply, id ');
+    o.bytes(t === 8 ? T.ECHO_REQUEST : T.ECHO_REPLY);
     o.num(v.icmpId);
-    o.ascii(', seq ');
+    o.bytes(T.SEQ);
     o.num(v.icmpSeq);
   } else {
     o.ascii(icmpKindText(v, hasInner));
   }
-  o.ascii(', length ');
+  o.bytes(T.LENGTH);
   o.num(v.payloadWireLen + 8);
   if (hasInner) {
     const p = v.icmpInnerProto;
     const ports = v.icmpInnerSport >= 0;
-    o.ascii(', quoted ');
+    o.bytes(T.QUOTED);
     o.ip4(v.icmpInnerSrc);
     if (ports) {
       o.byte(46);
       o.num(v.icmpInnerSport);
     }
-    o.ascii(' > ');
+    o.bytes(T.GT);
     o.ip4(v.icmpInnerDst);
     if (ports) {
       o.byte(46);
@@ -735,13 +795,13 @@ function emitIpv4(o: LineBuffer, v: PacketView, ether: boolean): void {
     o.byte(46);
     o.num(v.sport);
   }
-  o.ascii(' > ');
+  o.bytes(T.GT);
   o.ip4(v.ip4Dst);
   if (ports) {
     o.byte(46);
     o.num(v.dport);
   }
-  o.ascii(': ');
+  o.bytes(T.COLON);
   if (v.ipFragOff !== 0) {
     o.ascii('ip-proto-');
     o.num(v.ipProto);
@@ -749,7 +809,7 @@ function emitIpv4(o: LineBuffer, v: PacketView, ether: boolean): void {
     o.num(v.ipId);
     o.ascii(', offset ');
     o.num(v.ipFragOff);
-    o.ascii(', length ');
+    o.bytes(T.LENGTH);
     o.num(v.payloadWireLen);
     if (v.ipMf) o.ascii(', more fragments');
     return;
@@ -781,18 +841,18 @@ function emitIpv6(o: LineBuffer, v: PacketView, ether: boolean): void {
       o.byte(46);
       o.num(v.sport);
     }
-    o.ascii(' > ');
+    o.bytes(T.GT);
     o.ascii(ip6ToString(b, v.ip6DstOff));
     if (ports) {
       o.byte(46);
       o.num(v.dport);
     }
-    o.ascii(': ');
+    o.bytes(T.COLON);
     emitIpv6Rest(o, v, ether);
     return;
   }
   // tcpdump names the extension headers after the addresses, then prints the ports on their own.
-  o.ascii(' > ');
+  o.bytes(T.GT);
   o.ascii(ip6ToString(b, v.ip6DstOff));
   o.byte(58);
   if (ext & IP6_EXT.HOP_BY_HOP) o.ascii(' HBH');
@@ -811,7 +871,7 @@ function emitIpv6(o: LineBuffer, v: PacketView, ether: boolean): void {
   if (ports) {
     o.byte(32);
     o.num(v.sport);
-    o.ascii(' > ');
+    o.bytes(T.GT);
     o.num(v.dport);
     o.byte(58);
   }
@@ -837,15 +897,15 @@ function emitArp(o: LineBuffer, v: PacketView): void {
   const len = v.len - (v.l3Off - v.base);
   switch (v.arpOp) {
     case 1:
-      o.ascii('Request who-has ');
+      o.bytes(T.WHO_HAS);
       o.ip4(v.arpTpa);
-      o.ascii(' tell ');
+      o.bytes(T.TELL);
       o.ip4(v.arpSpa);
       break;
     case 2:
-      o.ascii('Reply ');
+      o.bytes(T.REPLY);
       o.ip4(v.arpSpa);
-      o.ascii(' is-at ');
+      o.bytes(T.IS_AT);
       o.mac(v.buf, v.arpShaOff);
       break;
     default:
@@ -853,11 +913,11 @@ function emitArp(o: LineBuffer, v: PacketView): void {
       o.num(v.arpOp);
       o.byte(32);
       o.ip4(v.arpSpa);
-      o.ascii(' > ');
+      o.bytes(T.GT);
       o.ip4(v.arpTpa);
       break;
   }
-  o.ascii(', length ');
+  o.bytes(T.LENGTH);
   o.num(len);
 }
 
@@ -875,13 +935,13 @@ function emitFrame(o: LineBuffer, v: PacketView, ether: boolean): void {
   const l = v.layers;
   if (ether) o.ascii(linkText(v));
   if (l & L.IPV4) {
-    if (!ether) o.ascii('IP ');
+    if (!ether) o.bytes(T.IP);
     emitIpv4(o, v, ether);
   } else if (l & L.IPV6) {
-    if (!ether) o.ascii('IP6 ');
+    if (!ether) o.bytes(T.IP6);
     emitIpv6(o, v, ether);
   } else if (l & L.ARP) {
-    if (!ether) o.ascii('ARP, ');
+    if (!ether) o.bytes(T.ARP);
     emitArp(o, v);
   } else if (l & L.ETH && v.vlanCount === 0 && v.ethType <= 1500) {
     o.ascii(llcText(v));
