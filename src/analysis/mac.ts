@@ -45,6 +45,8 @@ export class MacLearner {
   private count = 0;
   /** Entry of the previous packet's source MAC (-1 = none; slots move when the table grows). */
   private lastSlot = -1;
+  /** Entry of the source MAC before that (a different one), -1 = none. */
+  private prevSlot = -1;
   private hi: Uint32Array;
   private lo: Uint32Array;
   /** 0 = empty slot, else 1 + interface id. */
@@ -100,11 +102,21 @@ export class MacLearner {
     if (hi === 0 && lo === 0) return;
     const vlan = (view.layers & L.VLAN) !== 0 && view.vlanCount > 0 ? view.vlanIds[0] : 0;
     // Most packets come from the same few senders: the previous packet's entry, unchanged, needs no lookup.
-    const ls = this.lastSlot;
+    // Two entries: a conversation alternates between its two ends' MACs (the host and the gateway).
+    let ls = this.lastSlot;
     if (ls >= 0 && this.lo[ls] === lo && this.hi[ls] === hi && this.ifc[ls] === ifId + 1 && this.vlan[ls] === vlan && this.vni[ls] === vni) {
       this.packets[ls]++;
       this.lastSec[ls] = tsSec;
       this.lastNs[ls] = tsNs;
+      return;
+    }
+    ls = this.prevSlot;
+    if (ls >= 0 && this.lo[ls] === lo && this.hi[ls] === hi && this.ifc[ls] === ifId + 1 && this.vlan[ls] === vlan && this.vni[ls] === vni) {
+      this.packets[ls]++;
+      this.lastSec[ls] = tsSec;
+      this.lastNs[ls] = tsNs;
+      this.prevSlot = this.lastSlot;
+      this.lastSlot = ls;
       return;
     }
     let s = this.findSlot(hi, lo);
@@ -144,6 +156,7 @@ export class MacLearner {
     this.packets[s]++;
     this.lastSec[s] = tsSec;
     this.lastNs[s] = tsNs;
+    if (this.lastSlot !== s) this.prevSlot = this.lastSlot;
     this.lastSlot = s;
   }
 
@@ -216,6 +229,7 @@ export class MacLearner {
 
   private grow(): void {
     this.lastSlot = -1;
+    this.prevSlot = -1;
     const old = {
       cap: this.cap,
       hi: this.hi,

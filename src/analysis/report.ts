@@ -135,7 +135,14 @@ export class FlowReport {
         (c.evicted > 0 ? `, ${c.evicted} flows EVICTED (cap ${this.table.maxFlows})` : ''),
     );
     if (shown === 0) out.push('No flows.');
-    else out.push(t.render().toString('utf8', 0).slice(0, -1));
+    else {
+      const bytes = t.render();
+      // Decoding 10+ MB as UTF-8 costs more than the rest of the render: below the header, rows are usually
+      // ASCII and become a one-byte string by a plain copy.
+      const nl = bytes.indexOf(10);
+      if (t.asciiFrom(1)) out.push(bytes.toString('utf8', 0, nl) + bytes.toString('latin1', nl, bytes.length - 1));
+      else out.push(bytes.toString('utf8', 0, bytes.length - 1));
+    }
     out.push('');
     if (problems.length === 0) {
       out.push('Problems: none');

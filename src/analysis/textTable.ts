@@ -27,6 +27,14 @@ export class TextTable {
     for (const c of right) if (c >= 0 && c < cols) this.rightAligned[c] = 1;
   }
 
+  /** Last row holding a non-ASCII character (-1 = none). */
+  private lastNonAsciiRow = -1;
+
+  /** True when rows from `row` on are pure ASCII (their bytes can be read as Latin-1, a cheap one-byte string). */
+  asciiFrom(row: number): boolean {
+    return this.lastNonAsciiRow < row;
+  }
+
   get rows(): number {
     return Math.floor(this.cells / this.cols);
   }
@@ -41,7 +49,10 @@ export class TextTable {
       let c = s.charCodeAt(i);
       if (c < 0x80) {
         b[n++] = c;
-      } else if (c < 0x800) {
+        continue;
+      }
+      this.lastNonAsciiRow = Math.floor(this.cells / this.cols);
+      if (c < 0x800) {
         b[n++] = 0xc0 | (c >> 6);
         b[n++] = 0x80 | (c & 63);
       } else if (c >= 0xd800 && c < 0xdc00 && i + 1 < len && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
