@@ -107,12 +107,14 @@ export class FlowReport {
       t.endCell();
       t.uint(f.bytesBA);
       t.endCell();
-      t.text(this.relTime(f.firstSec, f.firstNs));
-      t.endCell();
-      t.text(f.durationSec.toFixed(3));
+      t.char(43); // +
+      t.fixed(f.firstSec - this.startSec + (f.firstNs - this.startNs) / 1e9, 3);
       t.char(115); // s
       t.endCell();
-      t.text(humanRate(f.avgBytesPerSec));
+      t.fixed(f.durationSec, 3);
+      t.char(115);
+      t.endCell();
+      rateCell(t, f.avgBytesPerSec);
       t.endCell();
       this.stateCell(t, h, f);
       t.endCell();
@@ -205,11 +207,27 @@ export class FlowReport {
     }
   }
 
-  /** "+S.MMMs" from the first packet of the capture. */
-  private relTime(sec: number, ns: number): string {
-    return `+${(sec - this.startSec + (ns - this.startNs) / 1e9).toFixed(3)}s`;
-  }
 
+}
+
+/** humanRate() written into a table cell. */
+function rateCell(t: TextTable, bytesPerSec: number): void {
+  const bits = bytesPerSec * 8;
+  if (bits >= 1e9) {
+    t.fixed(bits / 1e9, 2);
+    t.text('Gb/s');
+  } else if (bits >= 1e6) {
+    t.fixed(bits / 1e6, 2);
+    t.text('Mb/s');
+  } else if (bits >= 1e3) {
+    t.fixed(bits / 1e3, 1);
+    t.text('kb/s');
+  } else if (bits >= 0) {
+    t.uint(Math.round(bits));
+    t.text('b/s');
+  } else {
+    t.text(humanRate(bytesPerSec));
+  }
 }
 
 function humanRate(bytesPerSec: number): string {

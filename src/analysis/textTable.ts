@@ -101,6 +101,32 @@ export class TextTable {
     this.curWidth += d;
   }
 
+  /**
+   * Appends `v` with `decimals` (1..3) fraction digits, exactly as v.toFixed(decimals) writes it. Integer
+   * arithmetic when v·10^decimals is below 2^31 and not within 10^-6 of a rounding tie (its rounding error is
+   * far smaller, so the nearest integer is the one toFixed picks); otherwise toFixed itself.
+   */
+  fixed(v: number, decimals: number): void {
+    const scale = decimals === 1 ? 10 : decimals === 2 ? 100 : 1000;
+    const x = v * scale;
+    const n = Math.floor(x);
+    const fr = x - n;
+    if (!(x >= 0 && x < 0x7fffffff) || Math.abs(fr - 0.5) < 1e-6 || decimals < 1 || decimals > 3) {
+      this.text(v.toFixed(decimals));
+      return;
+    }
+    const r = fr > 0.5 ? n + 1 : n;
+    const whole = Math.floor(r / scale);
+    this.uint(whole);
+    this.char(46);
+    let frac = r - whole * scale;
+    for (let p = scale / 10; p >= 1; p /= 10) {
+      const d = Math.floor(frac / p);
+      this.char(48 + d);
+      frac -= d * p;
+    }
+  }
+
   /** Appends an IPv4 address given as uint32, dotted quad. */
   ip4(v: number): void {
     this.uint((v >>> 24) & 255);

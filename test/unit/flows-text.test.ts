@@ -47,6 +47,24 @@ describe('TextTable', () => {
     });
   });
 
+  it('writes fixed-point numbers exactly as toFixed does, ties and huge values included', () => {
+    const values: number[] = [0, 0.0005, 0.0015, 1.0005, 1.005, 2.675, 0.9995, 0.9999, 999.9995, 1e9, 2 ** 31, 1e21, 123456.7895];
+    let seed = 99;
+    for (let i = 0; i < 20000; i++) {
+      seed = (Math.imul(seed, 1103515245) + 12345) >>> 0;
+      // Durations from whole microseconds and nanoseconds hit exact ties often; plus arbitrary doubles.
+      values.push(seed / 1e6, (seed % 100000) / 1e9 + (seed >>> 20), (seed / 0xffffffff) * 10 ** (seed % 9), (seed % 20000) / 2000);
+    }
+    for (const decimals of [1, 2, 3]) {
+      const t = new TextTable(1, []);
+      for (const v of values) {
+        t.fixed(v, decimals);
+        t.endCell();
+      }
+      expect(t.render().toString().split('\n').slice(0, -1)).toEqual(values.map((v) => v.toFixed(decimals)));
+    }
+  });
+
   it('grows past its initial buffers (many rows, long cells)', () => {
     const t = new TextTable(3, [1]);
     const rows: string[][] = [];
