@@ -204,7 +204,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const view = new PacketView();
   let frame = 0;
   let matched = 0;
-  const onRecord = (rec: PacketRecord): void => {
+  const general = (rec: PacketRecord): void => {
     frame++;
     decodeRecord(view, rec);
     if (match !== undefined && !match(view)) return;
@@ -217,6 +217,18 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
       throw new StopReading();
     }
   };
+  // The two plain cases without the tests that do not apply (a million calls per second).
+  const summaryOnly = (s: ProtocolSummary): ((rec: PacketRecord) => void) => (rec) => {
+    decodeRecord(view, rec);
+    s.add(view, rec);
+    if (++matched >= limit) throw new StopReading();
+  };
+  const printOnly = (rec: PacketRecord): void => {
+    decodeRecord(view, rec);
+    if (!printer.print(view, rec, ++frame)) throw new StopReading();
+  };
+  const onRecord =
+    match !== undefined || flows !== undefined ? general : summary !== undefined ? summaryOnly(summary) : printing ? printOnly : general;
 
   let readError: ReadError | null;
   try {
