@@ -7,7 +7,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { FlowReport } from '../../analysis/report';
 import { decodeRecord } from '../../decode/decode';
 import { PacketView } from '../../decode/view';
-import { compileFilter, FilterSyntaxError, type PacketPredicate } from '../../filter/filter';
+import type { PacketPredicate } from '../../filter/filter';
 import { CaptureParser, openCaptureInput, readCapture } from '../../pcap/reader';
 import type { PacketRecord, ReadError } from '../../pcap/record';
 import { PacketPrinter, ProtocolSummary } from '../packetOutput';
@@ -172,10 +172,13 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
 
   const expr = (argv.filter ?? []).join(' ').trim();
   let match: PacketPredicate | undefined;
+  // The filter compiler is loaded only when there is a filter (startup counts on short runs).
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const filters = expr === '' ? undefined : (require('../../filter/filter') as typeof import('../../filter/filter'));
   try {
-    match = expr === '' ? undefined : compileFilter(expr);
+    match = filters === undefined ? undefined : filters.compileFilter(expr);
   } catch (e) {
-    if (e instanceof FilterSyntaxError) {
+    if (filters !== undefined && e instanceof filters.FilterSyntaxError) {
       return usage(e.message.startsWith('filter:') ? e.message : `filter: ${e.message}`);
     }
     throw e;
