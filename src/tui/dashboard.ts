@@ -59,9 +59,11 @@ const FULL_DISCOVERY_MS = 30_000;
 
 const ENGINE_SORT: Record<SortKey, FlowSort> = { bytes: 'bytes', packets: 'packets', rate: 'rate' };
 
-/** Finds the bridge with discovery; unknown bridge or namespace → WatchError listing what exists. */
-export async function resolveBridge(bridge: string, netns: string | undefined): Promise<{ topo: Topology; bridge: IfInfo }> {
-  const topo = await discover();
+/**
+ * The bridge the user named, in a discovered topology. Unknown bridge or namespace, or a bare name that several
+ * namespaces have (every Kubernetes node has a cni0) → WatchError listing what exists.
+ */
+export function pickBridge(topo: Topology, bridge: string, netns: string | undefined): IfInfo {
   if (netns !== undefined && findNetns(topo, netns) === undefined) {
     const known = topo.namespaces.map((n) => (n.id === '' ? 'host' : n.label)).join(', ');
     throw new WatchError(`no network namespace "${netns}" (namespaces: ${known})`, true);
@@ -71,7 +73,20 @@ export async function resolveBridge(bridge: string, netns: string | undefined): 
     const where = netns !== undefined ? ` in namespace "${netns}"` : '';
     throw new WatchError(`no bridge "${bridge}"${where}; bridges netscope can see: ${listBridges(topo)}`, true);
   }
-  return { topo, bridge: br };
+  if (netns === undefined) {
+    const same = topo.interfaces.filter((i) => i.kind === 'bridge' && i.name === bridge);
+    if (same.length > 1) {
+      const where = same.map((i) => `${bridge}@${i.netns === '' ? 'host' : i.netns}`).join(', ');
+      throw new WatchError(`bridge "${bridge}" exists in ${same.length} namespaces; name one: ${where}`, true);
+    }
+  }
+  return br;
+}
+
+/** Discovers the machine and picks the bridge (see pickBridge). */
+export async function resolveBridge(bridge: string, netns: string | undefined): Promise<{ topo: Topology; bridge: IfInfo }> {
+  const topo = await discover();
+  return { topo, bridge: pickBridge(topo, bridge, netns) };
 }
 
 function fdbRow(e: FdbEntry): FdbRow {

@@ -3,6 +3,7 @@ import { arp, ether, icmpEcho, icmpError, ipv4, tcp, udp } from '../../src/decod
 import { LinkType, type PacketRecord } from '../../src/pcap/record';
 import { flowBadges, flowsFromSnapshot, ruleRows, ruleText, topologyLines, tsSeconds, WireMacTracker } from '../../src/tui/adapt';
 import { TrafficCollector } from '../../src/tui/collector';
+import { pickBridge, WatchError } from '../../src/tui/dashboard';
 import { DashboardModel } from '../../src/tui/model';
 import { PacketRing } from '../../src/tui/packetRing';
 import { stripTags } from '../../src/tui/format';
@@ -213,6 +214,36 @@ describe('adapters for host state', () => {
     expect(text).not.toContain('other');
     expect(lines.find((l) => l.text.includes('veth-b'))?.severity).toBe('bad');
     expect(lines[lines.length - 1]).toEqual({ text: '2 port(s), 1 down', severity: 'warn' });
+  });
+
+  it('picks the bridge the user named; unknown or ambiguous names list what exists', () => {
+    const br = (netns: string, name: string): Topology['interfaces'][number] => ({ netns, ifindex: 2, name, kind: 'bridge', state: 'UP', up: true, mac: '02:00:00:00:00:01', mtu: 1500, addrs: [] });
+    const topo: Topology = {
+      namespaces: [
+        { id: '', label: 'host', inode: 1 },
+        { id: 'node1', name: 'node1', label: 'node1', inode: 2 },
+        { id: 'node2', name: 'node2', label: 'node2', inode: 3 },
+      ],
+      interfaces: [br('node1', 'cni0'), br('node2', 'cni0'), br('', 'br0')],
+      routes: [],
+      neighbours: [],
+    };
+    expect(pickBridge(topo, 'cni0', 'node2').netns).toBe('node2');
+    expect(pickBridge(topo, 'br0', undefined).netns).toBe('');
+    expect(pickBridge(topo, 'br0', 'host').netns).toBe('');
+    const err = (f: () => unknown): WatchError => {
+      try {
+        f();
+      } catch (e) {
+        return e as WatchError;
+      }
+      throw new Error('no error');
+    };
+    const amb = err(() => pickBridge(topo, 'cni0', undefined));
+    expect(amb.message).toBe('bridge "cni0" exists in 2 namespaces; name one: cni0@node1, cni0@node2');
+    expect(amb.usage).toBe(true);
+    expect(err(() => pickBridge(topo, 'br9', 'node1')).message).toBe('no bridge "br9" in namespace "node1"; bridges netscope can see: br0@host, cni0@node1, cni0@node2');
+    expect(err(() => pickBridge(topo, 'cni0', 'node9')).message).toMatch(/^no network namespace "node9" \(namespaces: host, node1, node2\)$/);
   });
 
   it('parses capture timestamps', () => {
