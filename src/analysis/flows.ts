@@ -654,12 +654,15 @@ export class FlowTable {
   }
 
   private addView(v: PacketView, len: number, ifId: number, vni: number, tsSec: number, tsNs: number): void {
-    if (!this.extractKey(v, vni)) {
-      this.c.unkeyed++;
-      return;
+    let s = this.sameIp4FlowAsLast(v, vni);
+    if (s < 0) {
+      if (!this.extractKey(v, vni)) {
+        this.c.unkeyed++;
+        return;
+      }
+      this.packKey();
+      s = this.findOrCreate(tsSec, tsNs);
     }
-    this.packKey();
-    const s = this.findOrCreate(tsSec, tsNs);
     const d = this.dir;
     if (d === 0) {
       const n = (this.u32[s * W + W_PKT_AB] + 1) >>> 0;
@@ -724,6 +727,35 @@ export class FlowTable {
       if (v.arpOp === 1) this.u32[s * W + W_C1]++;
       else if (v.arpOp === 2) this.u32[s * W + W_C2]++;
     }
+  }
+
+  /**
+   * The common case first: an IPv4 TCP/UDP packet of the previous packet's flow, compared straight from the
+   * view against that record (no scratch key). Returns the slot (and sets dir, kFam, kProto) or -1.
+   */
+  private sameIp4FlowAsLast(v: PacketView, vni: number): number {
+    const last = this.lastSlot;
+    const layers = v.layers;
+    if (last < 0 || (layers & L.IPV4) === 0 || (layers & (L.TCP | L.UDP)) === 0) return -1;
+    const p = v.ipProto & 0xff;
+    if (p !== IPPROTO_TCP && p !== IPPROTO_UDP) return -1;
+    const u32 = this.u32;
+    const w = last * W;
+    const protoFam = LITTLE_ENDIAN ? p | (FAM_V4 << 16) : ((p << 16) | (FAM_V4 << 8)) >>> 0;
+    if ((u32[w + 3] & PROTO_FAM_MASK) !== protoFam || u32[w + W_VNI] !== vni >>> 0) return -1;
+    const src = v.ip4Src >>> 0;
+    const dst = v.ip4Dst >>> 0;
+    const sp = v.sport & 0xffff;
+    const dp = v.dport & 0xffff;
+    const ports = u32[w + 2];
+    const a0 = u32[w + W_A0];
+    const b0 = u32[w + W_B0];
+    if (a0 === src && b0 === dst && ports === (LITTLE_ENDIAN ? (sp | (dp << 16)) >>> 0 : ((sp << 16) | dp) >>> 0)) this.dir = 0;
+    else if (a0 === dst && b0 === src && ports === (LITTLE_ENDIAN ? (dp | (sp << 16)) >>> 0 : ((dp << 16) | sp) >>> 0)) this.dir = 1;
+    else return -1;
+    this.kFam = FAM_V4;
+    this.kProto = p;
+    return last;
   }
 
   /** Reads the flow key of `v` into the k* scratch fields; false when the packet has no keyable layer. */
