@@ -40,16 +40,17 @@ export class FlowReport {
     // A finished capture has no "current" interval: rank by each flow's average rate.
     const select = { sort: this.opts.sort, top: this.opts.top, rateBy: 'average' } as const;
     if (!this.opts.json) return this.renderText(this.table.selectFlows(select), this.table.problems());
-    const snap = this.table.snapshot(select);
+    // One flow object at a time, turned into its line at once: only the lines outlive the loop.
+    const handles = this.table.selectFlows(select);
     const lines: string[] = [];
-    for (const f of snap.flows) lines.push(JSON.stringify({ flow: f }));
-    for (const p of snap.problems) lines.push(JSON.stringify({ problem: p }));
-    const c = snap.counters;
+    for (let i = 0; i < handles.length; i++) lines.push(JSON.stringify({ flow: this.table.flowRecord(handles[i]) }));
+    for (const p of this.table.problems()) lines.push(JSON.stringify({ problem: p }));
+    const c = this.table.counters();
     lines.push(
       JSON.stringify({
         summary: {
           flows: c.flows,
-          shown: snap.flows.length,
+          shown: handles.length,
           packets: c.packets,
           bytes: c.bytes,
           evicted: c.evicted,
