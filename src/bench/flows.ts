@@ -267,6 +267,10 @@ const tcpdumpRead = (file: string): Promise<number> => timeProcess('tcpdump', ['
 const NETSCOPE = path.join(__dirname, '..', '..', 'bin', 'netscope');
 /** What the user runs: the CLI, a fresh process, the whole flow report written (to /dev/null). */
 const cliFlows = (file: string): Promise<number> => timeProcess(process.execPath, [NETSCOPE, 'read', file, '--flows']);
+/** The same with only the 20 biggest flows printed: the engine without the 100k-row report. */
+const cliFlowsTop = (file: string): Promise<number> => timeProcess(process.execPath, [NETSCOPE, 'read', file, '--flows', '--top', '20']);
+/** The CLI's floor: start Node, load the command, read one packet. */
+const cliFloor = (file: string): Promise<number> => timeProcess(process.execPath, [NETSCOPE, 'read', file, '-c', '1']);
 
 interface InProcess {
   ms: number;
@@ -354,6 +358,8 @@ async function compare(file: string, label: string): Promise<void> {
   await tcpdumpRead(file);
   await cliFlows(file);
   const cli: number[] = [];
+  const cliTop: number[] = [];
+  const floor: number[] = [];
   const withFlows: number[] = [];
   const render: number[] = [];
   const decodeOnly: number[] = [];
@@ -363,6 +369,8 @@ async function compare(file: string, label: string): Promise<void> {
   for (let i = 0; i < ROUNDS; i++) {
     theirs.push(await tcpdumpRead(file));
     cli.push(await cliFlows(file));
+    cliTop.push(await cliFlowsTop(file));
+    floor.push(await cliFloor(file));
     const r = await ours(file, true);
     flows = r.flows;
     withFlows.push(r.ms);
@@ -375,6 +383,8 @@ async function compare(file: string, label: string): Promise<void> {
   console.log(`  flows: ${flows}; best of ${ROUNDS} (range)`);
   console.log(`  tcpdump -r F -w /dev/null:            ${span(theirs)}  ${mpps(PACKETS, t)}`);
   console.log(`  netscope read F --flows (CLI, e2e):   ${span(cli)}  ratio ${ratio(best(cli))}  (target ≤ 1.0×, limit 2.0×)`);
+  console.log(`  netscope read F --flows --top 20:     ${span(cliTop)}  ratio ${ratio(best(cliTop))}`);
+  console.log(`  netscope read F -c 1 (CLI floor):     ${span(floor)}  ratio ${ratio(best(floor))}`);
   console.log(`  in process: read+decode+FlowTable:    ${span(withFlows)}  ${mpps(PACKETS, best(withFlows))}  ratio ${ratio(best(withFlows))}`);
   console.log(`  in process: + render of every flow:   ${span(render)}`);
   console.log(`  in process: read+decode only:         ${span(decodeOnly)}  ${mpps(PACKETS, best(decodeOnly))}  ratio ${ratio(best(decodeOnly))}`);
