@@ -147,6 +147,8 @@ export interface PacketPrinterOptions {
   ether?: boolean;
   /** Stop after this many printed packets (undefined or 0: no limit). */
   count?: number;
+  /** Text lines start with the record's interface ("NETNS/IFACE"), as when capturing on several at once. */
+  iface?: boolean;
 }
 
 /** Prints packets as text or JSON lines through a BufferedWriter. */
@@ -155,12 +157,14 @@ export class PacketPrinter {
   private readonly json: boolean;
   private readonly ether: boolean;
   private readonly limit: number;
+  private readonly iface: boolean;
   private printedCount = 0;
 
   constructor(out: NodeJS.WritableStream, opts: PacketPrinterOptions = {}) {
     this.writer = new BufferedWriter(out);
     this.json = opts.json === true;
     this.ether = opts.ether === true;
+    this.iface = opts.iface === true;
     this.limit = opts.count !== undefined && opts.count > 0 ? opts.count : Infinity;
   }
 
@@ -183,6 +187,10 @@ export class PacketPrinter {
     if (this.json) this.writer.write(toJson(view, rec, n) + '\n');
     else {
       // formatLine's text, written as bytes straight into the output batch.
+      if (this.iface && rec.iface !== undefined) {
+        this.writer.lines.utf8(rec.iface);
+        this.writer.lines.byte(0x20);
+      }
       writeLine(this.writer.lines, view, rec, this.ether);
       this.writer.commit();
     }

@@ -132,6 +132,22 @@ describe('PacketPrinter', () => {
     expect(JSON.parse(json.text).n).toBe(17);
   });
 
+  it('starts text lines with the interface when asked (capture on several interfaces)', async () => {
+    const view = new PacketView();
+    const rec = record(echo, 1795848999, 566651000, { iface: 'node/cni0' });
+    decodeRecord(view, rec);
+    const sink = new Sink();
+    const p = new PacketPrinter(sink, { iface: true });
+    p.print(view, rec, 1);
+    await p.flush();
+    expect(sink.text).toBe('node/cni0 ' + formatLine(view, rec) + '\n');
+    const plain = new Sink();
+    const q = new PacketPrinter(plain);
+    q.print(view, rec, 1);
+    await q.flush();
+    expect(plain.text).toBe(formatLine(view, rec) + '\n');
+  });
+
   it('returns false once -c packets are printed and prints nothing after', async () => {
     const view = new PacketView();
     const rec = record(syn, 1, 0);

@@ -147,7 +147,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
       return;
     }
   }
-  const printer = argv.write === undefined || argv.print ? new PacketPrinter(process.stdout, { json: argv.json === true, ether: argv.ether === true }) : null;
+  const printer = argv.write === undefined || argv.print ? new PacketPrinter(process.stdout, { json: argv.json === true, ether: argv.ether === true, iface: targets.length > 1 }) : null;
   const view = new PacketView();
   const limit = argv.count ?? Infinity;
   let n = 0;

@@ -39,7 +39,7 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .option('json', { type: 'boolean', describe: 'one JSON object per packet (docs/json-schema.md)' })
     .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
     .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
-    .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default packets)' })
+    .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default bytes)' })
     .option('top', { type: 'number', describe: 'show only the first N flows (with --flows; default all)' })
     .example('$0 read ping.pcap', 'tcpdump-like lines')
     .example('$0 read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs')
@@ -200,7 +200,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   if (argv.flows) {
     // Loaded only when asked for: printing packets does not need the flow engine.
     const { FlowReport: Report } = await import('../../analysis/report');
-    flows = new Report({ sort: argv.sort ?? 'packets', top, json: argv.json === true });
+    flows = new Report({ sort: argv.sort ?? 'bytes', top, json: argv.json === true });
   }
   const limit = count ?? Infinity;
 
