@@ -43,10 +43,26 @@ export class MacLearner {
   private cap: number;
   private mask: number;
   private count = 0;
-  /** Entry of the previous packet's source MAC (-1 = none; slots move when the table grows). */
-  private lastSlot = -1;
-  /** Entry of the source MAC before that (a different one), -1 = none. */
-  private prevSlot = -1;
+  // Two cached entries (a conversation alternates between the MACs of its two ends): slot (-1 = none), MAC,
+  // location ((interface id + 1) · 65536 + VLAN) and VNI, plus packets and last-seen time not yet in the arrays.
+  private c0Slot = -1;
+  private c0Hi = 0;
+  private c0Lo = 0;
+  private c0Loc = 0;
+  private c0Vni = 0;
+  private c0Pend = 0;
+  private c0Sec = 0;
+  private c0Ns = 0;
+  private c1Slot = -1;
+  private c1Hi = 0;
+  private c1Lo = 0;
+  private c1Loc = 0;
+  private c1Vni = 0;
+  private c1Pend = 0;
+  private c1Sec = 0;
+  private c1Ns = 0;
+  /** Which entry the last cache hit or fill was (the other one is replaced next). */
+  private cLastHit = 0;
   private hi: Uint32Array;
   private lo: Uint32Array;
   /** 0 = empty slot, else 1 + interface id. */
@@ -101,25 +117,27 @@ export class MacLearner {
     const lo = ((buf[o + 2] << 24) | (buf[o + 3] << 16) | (buf[o + 4] << 8) | buf[o + 5]) >>> 0;
     if (hi === 0 && lo === 0) return;
     const vlan = (view.layers & L.VLAN) !== 0 && view.vlanCount > 0 ? view.vlanIds[0] : 0;
-    // Most packets come from the same few senders: the previous packet's entry, unchanged, needs no lookup.
-    // Two entries: a conversation alternates between its two ends' MACs (the host and the gateway).
-    let ls = this.lastSlot;
-    if (ls >= 0 && this.lo[ls] === lo && this.hi[ls] === hi && this.ifc[ls] === ifId + 1 && this.vlan[ls] === vlan && this.vni[ls] === vni) {
-      this.packets[ls]++;
-      this.lastSec[ls] = tsSec;
-      this.lastNs[ls] = tsNs;
+    // Most packets come from the few senders of the last packets: a cached entry, unchanged, needs no lookup
+    // and no array write (its packets and last-seen time are written when it leaves the cache or is read).
+    const loc = (ifId + 1) * 65536 + vlan;
+    if (this.c0Slot >= 0 && this.c0Lo === lo && this.c0Hi === hi && this.c0Loc === loc && this.c0Vni === vni) {
+      this.c0Pend++;
+      this.c0Sec = tsSec;
+      this.c0Ns = tsNs;
+      this.cLastHit = 0;
       return;
     }
-    ls = this.prevSlot;
-    if (ls >= 0 && this.lo[ls] === lo && this.hi[ls] === hi && this.ifc[ls] === ifId + 1 && this.vlan[ls] === vlan && this.vni[ls] === vni) {
-      this.packets[ls]++;
-      this.lastSec[ls] = tsSec;
-      this.lastNs[ls] = tsNs;
-      this.prevSlot = this.lastSlot;
-      this.lastSlot = ls;
+    if (this.c1Slot >= 0 && this.c1Lo === lo && this.c1Hi === hi && this.c1Loc === loc && this.c1Vni === vni) {
+      this.c1Pend++;
+      this.c1Sec = tsSec;
+      this.c1Ns = tsNs;
+      this.cLastHit = 1;
       return;
     }
     let s = this.findSlot(hi, lo);
+    // Its location may change below: a cached copy would no longer see a move back.
+    if (this.c0Slot === s) this.uncache0();
+    if (this.c1Slot === s) this.uncache1();
     if (this.ifc[s] === 0) {
       if (this.count >= this.maxMacs) {
         this.untracked++;
@@ -156,12 +174,65 @@ export class MacLearner {
     this.packets[s]++;
     this.lastSec[s] = tsSec;
     this.lastNs[s] = tsNs;
-    if (this.lastSlot !== s) this.prevSlot = this.lastSlot;
-    this.lastSlot = s;
+    // Cache s in place of the entry not hit last.
+    if (this.cLastHit === 0) {
+      this.uncache1();
+      this.c1Slot = s;
+      this.c1Hi = hi;
+      this.c1Lo = lo;
+      this.c1Loc = loc;
+      this.c1Vni = vni;
+      this.cLastHit = 1;
+    } else {
+      this.uncache0();
+      this.c0Slot = s;
+      this.c0Hi = hi;
+      this.c0Lo = lo;
+      this.c0Loc = loc;
+      this.c0Vni = vni;
+      this.cLastHit = 0;
+    }
+  }
+
+  /** Writes the cached entries' pending packets and last-seen times to the arrays (they stay cached). */
+  private flushCache(): void {
+    if (this.c0Slot >= 0 && this.c0Pend > 0) {
+      this.packets[this.c0Slot] += this.c0Pend;
+      this.lastSec[this.c0Slot] = this.c0Sec;
+      this.lastNs[this.c0Slot] = this.c0Ns;
+      this.c0Pend = 0;
+    }
+    if (this.c1Slot >= 0 && this.c1Pend > 0) {
+      this.packets[this.c1Slot] += this.c1Pend;
+      this.lastSec[this.c1Slot] = this.c1Sec;
+      this.lastNs[this.c1Slot] = this.c1Ns;
+      this.c1Pend = 0;
+    }
+  }
+
+  private uncache0(): void {
+    if (this.c0Slot >= 0 && this.c0Pend > 0) {
+      this.packets[this.c0Slot] += this.c0Pend;
+      this.lastSec[this.c0Slot] = this.c0Sec;
+      this.lastNs[this.c0Slot] = this.c0Ns;
+    }
+    this.c0Slot = -1;
+    this.c0Pend = 0;
+  }
+
+  private uncache1(): void {
+    if (this.c1Slot >= 0 && this.c1Pend > 0) {
+      this.packets[this.c1Slot] += this.c1Pend;
+      this.lastSec[this.c1Slot] = this.c1Sec;
+      this.lastNs[this.c1Slot] = this.c1Ns;
+    }
+    this.c1Slot = -1;
+    this.c1Pend = 0;
   }
 
   /** Every learned MAC, most recently seen first. */
   entries(): MacEntry[] {
+    this.flushCache();
     const out: { e: MacEntry; t: number }[] = [];
     for (let s = 0; s < this.cap; s++) {
       if (this.ifc[s] === 0) continue;
@@ -228,8 +299,9 @@ export class MacLearner {
   }
 
   private grow(): void {
-    this.lastSlot = -1;
-    this.prevSlot = -1;
+    // Slots move: write the cached entries back and drop them.
+    this.uncache0();
+    this.uncache1();
     const old = {
       cap: this.cap,
       hi: this.hi,

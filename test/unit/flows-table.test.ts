@@ -530,6 +530,31 @@ describe('FlowTable: ARP and MAC learning', () => {
     expect(moves[0].details.path).toEqual(['p1', 'p3', 'p3 vlan 10']);
   });
 
+  it('counts every packet of cached MACs and sees a move back to where a MAC was cached', () => {
+    const t = new FlowTable();
+    const f = new Feeder(t);
+    const M3 = '02:00:00:00:00:33';
+    // M1 and M2 alternate (both cached), then M1 moves to p2 and back to p1 while M2 keeps talking.
+    for (let i = 0; i < 10; i++) f.send({ src: i % 2 ? B : A, dst: i % 2 ? A : B, t: T0 + i / 10, smac: i % 2 ? M2 : M1, iface: 'p1' });
+    f.send({ src: A, dst: B, t: T0 + 2, smac: M1, iface: 'p2' });
+    f.send({ src: B, dst: A, t: T0 + 2.125, smac: M2, iface: 'p1' });
+    f.send({ src: A, dst: B, t: T0 + 2.25, smac: M1, iface: 'p1' });
+    f.send({ src: A, dst: B, t: T0 + 2.375, smac: M3, iface: 'p1' }); // a third MAC pushes one out of the cache
+    f.send({ src: A, dst: B, t: T0 + 2.5, smac: M1, iface: 'p1' });
+    f.send({ src: B, dst: A, t: T0 + 2.625, smac: M2, iface: 'p1' });
+    const macs = t.snapshot().macs;
+    expect(macs.map((m) => [m.mac, m.iface, m.packets, m.moves, m.lastSeen])).toEqual([
+      [M2, 'p1', 7, 0, `${T0 + 2}.625000000`],
+      [M1, 'p1', 8, 2, `${T0 + 2}.500000000`],
+      [M3, 'p1', 1, 0, `${T0 + 2}.375000000`],
+    ]);
+    const move = t.problems().find((p) => p.kind === 'mac-move')!;
+    expect(move.details.path).toEqual(['p1', 'p2', 'p1']);
+    // Reading does not lose what is still cached.
+    f.send({ src: A, dst: B, t: T0 + 3, smac: M1, iface: 'p1' });
+    expect(t.snapshot().macs.find((m) => m.mac === M1)!.packets).toBe(9);
+  });
+
   it('learns inner MACs of VXLAN frames under their VNI', () => {
     const t = new FlowTable();
     const f = new Feeder(t);
