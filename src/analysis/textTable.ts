@@ -14,6 +14,8 @@ export class TextTable {
   private ends = new Int32Array(1 << 12);
   private widthOf = new Int32Array(1 << 12);
   private cells = 0;
+  /** Column of the cell being written (cells % cols, without a division per cell). */
+  private col = 0;
   private curWidth = 0;
   private readonly widths: Int32Array;
   private readonly rightAligned: Uint8Array;
@@ -155,7 +157,8 @@ export class TextTable {
       w.set(this.widthOf);
       this.widthOf = w;
     }
-    const col = this.cells % this.cols;
+    const col = this.col;
+    this.col = col + 1 === this.cols ? 0 : col + 1;
     this.ends[this.cells] = this.n;
     this.widthOf[this.cells] = this.curWidth;
     if (this.curWidth > this.widths[col]) this.widths[col] = this.curWidth;
