@@ -1495,7 +1495,7 @@ export class FlowTable {
     if (fam !== FAM_V4 && fam !== FAM_V6) return;
     const p = this.u16[s * H + H_PROTO];
     const hasProblem =
-      this.errors.has(s) ||
+      (this.errors.size > 0 && this.errors.has(s)) ||
       (p === IPPROTO_TCP && (this.u8[s * B + B_RST_BY] !== 0 || (this.u16[s * H + H_SYNS] > 0 && (this.u8[s * B + B_TFL] & TF_SYNACK) === 0))) ||
       ((p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) && this.u32[s * W + W_C1] > this.u32[s * W + W_C2]);
     if (!hasProblem) return;

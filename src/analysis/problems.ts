@@ -77,8 +77,13 @@ export function icmpErrorText(type: number, code: number): string {
   }
 }
 
+const KIND_RANK = new Map<string, number>(PROBLEM_ORDER.map((k, i) => [k, i]));
+
 export function compareProblems(x: Problem, y: Problem): number {
-  const d = PROBLEM_ORDER.indexOf(x.kind) - PROBLEM_ORDER.indexOf(y.kind);
+  const d = (KIND_RANK.get(x.kind) ?? -1) - (KIND_RANK.get(y.kind) ?? -1);
   if (d !== 0) return d;
-  return (x.time ?? '').localeCompare(y.time ?? '');
+  // Times are "SEC.NNNNNNNNN" (digits and a dot): code-unit order is their collation order, without ICU.
+  const a = x.time ?? '';
+  const b = y.time ?? '';
+  return a < b ? -1 : a > b ? 1 : 0;
 }
