@@ -670,6 +670,17 @@ describe('FlowReport', () => {
     expect(objs[2].summary).toMatchObject({ flows: 2, shown: 1, packets: 5, evicted: 0 });
   });
 
+  it('gives the same report as UTF-8 bytes (text with non-ASCII rows, empty, JSON)', () => {
+    for (const json of [false, true]) {
+      const r = new FlowReport({ sort: 'bytes', top: 0, json });
+      expect(r.renderBytes().toString('utf8')).toBe(r.render());
+      feed(r);
+      new Feeder(r).send({ src: A, dst: B, t: T0 + 3, iface: 'vethé→1' }); // a non-ASCII interface name in a row
+      expect(r.renderBytes().toString('utf8')).toBe(r.render());
+      if (!json) expect(r.render()).toContain('vethé→1');
+    }
+  });
+
   it('says so when there is nothing to show', () => {
     const r = new FlowReport({ sort: 'bytes', top: 0, json: false });
     expect(r.render()).toBe('Flows: 0 (sorted by bytes), 0 packets, 0 bytes\nNo flows.\n\nProblems: none\n');
