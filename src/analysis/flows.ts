@@ -280,6 +280,8 @@ interface IcmpErrorState {
 }
 
 const MAX_RETIRED_PROBLEMS = 10_000;
+/** W_LPREV of a slot on the free list (live slots hold -1 or a slot number there). */
+const FREE_SLOT = -2;
 /** Slot numbers below this pack with a 32-bit sort key into one double (2^21 · 2^32 = 2^53). */
 const SLOT_PACK = 2 ** 21;
 const ECHO_PENDING = 1 << 16;
@@ -1099,11 +1101,11 @@ export class FlowTable {
       this.freeHead = this.i32[s * W + W_LNEXT];
     } else if (this.hwm < this.cap) {
       reused = false;
-      s = this.hwm++;
-      if (this.hwm > this.ixCap) {
+      if (this.hwm + 1 > this.ixCap) {
         this.ixCap = Math.min(this.maxFlows, this.ixCap * 2);
         this.buildIndex();
       }
+      s = this.hwm++;
     } else {
       // Full: the least recently seen flow makes room; its problems are kept, the eviction counted.
       const victim = this.lruHead;
@@ -1157,6 +1159,7 @@ export class FlowTable {
       this.v6w[v * 8] = this.v6Free;
       this.v6Free = v;
     }
+    this.i32[w + W_LPREV] = FREE_SLOT;
     this.i32[w + W_LNEXT] = this.freeHead;
     this.freeHead = s;
     this.live--;
@@ -1217,7 +1220,8 @@ export class FlowTable {
     while (n < this.ixCap * 2) n *= 2;
     this.ix = new Int32Array(n);
     this.ixMask = n - 1;
-    for (let s = this.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) this.indexInsert(this.u32[s * W + W_HASH], s);
+    // Slots in memory order (the hardware prefetcher streams them), not LRU order (a miss per flow).
+    for (let s = 0; s < this.hwm; s++) if (this.i32[s * W + W_LPREV] !== FREE_SLOT) this.indexInsert(this.u32[s * W + W_HASH], s);
   }
 
   private allocRecords(cap: number): void {
