@@ -13,11 +13,16 @@ export function ip4ToString(u32: number): string {
   return `${(u32 >>> 24) & 255}.${(u32 >>> 16) & 255}.${(u32 >>> 8) & 255}.${u32 & 255}`;
 }
 
-/** RFC 5952: lowercase, no leading zeros, the longest (first on a tie) run of ≥ 2 zero groups as "::". */
+/** RFC 5952 text of an IPv6 address read from 16 bytes at buf[off]. */
 export function ip6ToString(buf: Buffer, off: number): string {
   if (off < 0 || off + 16 > buf.length) return '?';
   const g: number[] = [];
   for (let i = 0; i < 8; i++) g.push((buf[off + 2 * i] << 8) | buf[off + 2 * i + 1]);
+  return ip6GroupsToString(g);
+}
+
+/** RFC 5952: lowercase, no leading zeros, the longest (first on a tie) run of ≥ 2 zero groups as "::". */
+export function ip6GroupsToString(g: readonly number[]): string {
   // IPv4-mapped addresses keep the dotted tail (RFC 5952 §5).
   if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
     return `::ffff:${ip4ToString(((g[6] << 16) | g[7]) >>> 0)}`;

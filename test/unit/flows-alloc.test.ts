@@ -18,7 +18,7 @@ const ROOT = path.join(__dirname, '../..');
 function transpileTree(out: string): void {
   const files = [
     ...fs.readdirSync(path.join(ROOT, 'src/analysis')).map((f) => `src/analysis/${f}`),
-    'src/decode/view.ts',
+    ...fs.readdirSync(path.join(ROOT, 'src/decode')).map((f) => `src/decode/${f}`),
     'src/pcap/record.ts',
   ].filter((f) => f.endsWith('.ts'));
   for (const f of files) {
