@@ -4,6 +4,7 @@ import { sampleFrames } from '../../src/decode/samples';
 import { L, PacketView } from '../../src/decode/view';
 import { compileFilter } from '../../src/filter/filter';
 import { LinkType, type PacketRecord } from '../../src/pcap/record';
+import { seededRandom } from '../helpers/prng';
 
 process.env.TZ = 'UTC';
 
@@ -11,17 +12,7 @@ function rec(buf: Buffer, offset: number, caplen: number, len: number, linktype:
   return { buf, offset, caplen, len, tsSec: 1795848999, tsNsec: 1000, linktype, ifIndex: 0, iface: undefined };
 }
 
-/** mulberry32: small seeded PRNG so failures reproduce. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 const filters = ['tcp or udp', 'host 10.244.1.2 and not port 80', 'vlan and icmp', 'vxlan and icmp', 'ip6 and net fe80::/10', 'ether host 6a:fc:26:3f:99:48 or arp'].map(compileFilter);
 

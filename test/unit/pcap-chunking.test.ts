@@ -5,18 +5,9 @@
 import { CaptureParser } from '../../src/pcap/reader';
 import { craftPcap, pngBlock, pngInterface, pngPacket, pngSection, pngSimplePacket } from '../../src/pcap/craft';
 import type { PacketRecord, ReadError } from '../../src/pcap/record';
+import { seededRandom } from '../helpers/prng';
 
-/** Deterministic PRNG (mulberry32) so every failure reproduces from its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 interface Outcome {
   /** One line per record: every field plus a digest of the bytes. */

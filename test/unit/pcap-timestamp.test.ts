@@ -1,15 +1,7 @@
 import { parseTsResol, tsToNanos, unitsToTs } from '../../src/pcap/timestamp';
+import { seededRandom } from '../helpers/prng';
 
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const rng = seededRandom;
 
 const u32 = (r: () => number): number => Math.floor(r() * 4294967296);
 
