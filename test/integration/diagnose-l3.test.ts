@@ -4,57 +4,15 @@
  * Address/subnet mismatch (both directions), missing route (request path, reply path), unanswered ARP (nobody
  * holds the address; a gateway that does not exist), MTU with DF (bridge port, routed, sender's own link).
  */
-import path from 'path';
 import { diagnose } from '../../src/diagnose/diagnose';
 import type { DiagnoseReport } from '../../src/diagnose/types';
-import { executePlan } from '../../src/topology/apply';
-import { planApply, planDestroy } from '../../src/topology/lifecycle';
-import { loadTopologyFile } from '../../src/topology/schema';
-import { cleanupPrefix, isRoot, sh, testPrefix } from '../helpers/netns';
+import { applyExample as applyExampleAs, destroyExample, hopOf, limiter } from '../helpers/diagnose';
+import { cleanupPrefix, isRoot, testPrefix } from '../helpers/netns';
 
-const EX = path.join(__dirname, '..', '..', 'examples', 'diagnose');
 const P = testPrefix('dh');
 const d = isRoot ? describe : describe.skip;
-
-/** Applies an example under name P+tag, namespaces "P+tag-<declared>". */
-async function applyExample(file: string, tag: string): Promise<(declared: string) => string> {
-  const spec = loadTopologyFile(path.join(EX, file));
-  spec.name = `${P}${tag}`;
-  await executePlan(await planApply(spec, { prefix: `${P}${tag}-`, file }));
-  return (declared) => `${P}${tag}-${declared}`;
-}
-
-async function destroy(tag: string): Promise<void> {
-  await executePlan(await planDestroy(`${P}${tag}`)).catch(() => 0);
-}
-
-function hopOf(r: DiagnoseReport): { netns: string; iface: string; role: string } | undefined {
-  const h = r.hops.find((x) => x.index === r.verdict.hop);
-  return h && { netns: h.netns, iface: h.iface, role: h.role };
-}
-
-function pidsIn(ns: string): string {
-  return sh('ip', ['netns', 'pids', ns]).trim();
-}
-
-/**
- * Runs diagnoses a few at a time: each one spends most of its time waiting (agents starting, probe timeouts),
- * and cases on different pods do not disturb each other (own echo id / source ports, own rule counters).
- */
-function limiter(max: number): <T>(f: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async <T>(f: () => Promise<T>): Promise<T> => {
-    if (active >= max) await new Promise<void>((r) => waiting.push(r));
-    active++;
-    try {
-      return await f();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
-}
+const applyExample = (file: string, tag: string): Promise<(declared: string) => string> => applyExampleAs(P, file, tag);
+const destroy = (tag: string): Promise<void> => destroyExample(P, tag);
 
 d('diagnose: layer-3 causes on real namespaces', () => {
   let sm: (n: string) => string;
