@@ -1,5 +1,5 @@
 /**
- * Load check for the dashboard (`node dist/tui/loadBench.js [PPS] [SECONDS]`, default 100000 pps for 10 s;
+ * Load check for the dashboard (`npm run bench -- dashboard` (TU_PPS, TU_SECONDS) or `node dist/bench/dashboard.js [PPS] [SECONDS]`, default 100000 pps for 10 s;
  * `run()` has the bench-harness shape). Builds the demo lab's topology without its traffic, floods the bridge
  * with small UDP frames from pod-a to pod-b (many flows) using `netscope replay`'s sender at a fixed rate, and
  * runs the real dashboard (headless) on the bridge while tcpdump captures the same bridge. Prints what was
@@ -19,8 +19,8 @@ import { PcapWriter } from '../pcap/writer';
 import { executePlan } from '../topology/apply';
 import { planApply, planDestroy } from '../topology/lifecycle';
 import { loadTopologyFile } from '../topology/schema';
-import { Dashboard } from './dashboard';
-import { headlessTerminal } from './headless';
+import { Dashboard } from '../tui/dashboard';
+import { headlessTerminal } from '../tui/headless';
 
 const NAME = 'nsbench-tu';
 /** USER_HZ: /proc stat times are in clock ticks of 1/100 s on Linux. */
@@ -60,8 +60,10 @@ function macOf(links: Array<{ ifname: string; address: string }>, name: string):
 }
 
 export async function run(): Promise<void> {
-  const pps = Number(process.argv[2] ?? process.env.TU_PPS ?? 100_000);
-  const seconds = Number(process.argv[3] ?? process.env.TU_SECONDS ?? 10);
+  // Positional arguments only when run directly: through the bench harness argv[2] is the bench's name.
+  const direct = require.main === module;
+  const pps = Number((direct ? process.argv[2] : undefined) ?? process.env.TU_PPS ?? 100_000);
+  const seconds = Number((direct ? process.argv[3] : undefined) ?? process.env.TU_SECONDS ?? 10);
   const file = demoTopologyFile();
   const spec = { ...loadTopologyFile(file), name: NAME };
   const prefix = `${NAME}-`;
@@ -142,7 +144,7 @@ export async function run(): Promise<void> {
 
 if (require.main === module) {
   run().catch((e: unknown) => {
-    process.stderr.write(`loadBench failed: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.stderr.write(`dashboard bench failed: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exit(1);
   });
 }
