@@ -63,18 +63,18 @@ export class MacLearner {
   private c1Ns = 0;
   /** Which entry the last cache hit or fill was (the other one is replaced next). */
   private cLastHit = 0;
-  private hi: Uint32Array;
-  private lo: Uint32Array;
+  private hi!: Uint32Array;
+  private lo!: Uint32Array;
   /** 0 = empty slot, else 1 + interface id. */
-  private ifc: Uint16Array;
-  private vlan: Uint16Array;
-  private vni: Int32Array;
-  private packets: Float64Array;
-  private firstSec: Float64Array;
-  private firstNs: Uint32Array;
-  private lastSec: Float64Array;
-  private lastNs: Uint32Array;
-  private moveCount: Uint32Array;
+  private ifc!: Uint16Array;
+  private vlan!: Uint16Array;
+  private vni!: Int32Array;
+  private packets!: Float64Array;
+  private firstSec!: Float64Array;
+  private firstNs!: Uint32Array;
+  private lastSec!: Float64Array;
+  private lastNs!: Uint32Array;
+  private moveCount!: Uint32Array;
   private readonly moveLog: MacMove[] = [];
   /** MACs not learned because the table reached maxMacs. */
   untracked = 0;
@@ -88,17 +88,7 @@ export class MacLearner {
   ) {
     this.cap = 256;
     this.mask = this.cap - 1;
-    this.hi = new Uint32Array(this.cap);
-    this.lo = new Uint32Array(this.cap);
-    this.ifc = new Uint16Array(this.cap);
-    this.vlan = new Uint16Array(this.cap);
-    this.vni = new Int32Array(this.cap);
-    this.packets = new Float64Array(this.cap);
-    this.firstSec = new Float64Array(this.cap);
-    this.firstNs = new Uint32Array(this.cap);
-    this.lastSec = new Float64Array(this.cap);
-    this.lastNs = new Uint32Array(this.cap);
-    this.moveCount = new Uint32Array(this.cap);
+    this.allocate();
   }
 
   get size(): number {
@@ -196,12 +186,21 @@ export class MacLearner {
 
   /** Writes the cached entries' pending packets and last-seen times to the arrays (they stay cached). */
   private flushCache(): void {
+    this.flush0();
+    this.flush1();
+  }
+
+  /** Writes cached entry 0's pending packets and last-seen time to the arrays. */
+  private flush0(): void {
     if (this.c0Slot >= 0 && this.c0Pend > 0) {
       this.packets[this.c0Slot] += this.c0Pend;
       this.lastSec[this.c0Slot] = this.c0Sec;
       this.lastNs[this.c0Slot] = this.c0Ns;
       this.c0Pend = 0;
     }
+  }
+
+  private flush1(): void {
     if (this.c1Slot >= 0 && this.c1Pend > 0) {
       this.packets[this.c1Slot] += this.c1Pend;
       this.lastSec[this.c1Slot] = this.c1Sec;
@@ -211,21 +210,13 @@ export class MacLearner {
   }
 
   private uncache0(): void {
-    if (this.c0Slot >= 0 && this.c0Pend > 0) {
-      this.packets[this.c0Slot] += this.c0Pend;
-      this.lastSec[this.c0Slot] = this.c0Sec;
-      this.lastNs[this.c0Slot] = this.c0Ns;
-    }
+    this.flush0();
     this.c0Slot = -1;
     this.c0Pend = 0;
   }
 
   private uncache1(): void {
-    if (this.c1Slot >= 0 && this.c1Pend > 0) {
-      this.packets[this.c1Slot] += this.c1Pend;
-      this.lastSec[this.c1Slot] = this.c1Sec;
-      this.lastNs[this.c1Slot] = this.c1Ns;
-    }
+    this.flush1();
     this.c1Slot = -1;
     this.c1Pend = 0;
   }
@@ -298,6 +289,21 @@ export class MacLearner {
     return s;
   }
 
+  /** Fresh, empty slot arrays of this.cap slots (the constructor and grow share them). */
+  private allocate(): void {
+    this.hi = new Uint32Array(this.cap);
+    this.lo = new Uint32Array(this.cap);
+    this.ifc = new Uint16Array(this.cap);
+    this.vlan = new Uint16Array(this.cap);
+    this.vni = new Int32Array(this.cap);
+    this.packets = new Float64Array(this.cap);
+    this.firstSec = new Float64Array(this.cap);
+    this.firstNs = new Uint32Array(this.cap);
+    this.lastSec = new Float64Array(this.cap);
+    this.lastNs = new Uint32Array(this.cap);
+    this.moveCount = new Uint32Array(this.cap);
+  }
+
   private grow(): void {
     // Slots move: write the cached entries back and drop them.
     this.uncache0();
@@ -318,17 +324,7 @@ export class MacLearner {
     };
     this.cap *= 2;
     this.mask = this.cap - 1;
-    this.hi = new Uint32Array(this.cap);
-    this.lo = new Uint32Array(this.cap);
-    this.ifc = new Uint16Array(this.cap);
-    this.vlan = new Uint16Array(this.cap);
-    this.vni = new Int32Array(this.cap);
-    this.packets = new Float64Array(this.cap);
-    this.firstSec = new Float64Array(this.cap);
-    this.firstNs = new Uint32Array(this.cap);
-    this.lastSec = new Float64Array(this.cap);
-    this.lastNs = new Uint32Array(this.cap);
-    this.moveCount = new Uint32Array(this.cap);
+    this.allocate();
     for (let i = 0; i < old.cap; i++) {
       if (old.ifc[i] === 0) continue;
       const s = this.findSlot(old.hi[i], old.lo[i]);
