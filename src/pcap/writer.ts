@@ -136,29 +136,13 @@ class BatchedOutput {
   }
 }
 
-/** Classic pcap writer (one link type per file). */
-export class PcapWriter {
-  private readonly o: BatchedOutput;
-  private readonly snaplen: number;
-  private readonly nanosecond: boolean;
-  private count = 0;
+/** What both file formats expose about their output: counts, backpressure, flush and close. */
+abstract class CaptureFileWriter {
+  protected readonly o: BatchedOutput;
+  protected count = 0;
 
-  constructor(
-    out: NodeJS.WritableStream,
-    opts: { linktype: number; snaplen?: number; nanosecond?: boolean } & WriterOutputOptions,
-  ) {
+  protected constructor(out: NodeJS.WritableStream, opts: WriterOutputOptions) {
     this.o = new BatchedOutput(out, opts);
-    this.snaplen = opts.snaplen !== undefined && opts.snaplen > 0 ? opts.snaplen : DEFAULT_SNAPLEN;
-    this.nanosecond = opts.nanosecond === true;
-    const at = this.o.reserve(24);
-    const b = this.o.buf;
-    b.writeUInt32LE(this.nanosecond ? 0xa1b23c4d : 0xa1b2c3d4, at);
-    b.writeUInt16LE(2, at + 4);
-    b.writeUInt16LE(4, at + 6);
-    b.writeInt32LE(0, at + 8); // thiszone
-    b.writeUInt32LE(0, at + 12); // sigfigs
-    b.writeUInt32LE(this.snaplen, at + 16);
-    b.writeUInt32LE(opts.linktype >>> 0, at + 20);
   }
 
   /** Records written (not counting dropped ones). */
@@ -184,6 +168,35 @@ export class PcapWriter {
     this.o.flush();
   }
 
+  /** Flushes everything and waits until the stream has taken it (and ends it, see `endOutput`). */
+  close(): Promise<void> {
+    return this.o.close();
+  }
+}
+
+/** Classic pcap writer (one link type per file). */
+export class PcapWriter extends CaptureFileWriter {
+  private readonly snaplen: number;
+  private readonly nanosecond: boolean;
+
+  constructor(
+    out: NodeJS.WritableStream,
+    opts: { linktype: number; snaplen?: number; nanosecond?: boolean } & WriterOutputOptions,
+  ) {
+    super(out, opts);
+    this.snaplen = opts.snaplen !== undefined && opts.snaplen > 0 ? opts.snaplen : DEFAULT_SNAPLEN;
+    this.nanosecond = opts.nanosecond === true;
+    const at = this.o.reserve(24);
+    const b = this.o.buf;
+    b.writeUInt32LE(this.nanosecond ? 0xa1b23c4d : 0xa1b2c3d4, at);
+    b.writeUInt16LE(2, at + 4);
+    b.writeUInt16LE(4, at + 6);
+    b.writeInt32LE(0, at + 8); // thiszone
+    b.writeUInt32LE(0, at + 12); // sigfigs
+    b.writeUInt32LE(this.snaplen, at + 16);
+    b.writeUInt32LE(opts.linktype >>> 0, at + 20);
+  }
+
   /** Appends one record; a record longer than the snaplen is cut to it (len keeps the wire length). */
   write(rec: PacketRecord): void {
     if (this.o.shouldDrop()) {
@@ -200,11 +213,6 @@ export class PcapWriter {
     rec.buf.copy(b, at + 16, rec.offset, rec.offset + caplen);
     this.count++;
   }
-
-  /** Flushes everything and waits until the stream has taken it (and ends it, see `endOutput`). */
-  close(): Promise<void> {
-    return this.o.close();
-  }
 }
 
 /** Bytes to store: caplen cut to the snaplen, and never past the end of the record's buffer. */
@@ -220,14 +228,12 @@ function pad4(n: number): number {
 }
 
 /** pcapng writer: one section, any number of interfaces (each with its own link type), ns timestamps. */
-export class PcapngWriter {
-  private readonly o: BatchedOutput;
+export class PcapngWriter extends CaptureFileWriter {
   private readonly snaplens: number[] = [];
   private readonly ts = { hi: 0, lo: 0 };
-  private count = 0;
 
   constructor(out: NodeJS.WritableStream, opts?: { application?: string } & WriterOutputOptions) {
-    this.o = new BatchedOutput(out, opts ?? {});
+    super(out, opts ?? {});
     const app = Buffer.from(opts?.application ?? 'netscope', 'utf8');
     const osName = Buffer.from(`${os.type()} ${os.release()}`, 'utf8');
     // SHB: type, length, byte-order magic, version 1.0, section length unknown (-1), options, length.
@@ -247,25 +253,6 @@ export class PcapngWriter {
     p = writeOption(b, p, 4, app); // shb_userappl
     b.writeUInt32LE(0, p); // opt_endofopt
     b.writeUInt32LE(len, at + len - 4);
-  }
-
-  get records(): number {
-    return this.count;
-  }
-  get dropped(): number {
-    return this.o.dropped;
-  }
-  get congested(): boolean {
-    return this.o.congested;
-  }
-  get error(): Error | null {
-    return this.o.error;
-  }
-  waitForDrain(): Promise<void> {
-    return this.o.waitForDrain();
-  }
-  flush(): void {
-    this.o.flush();
   }
 
   /** Declares an interface (IDB with if_name and if_tsresol 9); returns its id for `write`. */
@@ -316,10 +303,6 @@ export class PcapngWriter {
     for (let p = at + 28 + caplen; p < at + len - 4; p++) b[p] = 0;
     b.writeUInt32LE(len, at + len - 4);
     this.count++;
-  }
-
-  close(): Promise<void> {
-    return this.o.close();
   }
 }
 
