@@ -1,4 +1,3 @@
-import { CaptureParser } from '../../src/pcap/reader';
 import {
   craftPcap,
   pngBlock,
@@ -8,39 +7,7 @@ import {
   pngSection,
   pngSimplePacket,
 } from '../../src/pcap/craft';
-import type { PacketRecord, ReadError } from '../../src/pcap/record';
-
-interface Got {
-  data: string;
-  caplen: number;
-  len: number;
-  tsSec: number;
-  tsNsec: number;
-  linktype: number;
-  ifIndex: number;
-  iface: string | undefined;
-}
-
-function copy(r: PacketRecord): Got {
-  return {
-    data: r.buf.toString('hex', r.offset, r.offset + r.caplen),
-    caplen: r.caplen,
-    len: r.len,
-    tsSec: r.tsSec,
-    tsNsec: r.tsNsec,
-    linktype: r.linktype,
-    ifIndex: r.ifIndex,
-    iface: r.iface,
-  };
-}
-
-function parse(file: Buffer, opts?: { maxCaplen?: number }): { recs: Got[]; error: ReadError | null; p: CaptureParser } {
-  const recs: Got[] = [];
-  const p = new CaptureParser((r) => recs.push(copy(r)), opts);
-  p.push(file);
-  const error = p.end();
-  return { recs, error, p };
-}
+import { parseCapture as parse } from '../helpers/pcap';
 
 const pkt = (n: number, fill = 0xab): Buffer => Buffer.alloc(n, fill);
 

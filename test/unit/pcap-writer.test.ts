@@ -2,10 +2,11 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { PassThrough, Writable } from 'stream';
-import { CaptureParser, openCaptureInput, readCapture } from '../../src/pcap/reader';
+import { openCaptureInput, readCapture } from '../../src/pcap/reader';
 import { PcapngWriter, PcapWriter } from '../../src/pcap/writer';
 import type { PacketRecord } from '../../src/pcap/record';
 import { run } from '../../src/host/run';
+import { parseCapture } from '../helpers/pcap';
 
 function record(data: Buffer, tsSec: number, tsNsec: number, len = data.length): PacketRecord {
   // Put the frame at a non-zero offset inside a larger buffer, as the reader does.
@@ -34,35 +35,6 @@ function sink(): { stream: PassThrough; bytes: () => Buffer } {
   return { stream, bytes: () => Buffer.concat(chunks) };
 }
 
-interface Back {
-  data: string;
-  caplen: number;
-  len: number;
-  tsSec: number;
-  tsNsec: number;
-  linktype: number;
-  ifIndex: number;
-  iface: string | undefined;
-}
-
-function readAll(file: Buffer): { recs: Back[]; p: CaptureParser; error: unknown } {
-  const recs: Back[] = [];
-  const p = new CaptureParser((r) =>
-    recs.push({
-      data: r.buf.toString('hex', r.offset, r.offset + r.caplen),
-      caplen: r.caplen,
-      len: r.len,
-      tsSec: r.tsSec,
-      tsNsec: r.tsNsec,
-      linktype: r.linktype,
-      ifIndex: r.ifIndex,
-      iface: r.iface,
-    }),
-  );
-  p.push(file);
-  return { recs, p, error: p.end() };
-}
-
 const hex = (r: PacketRecord): string => r.buf.toString('hex', r.offset, r.offset + r.caplen);
 
 let dir: string;
@@ -81,7 +53,7 @@ describe('PcapWriter', () => {
     for (const r of recs) w.write(r);
     await w.close();
     expect(w.records).toBe(120);
-    const back = readAll(bytes());
+    const back = parseCapture(bytes());
     expect(back.error).toBeNull();
     expect(back.p.interfaces).toEqual([{ linktype: 276, snaplen: 262144, name: undefined }]);
     expect(back.recs).toEqual(
@@ -105,7 +77,7 @@ describe('PcapWriter', () => {
     // A record claiming more bytes than its buffer holds stores only what exists.
     w.write({ ...record(Buffer.alloc(10, 8), 2, 0), buf: Buffer.alloc(30, 8), offset: 0, caplen: 50, len: 50 });
     await w.close();
-    const back = readAll(bytes());
+    const back = parseCapture(bytes());
     expect(back.recs[0]).toMatchObject({ caplen: 96, len: 200, data: Buffer.alloc(96, 9).toString('hex') });
     expect(back.recs[1]).toMatchObject({ caplen: 30, len: 50, data: Buffer.alloc(30, 8).toString('hex') });
   });
@@ -144,7 +116,7 @@ describe('PcapWriter', () => {
     await w.close();
     expect(sawCongestion).toBe(true);
     expect(w.dropped).toBe(0);
-    const back = readAll(Buffer.concat(got));
+    const back = parseCapture(Buffer.concat(got));
     expect(back.error).toBeNull();
     expect(back.recs.map((r) => r.data)).toEqual(recs.map(hex));
   });
@@ -164,7 +136,7 @@ describe('PcapWriter', () => {
     await w.close();
     expect(w.dropped).toBeGreaterThan(0);
     expect(w.records + w.dropped).toBe(1200);
-    const back = readAll(Buffer.concat(got));
+    const back = parseCapture(Buffer.concat(got));
     expect(back.error).toBeNull();
     expect(back.recs).toHaveLength(w.records);
   });
@@ -203,7 +175,7 @@ describe('PcapngWriter', () => {
     const recs = frames(60, 9);
     recs.forEach((r, i) => w.write(i % 2, r));
     await w.close();
-    const back = readAll(bytes());
+    const back = parseCapture(bytes());
     expect(back.error).toBeNull();
     expect(back.p.interfaces).toEqual([
       { linktype: 1, snaplen: 262144, name: 'pod-a/eth0' },
