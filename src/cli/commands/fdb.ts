@@ -5,6 +5,7 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { FdbWatch, UnknownBridgeError, fdbKey, isGroupMac, readFdbDetailed, type FdbDiff, type FdbEntry, type FdbRead } from '../../host/fdb';
 import { pollEvery } from '../../host/poller';
+import { paint, pollUntilSignal, redraw, watchStamp } from '../watchOutput';
 
 interface FdbArgs {
   bridge: string;
@@ -75,9 +76,6 @@ function rank(e: FdbEntry): number {
 export function sortEntries(entries: FdbEntry[]): FdbEntry[] {
   return [...entries].sort((a, b) => a.port.localeCompare(b.port) || rank(a) - rank(b) || a.mac.localeCompare(b.mac) || (a.vlan ?? 0) - (b.vlan ?? 0));
 }
-
-const ESC = '\x1b[';
-const paint = (on: boolean, code: string, s: string): string => (on ? `${ESC}${code}m${s}${ESC}0m` : s);
 
 /**
  * Renders the table. With a diff (watch mode) each row gets a mark: "+" new, "~" moved (with the old port),
@@ -190,16 +188,11 @@ export async function handler(argv: ArgumentsCamelCase<FdbArgs>): Promise<void> 
       process.stdout.write(`${JSON.stringify({ at: atSec, ...toJson(result, vis(result.entries)), added: vis(diff.added), expired: vis(diff.expired), moved })}\n`);
       return true;
     }
-    const stamp = new Date(atSec * 1000).toISOString().replace('T', ' ').slice(0, 19);
+    const stamp = watchStamp(atSec);
     const shown = recent.update(diff);
     const out = [`netscope fdb ${argv.bridge} — every ${argv.watch}s — ${stamp}   (+ new, ~ moved, - expired; Ctrl-C stops)`, ...renderFdb(result, result.entries, { diff: shown, color, all: argv.all })];
-    process.stdout.write(`${process.stdout.isTTY ? `${ESC}H${ESC}2J` : '\n'}${out.join('\n')}\n`);
+    redraw(out);
     return true;
   });
-  const onSignal = (): void => poll.stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  await poll.done;
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
+  await pollUntilSignal(poll);
 }

@@ -7,6 +7,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { pollEvery } from '../../host/poller';
 import { RuleDeltas, isDropTarget, readRules, type RuleCounter, type RuleDelta, type RulesSnapshot } from '../../host/rules';
 import { isValidNetnsName } from '../../host/run';
+import { paint, pollUntilSignal, redraw, watchStamp } from '../watchOutput';
 
 interface RulesArgs {
   netns?: string;
@@ -34,9 +35,6 @@ export function builder(y: Argv): Argv<RulesArgs> {
     .example('$0 rules -n node1 -t nat --watch 1 --nonzero', '')
     .example('$0 rules --json | jq \'.rules[] | select(.service)\'', '') as unknown as Argv<RulesArgs>;
 }
-
-const ESC = '\x1b[';
-const paint = (on: boolean, code: string, s: string): string => (on ? `${ESC}${code}m${s}${ESC}0m` : s);
 
 /** 1234567 → "1.2M"; small numbers stay exact. */
 export function humanBytes(n: number): string {
@@ -161,19 +159,14 @@ export async function handler(argv: ArgumentsCamelCase<RulesArgs>): Promise<void
       process.stdout.write(`${JSON.stringify({ at: atSec, backends: result.backends, rules: rows })}\n`);
       return true;
     }
-    const stamp = new Date(atSec * 1000).toISOString().replace('T', ' ').slice(0, 19);
+    const stamp = watchStamp(atSec);
     const out = [
       `netscope rules${argv.netns ? ` --netns ${argv.netns}` : ''} — every ${argv.watch}s — ${stamp}   (* moving, ! DROP/REJECT hit; Ctrl-C stops)`,
       ...renderBackends(result),
       ...renderRules(rows, { color, nonzero: argv.nonzero, deltas: true, width }),
     ];
-    process.stdout.write(`${process.stdout.isTTY ? `${ESC}H${ESC}2J` : '\n'}${out.join('\n')}\n`);
+    redraw(out);
     return true;
   });
-  const onSignal = (): void => poll.stop();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
-  await poll.done;
-  process.removeListener('SIGINT', onSignal);
-  process.removeListener('SIGTERM', onSignal);
+  await pollUntilSignal(poll);
 }
