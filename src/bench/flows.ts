@@ -27,20 +27,26 @@ const MEM_FLOWS = 1_000_000;
 const ROUNDS = 5;
 const SNAPLEN = 128;
 
+/** Creates `file` with a classic pcap header (µs, Ethernet, `snaplen`); returns its fd for the records. */
+function createPcap(file: string, snaplen: number): number {
+  const fd = fs.openSync(file, 'w');
+  const hdr = Buffer.alloc(24);
+  hdr.writeUInt32LE(0xa1b2c3d4, 0);
+  hdr.writeUInt16LE(2, 4);
+  hdr.writeUInt16LE(4, 6);
+  hdr.writeUInt32LE(snaplen, 16);
+  hdr.writeUInt32LE(1, 20);
+  fs.writeSync(fd, hdr);
+  return fd;
+}
+
 /**
  * Writes a classic pcap of `packets` Ethernet/IPv4 frames over `flows` flows (6 in 10 TCP, 3 UDP, 1 ICMP echo).
  * distinct: packet i is flow i. Otherwise flows are picked uniformly at random, one packet at a time
  * (burst = 1: the worst case for any cache), or in runs of 1..2×burst-1 packets (trains, as TCP sends them).
  */
 export function generate(file: string, packets: number, flows: number, distinct: boolean, burst = 1): void {
-  const fd = fs.openSync(file, 'w');
-  const hdr = Buffer.alloc(24);
-  hdr.writeUInt32LE(0xa1b2c3d4, 0);
-  hdr.writeUInt16LE(2, 4);
-  hdr.writeUInt16LE(4, 6);
-  hdr.writeUInt32LE(65535, 16);
-  hdr.writeUInt32LE(1, 20);
-  fs.writeSync(fd, hdr);
+  const fd = createPcap(file, 65535);
   const chunkPkts = 65536;
   const maxFrame = 14 + 20 + 20 + 64;
   const chunk = Buffer.alloc(chunkPkts * (16 + maxFrame));
@@ -125,14 +131,7 @@ export function generate(file: string, packets: number, flows: number, distinct:
  * Clients are 10.244.0.0/16 pods behind 32 MACs, servers 50 addresses behind one gateway MAC; 10 µs apart.
  */
 export function generateRealistic(file: string, packets: number, flows: number): void {
-  const fd = fs.openSync(file, 'w');
-  const hdr = Buffer.alloc(24);
-  hdr.writeUInt32LE(0xa1b2c3d4, 0);
-  hdr.writeUInt16LE(2, 4);
-  hdr.writeUInt16LE(4, 6);
-  hdr.writeUInt32LE(SNAPLEN, 16);
-  hdr.writeUInt32LE(1, 20);
-  fs.writeSync(fd, hdr);
+  const fd = createPcap(file, SNAPLEN);
   const chunkPkts = 65536;
   const chunk = Buffer.alloc(chunkPkts * (16 + SNAPLEN));
   const sent = new Uint32Array(flows);
