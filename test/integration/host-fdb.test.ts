@@ -1,6 +1,7 @@
 import { FdbWatch, UnknownBridgeError, readFdb, readFdbDetailed } from '../../src/host/fdb';
 import { handler as fdbHandler } from '../../src/cli/commands/fdb';
 import { cleanupPrefix, isRoot, nsExec, sh, testPrefix, tryRun } from '../helpers/netns';
+import { captureOutput } from '../helpers/output';
 
 const P = testPrefix('fd');
 const NODE = `${P}n`;
@@ -85,11 +86,7 @@ d('netscope fdb on a real bridge', () => {
   });
 
   test('the command prints the table and sets exit codes', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
-    const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
-    const saved = process.exitCode;
+    const { out, err, restore } = captureOutput();
     try {
       await fdbHandler({ bridge: `${BR}@${NODE}`, _: [], $0: 'netscope' });
       const text = out.join('');
@@ -104,9 +101,7 @@ d('netscope fdb on a real bridge', () => {
       expect(err.join('')).toMatch(new RegExp(`^netscope: no bridge "${P}zz".*bridges: .*${BR}@${NODE}.*\\n$`));
       expect(process.exitCode).toBe(2);
     } finally {
-      so.mockRestore();
-      se.mockRestore();
-      process.exitCode = saved;
+      restore();
     }
   });
 });

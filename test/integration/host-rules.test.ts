@@ -1,6 +1,7 @@
 import { RuleDeltas, readRules, type RuleCounter } from '../../src/host/rules';
 import { handler as rulesHandler } from '../../src/cli/commands/rules';
 import { cleanupPrefix, isRoot, nsExec, sh, testPrefix, tryRun } from '../helpers/netns';
+import { captureOutput } from '../helpers/output';
 
 const P = testPrefix('ru');
 const NODE = `${P}n`;
@@ -139,11 +140,7 @@ d('netscope rules on real namespaces', () => {
   });
 
   test('the command: text and JSON, unknown namespace is one clear line', async () => {
-    const out: string[] = [];
-    const err: string[] = [];
-    const so = jest.spyOn(process.stdout, 'write').mockImplementation((s: string | Uint8Array) => (out.push(String(s)), true));
-    const se = jest.spyOn(process.stderr, 'write').mockImplementation((s: string | Uint8Array) => (err.push(String(s)), true));
-    const saved = process.exitCode;
+    const { out, err, restore } = captureOutput();
     try {
       await rulesHandler({ netns: NODE, table: 'filter', chain: 'FORWARD', _: [], $0: 'netscope' });
       const text = out.join('');
@@ -159,9 +156,7 @@ d('netscope rules on real namespaces', () => {
       expect(err.join('')).toBe(`netscope: no network namespace "${P}none" (see ip netns list)\n`);
       expect(process.exitCode).toBe(1);
     } finally {
-      so.mockRestore();
-      se.mockRestore();
-      process.exitCode = saved;
+      restore();
     }
   });
 });
