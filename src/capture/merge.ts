@@ -7,7 +7,7 @@
  * Records are copied into one growable byte arena per source with metadata in typed arrays, so holding them
  * allocates nothing per packet; released records are handed out through one reused PacketRecord.
  */
-import type { PacketRecord, RecordHandler } from '../pcap/record';
+import { blankRecord, type PacketRecord, type RecordHandler } from '../pcap/record';
 
 class SourceQueue {
   bytes: Buffer = Buffer.allocUnsafe(1 << 20);
@@ -80,17 +80,7 @@ export class TimestampMerger {
   /** Records released after a later one from another source (that source lagged beyond the window). */
   late = 0;
   private readonly queues: SourceQueue[];
-  private readonly out: PacketRecord = {
-    buf: Buffer.alloc(0),
-    offset: 0,
-    caplen: 0,
-    len: 0,
-    tsSec: 0,
-    tsNsec: 0,
-    linktype: 0,
-    ifIndex: 0,
-    iface: undefined,
-  };
+  private readonly out: PacketRecord = blankRecord(Buffer.alloc(0));
   private lastSec = 0;
   private lastNsec = 0;
 

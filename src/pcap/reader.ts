@@ -6,7 +6,7 @@
  * complete record before it has been delivered.
  */
 import fs from 'fs';
-import type { InterfaceInfo, PacketRecord, ReadError, RecordHandler } from './record';
+import { blankRecord, type InterfaceInfo, type PacketRecord, type ReadError, type RecordHandler } from './record';
 import { parseTsResol, unitsToTs } from './timestamp';
 
 /** libpcap's MAXIMUM_SNAPLEN: no sane capture has a larger record. */
@@ -108,17 +108,7 @@ export class CaptureParser {
     this.maxCaplen = max !== undefined && Number.isInteger(max) && max > 0 ? max : DEFAULT_MAX_CAPLEN;
     this.maxBlock = Math.max(MAX_BLOCK, this.maxCaplen + 4096);
     // All fields initialised in a fixed order so every record has one hidden class.
-    this.rec = {
-      buf: this.carry,
-      offset: 0,
-      caplen: 0,
-      len: 0,
-      tsSec: 0,
-      tsNsec: 0,
-      linktype: 0,
-      ifIndex: 0,
-      iface: undefined,
-    };
+    this.rec = blankRecord(this.carry);
   }
 
   get error(): ReadError | null {

@@ -35,6 +35,14 @@ export interface PacketRecord {
   iface: string | undefined;
 }
 
+/**
+ * A zeroed record over `buf`, for a source that reuses one record object for all it delivers. Built in one
+ * place so every source's record has the same field order (one hidden class for the decoder to see).
+ */
+export function blankRecord(buf: Buffer): PacketRecord {
+  return { buf, offset: 0, caplen: 0, len: 0, tsSec: 0, tsNsec: 0, linktype: 0, ifIndex: 0, iface: undefined };
+}
+
 /** Called once per record; the record object and its buffer are reused afterwards. */
 export type RecordHandler = (rec: PacketRecord) => void;
 

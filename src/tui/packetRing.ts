@@ -9,7 +9,7 @@
 import type { FlowRecord } from '../analysis/flows';
 import { parseIp4, parseIp6, parseMac } from '../decode/addr';
 import { L, type PacketView } from '../decode/view';
-import type { PacketRecord } from '../pcap/record';
+import { blankRecord, type PacketRecord } from '../pcap/record';
 
 export class PacketRing {
   private readonly data: Buffer;
@@ -36,7 +36,7 @@ export class PacketRing {
     this.linktype = new Uint16Array(slots);
     this.ifIndex = new Int32Array(slots);
     this.iface = new Array<string | undefined>(slots).fill(undefined);
-    this.scratch = { buf: this.data, offset: 0, caplen: 0, len: 0, tsSec: 0, tsNsec: 0, linktype: 0, ifIndex: 0, iface: undefined };
+    this.scratch = blankRecord(this.data);
   }
 
   get size(): number {
