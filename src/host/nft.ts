@@ -227,10 +227,8 @@ export function isXtablesTableName(family: string, name: string): boolean {
   return XT_TABLES[family]?.has(name) === true;
 }
 
-/** Parses `nft -j list tables`: the family and name of every table. */
-export function parseNftTables(text: string): Array<{ family: string; name: string }> {
-  const trimmed = text.trim();
-  if (trimmed === '') return [];
+/** The "nftables" array of `nft -j` output (non-empty, trimmed); NftParseError when it is not there. */
+function nftablesItems(trimmed: string): Json[] {
   let doc: Json;
   try {
     doc = JSON.parse(trimmed) as Json;
@@ -238,8 +236,16 @@ export function parseNftTables(text: string): Array<{ family: string; name: stri
     throw new NftParseError(`output is not JSON (first bytes: ${JSON.stringify(trimmed.slice(0, 60))})`);
   }
   if (!isObject(doc) || !Array.isArray(doc.nftables)) throw new NftParseError('expected an object with an "nftables" array');
+  return doc.nftables;
+}
+
+/** Parses `nft -j list tables`: the family and name of every table. */
+export function parseNftTables(text: string): Array<{ family: string; name: string }> {
+  const trimmed = text.trim();
+  if (trimmed === '') return [];
+  const items = nftablesItems(trimmed);
   const out: Array<{ family: string; name: string }> = [];
-  for (const item of doc.nftables) {
+  for (const item of items) {
     if (isObject(item) && isObject(item.table)) out.push({ family: str(item.table.family), name: str(item.table.name) });
   }
   return out;
@@ -267,20 +273,14 @@ export class NftParseError extends Error {
 export function parseNftRuleset(text: string, xtablesHint?: Set<string>): NftParseResult {
   const trimmed = text.trim();
   if (trimmed === '') return { tables: [], rules: [] };
-  let doc: Json;
-  try {
-    doc = JSON.parse(trimmed) as Json;
-  } catch {
-    throw new NftParseError(`output is not JSON (first bytes: ${JSON.stringify(trimmed.slice(0, 60))})`);
-  }
-  if (!isObject(doc) || !Array.isArray(doc.nftables)) throw new NftParseError('expected an object with an "nftables" array');
+  const items = nftablesItems(trimmed);
 
   interface ChainRec { family: string; table: string; name: string; hook?: string; policy?: string }
   interface RuleRec { family: string; table: string; chain: string; handle?: number; comment?: string; expr: Json[] }
   const tables: Array<{ family: string; name: string }> = [];
   const chains: ChainRec[] = [];
   const rulesIn: RuleRec[] = [];
-  for (const item of doc.nftables) {
+  for (const item of items) {
     if (!isObject(item)) continue;
     if (isObject(item.table)) {
       tables.push({ family: str(item.table.family), name: str(item.table.name) });
