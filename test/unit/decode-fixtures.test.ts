@@ -10,6 +10,7 @@ import { decodeRecord } from '../../src/decode/decode';
 import { describeProblem, formatLine } from '../../src/decode/format';
 import { PacketView } from '../../src/decode/view';
 import { openCaptureInput, readCapture } from '../../src/pcap/reader';
+import { tryRun } from '../helpers/netns';
 
 process.env.TZ = 'UTC';
 
@@ -19,14 +20,7 @@ const files = ['pcap', 'flows']
   .filter((d) => fs.existsSync(d))
   .flatMap((d) => fs.readdirSync(d).filter((f) => /\.pcap(ng)?$/.test(f)).map((f) => path.join(d, f)));
 
-const haveTcpdump = (() => {
-  try {
-    execFileSync('tcpdump', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveTcpdump = tryRun('tcpdump', ['--version']);
 
 /** Our additions (ICMP quote, IPv4 fragment details) removed. */
 function normaliseOurs(line: string): string {

@@ -11,15 +11,9 @@ import { pcapFile } from '../../src/decode/craft';
 import { ip4ToString, ip6ToString, macToString } from '../../src/decode/format';
 import { sampleFrames, type SampleFrame } from '../../src/decode/samples';
 import { L, PacketView } from '../../src/decode/view';
+import { tryRun } from '../helpers/netns';
 
-const haveTshark = (() => {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveTshark = tryRun('tshark', ['--version']);
 
 const FIELDS = [
   'eth.src',

@@ -8,6 +8,7 @@ import { sampleFrames } from '../../src/decode/samples';
 import { PacketView } from '../../src/decode/view';
 import { bpfPrefilter, compileFilter, FilterSyntaxError } from '../../src/filter/filter';
 import { LinkType } from '../../src/pcap/record';
+import { tryRun } from '../helpers/netns';
 
 const ethSamples = sampleFrames().filter((s) => s.linktype === LinkType.EN10MB);
 // A few extra frames that tell filters apart: tagged ARP, padded ARP, tagged VXLAN, IPv6 TCP port 80.
@@ -188,14 +189,7 @@ describe('bpfPrefilter (what libpcap 1.10 gets for live capture)', () => {
 });
 
 /** libpcap itself (through tcpdump) as the oracle on the same bytes. */
-const haveTcpdump = (() => {
-  try {
-    execFileSync('tcpdump', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-})();
+const haveTcpdump = tryRun('tcpdump', ['--version']);
 
 (haveTcpdump ? describe : describe.skip)('agrees with libpcap on the crafted frames', () => {
   let dir = '';
