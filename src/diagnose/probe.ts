@@ -5,21 +5,12 @@
  */
 import { randomBytes, randomInt } from 'crypto';
 import { CommandError, run } from '../host/run';
-import type { ProbeIdentity, ProbeProto, ProbeResult } from './types';
+import type { ProbeIdentity, ProbeProto, ProbeResult, ProbeSettings } from './types';
 
-export interface ProbePlan {
-  proto: ProbeProto;
+export interface ProbePlan extends ProbeSettings {
   /** Namespace id to send from ("" = netscope's own). */
   netns: string;
   dst: string;
-  port: number | null;
-  /** ICMP: echo payload bytes (ping -s); UDP: datagram payload bytes (at least the tag). */
-  size: number;
-  count: number;
-  timeoutMs: number;
-  /** Set the don't-fragment bit (ICMP: -M do; TCP/UDP: the kernel's default path-MTU discovery sets it). */
-  df: boolean;
-  identity: ProbeIdentity;
 }
 
 /** IPv4 bytes of one probe packet (for MTU checks): headers + payload. */

@@ -178,6 +178,19 @@ export interface ProbeResult {
   identity: ProbeIdentity;
 }
 
+/** How the probes are sent: what the probe plan sets and the report echoes back. */
+export interface ProbeSettings {
+  proto: ProbeProto;
+  port: number | null;
+  /** ICMP: echo payload bytes (ping -s); UDP: datagram payload bytes (at least the tag). */
+  size: number;
+  count: number;
+  timeoutMs: number;
+  /** Set the don't-fragment bit (ICMP: -M do; TCP/UDP: the kernel's default path-MTU discovery sets it). */
+  df: boolean;
+  identity: ProbeIdentity;
+}
+
 export interface ProbeIdentity {
   /** ICMP echo identifier. */
   icmpId?: number;
@@ -201,15 +214,7 @@ export interface DiagnoseReport {
   version: 1;
   from: Endpoint;
   to: Endpoint;
-  probe: {
-    proto: ProbeProto;
-    port: number | null;
-    size: number;
-    count: number;
-    timeoutMs: number;
-    df: boolean;
-    identity: ProbeIdentity;
-  };
+  probe: ProbeSettings;
   verdict: Verdict;
   hops: Array<Hop & { observed: HopObservation }>;
   arp: ArpExchange[];
