@@ -12,6 +12,7 @@ import { PacketView } from '../../decode/view';
 import type { PacketRecord } from '../../pcap/record';
 import { PcapngWriter, PcapWriter } from '../../pcap/writer';
 import { PacketPrinter } from '../packetOutput';
+import { usage } from '../userError';
 
 interface CaptureArgs {
   filter?: string[];
@@ -52,11 +53,6 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('ring-mb', { type: 'number', default: 128, describe: 'kernel capture ring per interface (MiB; holds 16 frames per MiB)' })
     .example('$0 capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once')
     .example('$0 capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic') as unknown as Argv<CaptureArgs>;
-}
-
-function usage(msg: string): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = 2;
 }
 
 /** Where captured records go: a file writer (pcapng keeps one interface per target) and/or the printer. */

@@ -11,6 +11,7 @@ import { Dashboard } from '../../tui/dashboard';
 import { headlessTerminal } from '../../tui/headless';
 import { tooSmall } from '../../tui/layout';
 import { runUntilQuit } from '../../tui/run';
+import { fail } from '../userError';
 
 interface DemoArgs {
   keep?: boolean;
@@ -30,11 +31,6 @@ export function builder(y: Argv): Argv<DemoArgs> {
     .option('name', { type: 'string', hidden: true, describe: 'topology name (namespace prefix "<name>-"), for tests' })
     .example('$0 demo', 'build the lab and open the dashboard')
     .example('$0 demo --no-ui --duration 8', 'headless: print what the dashboard showed after 8 s') as unknown as Argv<DemoArgs>;
-}
-
-function fail(msg: string, code: number): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = code;
 }
 
 const say = (line: string): void => void process.stderr.write(`netscope demo: ${line}\n`);

@@ -7,6 +7,7 @@ import { DiagnoseUsageError, EndpointError, diagnose } from '../../diagnose/diag
 import { renderReport } from '../../diagnose/render';
 import type { DiagnoseReport, ProbeProto } from '../../diagnose/types';
 import { setCommandLogger } from '../../host/run';
+import { usage } from '../userError';
 
 interface DiagnoseArgs {
   from: string;
@@ -39,11 +40,6 @@ export function builder(y: Argv): Argv<DiagnoseArgs> {
     .example('$0 diagnose pod-a pod-b', 'ping pod-b from pod-a, watching every hop')
     .example('$0 diagnose k8s-node-pod-a 10.244.1.3 --port 8080', 'TCP SYN to port 8080')
     .example('$0 diagnose pod-a pod-c --size 1400 --json', 'MTU check with DF, JSON for scripts') as unknown as Argv<DiagnoseArgs>;
-}
-
-function usage(msg: string): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = 2;
 }
 
 export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<void> {

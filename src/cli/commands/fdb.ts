@@ -6,6 +6,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { FdbWatch, UnknownBridgeError, fdbKey, isGroupMac, readFdbDetailed, type FdbDiff, type FdbEntry, type FdbRead } from '../../host/fdb';
 import { pollEvery } from '../../host/poller';
 import { paint, pollUntilSignal, redraw, watchStamp } from '../watchOutput';
+import { fail } from '../userError';
 
 interface FdbArgs {
   bridge: string;
@@ -143,11 +144,6 @@ export class RecentChanges {
     }
     return out;
   }
-}
-
-function fail(msg: string, code: number): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = code;
 }
 
 function toJson(read: FdbRead, entries: FdbEntry[]): object {

@@ -11,6 +11,7 @@ import type { PacketPredicate } from '../../filter/filter';
 import { CaptureParser, openCaptureInput, readCapture } from '../../pcap/reader';
 import type { PacketRecord, ReadError } from '../../pcap/record';
 import { PacketPrinter, ProtocolSummary } from '../packetOutput';
+import { fail, usage } from '../userError';
 
 const SORT_KEYS = ['packets', 'bytes', 'rate', 'start'] as const;
 type SortKey = (typeof SORT_KEYS)[number];
@@ -46,16 +47,6 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .example('cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin')
     .example('$0 read trace.pcap --summary', 'totals per protocol')
     .example('$0 read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows') as unknown as Argv<ReadArgs>;
-}
-
-function usage(msg: string): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = 2;
-}
-
-function fail(msg: string): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = 1;
 }
 
 /** Thrown from the record handler to stop reading early (-c reached, output closed). */

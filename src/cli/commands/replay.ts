@@ -5,6 +5,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { CaptureStartError } from '../../capture/live';
 import { Replay } from '../../capture/replay';
 import { parseTarget, TargetError } from '../../capture/target';
+import { usage } from '../userError';
 
 interface ReplayArgs {
   file: string;
@@ -32,11 +33,6 @@ export function builder(y: Argv): Argv<ReplayArgs> {
     .option('json', { type: 'boolean', describe: 'print the result as JSON' })
     .example('$0 replay fixtures/pcap/ping.pcap -i veth1@pod1 --pps 100', '')
     .example('$0 replay flood.pcap -i eth0@pid:4242 --top-speed -c 1000000 --loop 0', '') as unknown as Argv<ReplayArgs>;
-}
-
-function usage(msg: string): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = 2;
 }
 
 export async function handler(argv: ArgumentsCamelCase<ReplayArgs>): Promise<void> {

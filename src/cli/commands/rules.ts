@@ -8,6 +8,7 @@ import { pollEvery } from '../../host/poller';
 import { RuleDeltas, isDropTarget, readRules, type RuleCounter, type RuleDelta, type RulesSnapshot } from '../../host/rules';
 import { isValidNetnsName } from '../../host/run';
 import { paint, pollUntilSignal, redraw, watchStamp } from '../watchOutput';
+import { fail, usage } from '../userError';
 
 interface RulesArgs {
   netns?: string;
@@ -111,16 +112,6 @@ export function renderRules(rows: Array<RuleCounter | RuleDelta>, opts: RenderRu
   }
   if (lines.length === 0) lines.push('', opts.nonzero ? 'no rule with moving counters' : 'no rules');
   return lines;
-}
-
-function usage(msg: string): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = 2;
-}
-
-function fail(msg: string): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = 1;
 }
 
 export async function handler(argv: ArgumentsCamelCase<RulesArgs>): Promise<void> {

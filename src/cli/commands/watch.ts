@@ -9,6 +9,7 @@ import { requireRoot } from '../../host/run';
 import { Dashboard, WatchError } from '../../tui/dashboard';
 import { tooSmall } from '../../tui/layout';
 import { runUntilQuit } from '../../tui/run';
+import { fail } from '../userError';
 
 interface WatchArgs {
   bridge: string;
@@ -30,11 +31,6 @@ export function builder(y: Argv): Argv<WatchArgs> {
     .option('poll', { type: 'number', default: 2, describe: 'seconds between host state reads (FDB, rule counters, topology)' })
     .example('$0 watch cni0@node1', 'dashboard of bridge cni0 in namespace node1')
     .example('$0 watch br0 -i eth0@pod-a not port 22', 'also capture on a pod interface, skip ssh') as unknown as Argv<WatchArgs>;
-}
-
-function fail(msg: string, code: number): void {
-  process.stderr.write(`netscope: ${msg}\n`);
-  process.exitCode = code;
 }
 
 export async function handler(argv: ArgumentsCamelCase<WatchArgs>): Promise<void> {
