@@ -308,20 +308,7 @@ function decodeIpv4(v: PacketView, b: Buffer, off: number, capEnd: number, wireE
     setPayload(v, l4, ipCapEnd, ipWireEnd);
     return;
   }
-  switch (proto) {
-    case IPPROTO.TCP:
-      decodeTcp(v, b, l4, ipCapEnd, ipWireEnd);
-      break;
-    case IPPROTO.UDP:
-      decodeUdp(v, b, l4, ipCapEnd, ipWireEnd);
-      break;
-    case IPPROTO.ICMP:
-      decodeIcmp(v, b, l4, ipCapEnd, ipWireEnd);
-      break;
-    default:
-      setPayload(v, l4, ipCapEnd, ipWireEnd);
-      break;
-  }
+  decodeTransport(v, b, proto, false, l4, ipCapEnd, ipWireEnd);
 }
 
 function decodeIpv6(v: PacketView, b: Buffer, off: number, capEnd: number, wireEnd: number): void {
@@ -417,20 +404,32 @@ function decodeIpv6(v: PacketView, b: Buffer, off: number, capEnd: number, wireE
     setPayload(v, p, ipCapEnd, ipWireEnd);
     return;
   }
-  switch (next) {
+  decodeTransport(v, b, next, true, p, ipCapEnd, ipWireEnd);
+}
+
+/** The upper layer of an IPv4/IPv6 datagram: ICMP is ICMPv4 only over IPv4, ICMPv6 only over IPv6. */
+function decodeTransport(v: PacketView, b: Buffer, proto: number, v6: boolean, off: number, capEnd: number, wireEnd: number): void {
+  switch (proto) {
     case IPPROTO.TCP:
-      decodeTcp(v, b, p, ipCapEnd, ipWireEnd);
-      break;
+      decodeTcp(v, b, off, capEnd, wireEnd);
+      return;
     case IPPROTO.UDP:
-      decodeUdp(v, b, p, ipCapEnd, ipWireEnd);
+      decodeUdp(v, b, off, capEnd, wireEnd);
+      return;
+    case IPPROTO.ICMP:
+      if (!v6) {
+        decodeIcmp(v, b, off, capEnd, wireEnd);
+        return;
+      }
       break;
     case IPPROTO.ICMPV6:
-      decodeIcmp6(v, b, p, ipCapEnd, ipWireEnd);
-      break;
-    default:
-      setPayload(v, p, ipCapEnd, ipWireEnd);
+      if (v6) {
+        decodeIcmp6(v, b, off, capEnd, wireEnd);
+        return;
+      }
       break;
   }
+  setPayload(v, off, capEnd, wireEnd);
 }
 
 // ---------------------------------------------------------------------------------------- transport
