@@ -713,17 +713,7 @@ function emitIcmp(o: LineBuffer, v: PacketView): void {
     const p = v.icmpInnerProto;
     const ports = v.icmpInnerSport >= 0;
     o.bytes(T.QUOTED);
-    o.ip4(v.icmpInnerSrc);
-    if (ports) {
-      o.byte(46);
-      o.num(v.icmpInnerSport);
-    }
-    o.bytes(T.GT);
-    o.ip4(v.icmpInnerDst);
-    if (ports) {
-      o.byte(46);
-      o.num(v.icmpInnerDport);
-    }
+    emitIp4Pair(o, v.icmpInnerSrc, v.icmpInnerSport, v.icmpInnerDst, v.icmpInnerDport, ports);
     o.ascii(p === 6 ? ' tcp' : p === 17 ? ' udp' : p === 1 ? ' icmp' : ` ip-proto-${p}`);
   }
 }
@@ -793,19 +783,24 @@ function emitL4(o: LineBuffer, v: PacketView, ether: boolean): void {
   else if (l & L.ICMPV6) o.ascii(icmp6Text(v));
 }
 
-function emitIpv4(o: LineBuffer, v: PacketView, ether: boolean): void {
-  const ports = (v.layers & (L.TCP | L.UDP)) !== 0;
-  o.ip4(v.ip4Src);
+/** "SRC[.SPORT] > DST[.DPORT]" as tcpdump -nn writes an IPv4 address pair. */
+function emitIp4Pair(o: LineBuffer, src: number, sport: number, dst: number, dport: number, ports: boolean): void {
+  o.ip4(src);
   if (ports) {
     o.byte(46);
-    o.num(v.sport);
+    o.num(sport);
   }
   o.bytes(T.GT);
-  o.ip4(v.ip4Dst);
+  o.ip4(dst);
   if (ports) {
     o.byte(46);
-    o.num(v.dport);
+    o.num(dport);
   }
+}
+
+function emitIpv4(o: LineBuffer, v: PacketView, ether: boolean): void {
+  const ports = (v.layers & (L.TCP | L.UDP)) !== 0;
+  emitIp4Pair(o, v.ip4Src, v.sport, v.ip4Dst, v.dport, ports);
   o.bytes(T.COLON);
   if (v.ipFragOff !== 0) {
     o.ascii('ip-proto-');
