@@ -6,6 +6,7 @@
  * Time is always passed in (`nowSec`, epoch seconds) so the model never reads a clock.
  */
 import { age, bitRate, bytes, clip, escapeTags, padEnd, padStart, pktRate, si, tag } from './format';
+import type { RuleDelta } from '../host/rules';
 import type { PaneId } from './layout';
 
 export type SortKey = 'bytes' | 'packets' | 'rate';
@@ -72,24 +73,11 @@ export interface MacMove {
   to: string;
 }
 
-export interface RuleRow {
-  key: string;
+/** A rule counter row as the pane shows it: the rule reader's delta (src/host/rules.ts), backend as plain text. */
+export interface RuleRow
+  extends Pick<RuleDelta, 'key' | 'table' | 'chain' | 'position' | 'text' | 'target' | 'packets' | 'bytes' | 'dPackets' | 'dBytes' | 'pps' | 'hitDrop' | 'service'> {
   /** Where the rule lives: "iptables-nft", "iptables-legacy", "nft". */
   backend: string;
-  table: string;
-  chain: string;
-  /** 0 = the chain policy. */
-  position: number;
-  text: string;
-  target: string;
-  packets: number;
-  bytes: number;
-  dPackets: number;
-  dBytes: number;
-  pps: number;
-  /** A DROP/REJECT rule (or policy) whose counter moved. */
-  hitDrop: boolean;
-  service?: string;
 }
 
 export interface SourceStat {
