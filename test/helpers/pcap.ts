@@ -3,16 +3,7 @@ import { CaptureParser } from '../../src/pcap/reader';
 import type { PacketRecord, ReadError } from '../../src/pcap/record';
 
 /** A record copied out of the parser's reused buffer, with its bytes as hex. */
-export interface CopiedRecord {
-  data: string;
-  caplen: number;
-  len: number;
-  tsSec: number;
-  tsNsec: number;
-  linktype: number;
-  ifIndex: number;
-  iface: string | undefined;
-}
+export type CopiedRecord = Omit<PacketRecord, 'buf' | 'offset'> & { data: string };
 
 export function copyRecord(r: PacketRecord): CopiedRecord {
   return {
