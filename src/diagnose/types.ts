@@ -2,6 +2,7 @@
  * The data diagnose works with and reports: endpoints, the path (hops), what each hop saw, and the verdict.
  * Everything here is plain data so the JSON output is these objects as they are (docs/diagnose.md).
  */
+import type { RuleDelta } from '../host/rules';
 
 export type ProbeProto = 'icmp' | 'tcp' | 'udp';
 
@@ -129,20 +130,11 @@ export interface ArpExchange {
   seenAt: number[];
 }
 
-/** Counter changes during the probe. */
-export interface RuleHit {
+/** Counter changes during the probe: the rule reader's delta fields (position 0 = chain policy), plus where. */
+export interface RuleHit extends Pick<RuleDelta, 'family' | 'table' | 'chain' | 'position' | 'text' | 'target' | 'dPackets' | 'dBytes'> {
   netns: string;
   netnsLabel: string;
   backend: string;
-  family: string;
-  table: string;
-  chain: string;
-  /** 1-based; 0 is the chain policy. */
-  position: number;
-  text: string;
-  target: string;
-  dPackets: number;
-  dBytes: number;
 }
 
 export interface IfaceDelta {
