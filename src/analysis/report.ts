@@ -18,6 +18,8 @@ export interface FlowReportOptions {
   rateIntervalSec?: number;
 }
 
+const NO_FLOWS = 'No flows.\n';
+
 export class FlowReport {
   readonly table: FlowTable;
   private startSec = -1;
@@ -41,7 +43,7 @@ export class FlowReport {
     const select = { sort: this.opts.sort, top: this.opts.top, rateBy: 'average' } as const;
     if (!this.opts.json) {
       const r = this.renderText(this.table.selectFlows(select), this.table.problems());
-      return r.head + this.tableText(r.table, r.ascii) + r.tail;
+      return r.head + (r.table === null ? NO_FLOWS : this.tableText(r.table.render(), r.table.asciiFrom(1))) + r.tail;
     }
     // One flow object at a time, turned into its line at once: only the lines outlive the loop.
     const handles = this.table.selectFlows(select);
@@ -75,7 +77,9 @@ export class FlowReport {
   renderBytes(): Buffer {
     if (this.opts.json) return Buffer.from(this.render(), 'utf8');
     const r = this.renderText(this.table.selectFlows({ sort: this.opts.sort, top: this.opts.top, rateBy: 'average' }), this.table.problems());
-    return Buffer.concat([Buffer.from(r.head, 'utf8'), typeof r.table === 'string' ? Buffer.from(r.table, 'utf8') : r.table, Buffer.from(r.tail, 'utf8')]);
+    if (r.table === null) return Buffer.from(r.head + NO_FLOWS + r.tail, 'utf8');
+    // The summary line and the problems are laid out around the rows in the table's one output buffer.
+    return r.table.render(Buffer.from(r.head, 'utf8'), Buffer.from(r.tail, 'utf8'));
   }
 
   private rel(ts: string): string {
@@ -86,8 +90,8 @@ export class FlowReport {
     return `+${(sec + ns / 1e9).toFixed(3)}s`;
   }
 
-  /** The text report in three parts: the summary line, the flow table (bytes, or text when empty), the problems. */
-  private renderText(handles: Int32Array, problems: Problem[]): { head: string; table: Buffer | string; ascii: boolean; tail: string } {
+  /** The text report in three parts: the summary line, the flow table (not laid out yet; null when empty), the problems. */
+  private renderText(handles: Int32Array, problems: Problem[]): { head: string; table: TextTable | null; tail: string } {
     const c = this.table.counters();
     const ifaces = this.table.interfaces();
     // One unnamed interface (a classic pcap) says nothing: only show the column when it can differ.
@@ -95,7 +99,7 @@ export class FlowReport {
     const head = ['PROTO', 'A', 'B', 'PACKETS', 'A→B', 'B→A', 'BYTES', 'A→B', 'B→A', 'START', 'DURATION', 'AVG RATE', 'STATE'];
     if (showIf) head.push('IFACE');
     // Rows go straight from the table's numbers into bytes: a capture can hold a million flows.
-    const t = new TextTable(head.length, [3, 4, 5, 6, 7, 8]);
+    const t = new TextTable(head.length, [3, 4, 5, 6, 7, 8], handles.length + 1);
     t.row(head);
     const f = new FlowFacts();
     for (let i = 0; i < handles.length; i++) {
@@ -145,7 +149,7 @@ export class FlowReport {
     }
     const shown = handles.length;
     const summary =
-      `Flows: ${c.flows}${shown < c.flows ? ` (top ${shown} by ${this.opts.sort})` : ` (sorted by ${this.opts.sort})`}, ` +
+      `Flows: ${c.flows}${shown < c.flows ? ` (top ${shown} by ${this.opts.sort}; --top 0 shows all)` : ` (sorted by ${this.opts.sort})`}, ` +
       `${c.packets} packets, ${c.bytes} bytes` +
       (c.innerPackets > 0 ? `, ${c.innerPackets} VXLAN inner frames` : '') +
       (c.evicted > 0 ? `, ${c.evicted} flows EVICTED (cap ${this.table.maxFlows})` : '') +
@@ -158,12 +162,11 @@ export class FlowReport {
       const prow = problems.map((p) => [`  ${p.kind}`, p.time ? this.rel(p.time) : '', p.text]);
       out.push(...table(prow, [], false));
     }
-    return { head: summary, table: shown === 0 ? 'No flows.\n' : t.render(), ascii: t.asciiFrom(1), tail: out.join('\n') + '\n' };
+    return { head: summary, table: shown === 0 ? null : t, tail: out.join('\n') + '\n' };
   }
 
   /** Text of the rendered flow table bytes. */
-  private tableText(bytes: Buffer | string, ascii: boolean): string {
-    if (typeof bytes === 'string') return bytes;
+  private tableText(bytes: Buffer, ascii: boolean): string {
     // Decoding 10+ MB as UTF-8 costs more than the rest of the render: below the header, rows are usually
     // ASCII and become a one-byte string by a plain copy.
     const nl = bytes.indexOf(10);

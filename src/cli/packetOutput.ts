@@ -47,14 +47,15 @@ export class BufferedWriter {
     return this.err;
   }
 
-  write(text: string): void {
+  write(text: string | Buffer): void {
     if (this.closedFlag) return;
     if (text.length > LARGE_TEXT) {
       this.send();
       this.hand(text);
       return;
     }
-    this.lines.utf8(text);
+    if (typeof text === 'string') this.lines.utf8(text);
+    else this.lines.bytes(text);
     this.commit();
   }
 

@@ -194,7 +194,7 @@ describe('flows on basic.pcap (client side of a bridge: TCP, RST, SYN timeouts, 
     await load(BASIC, r);
     const text = r.render();
     const lines = text.split('\n');
-    expect(lines[0]).toMatch(/^Flows: \d+ \(top 3 by bytes\), \d+ packets, \d+ bytes$/);
+    expect(lines[0]).toMatch(/^Flows: \d+ \(top 3 by bytes; --top 0 shows all\), \d+ packets, \d+ bytes$/);
     expect(lines[2]).toMatch(/^tcp\s+10\.244\.60\.1:\d+\s+10\.244\.60\.2:8080\s/);
     for (const k of ['tcp-failed-connect', 'icmp-unanswered', 'icmp-error', 'arp-unanswered', 'arp-conflict']) expect(text).toContain(`  ${k}  `);
   });

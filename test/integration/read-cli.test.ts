@@ -8,6 +8,7 @@ import { execFile, execFileSync, spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
+import { generate as generateFlows } from '../../src/bench/flows';
 import { writeBenchFile } from '../../src/bench/read';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -288,5 +289,20 @@ describe('output', () => {
     const objs = lines(j.stdout).map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(objs.filter((o) => 'flow' in o)).toHaveLength(2);
     expect(objs[objs.length - 1]).toHaveProperty('summary');
+  });
+
+  it('--flows shows the 50 biggest flows by default and says so; --top 0 and --json keep every flow', async () => {
+    const file = path.join(tmp, 'sixty-flows.pcap');
+    generateFlows(file, 60, 60, true); // packet i is flow i
+    const d = await netscope(['read', file, '--flows']);
+    expect(d.code).toBe(0);
+    expect(lines(d.stdout)[0]).toMatch(/^Flows: 60 \(top 50 by bytes; --top 0 shows all\), 60 packets, \d+ bytes$/);
+    const rows = (s: string): string[] => lines(s).filter((l) => /^(tcp|udp|icmp) /.test(l));
+    expect(rows(d.stdout)).toHaveLength(50);
+    const all = await netscope(['read', file, '--flows', '--top', '0']);
+    expect(lines(all.stdout)[0]).toMatch(/^Flows: 60 \(sorted by bytes\), /);
+    expect(rows(all.stdout)).toHaveLength(60);
+    const j = await netscope(['read', file, '--flows', '--json']);
+    expect(lines(j.stdout).filter((l) => l.startsWith('{"flow":'))).toHaveLength(60);
   });
 });

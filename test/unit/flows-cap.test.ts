@@ -77,7 +77,7 @@ it('says EVICTED in the read --flows header and reports it as a problem', async 
   const r = new FlowReport({ sort: 'bytes', top: 5, json: false, maxFlows: 100 });
   await feed(file, r);
   const text = r.render();
-  expect(text.split('\n')[0]).toBe('Flows: 100 (top 5 by bytes), 5000 packets, ' + `${r.table.counters().bytes} bytes, 4900 flows EVICTED (cap 100)`);
+  expect(text.split('\n')[0]).toBe('Flows: 100 (top 5 by bytes; --top 0 shows all), 5000 packets, ' + `${r.table.counters().bytes} bytes, 4900 flows EVICTED (cap 100)`);
   expect(text).toContain('flows-evicted');
   expect(text).toContain('4900 flow(s) evicted: table full at 100 flows');
 });

@@ -73,4 +73,15 @@ describe('TextTable', () => {
     for (const r of rows) t.row(r);
     expect(t.render().toString()).toBe(reference(rows, [1]));
   });
+
+  it('lays the rows out between a prefix and a suffix, with or without a row hint that is too small', () => {
+    const rows: string[][] = [];
+    for (let i = 0; i < 300; i++) rows.push([`r${i}`, String(i * 31), i % 7 === 0 ? '' : 'é'.repeat(i % 5)]);
+    for (const hint of [0, 10, 300, 5000]) {
+      const t = new TextTable(3, [1], hint);
+      for (const r of rows) t.row(r);
+      const out = t.render(Buffer.from('Flows: →\n', 'utf8'), Buffer.from('\nProblems: none\n', 'utf8')).toString('utf8');
+      expect(out).toBe('Flows: →\n' + reference(rows, [1]) + '\nProblems: none\n');
+    }
+  });
 });

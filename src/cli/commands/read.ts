@@ -41,13 +41,16 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
     .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
     .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default bytes)' })
-    .option('top', { type: 'number', describe: 'show only the first N flows (with --flows; default all)' })
+    .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` })
     .example('$0 read ping.pcap', 'tcpdump-like lines')
     .example('$0 read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs')
     .example('cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin')
     .example('$0 read trace.pcap --summary', 'totals per protocol')
     .example('$0 read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows') as unknown as Argv<ReadArgs>;
 }
+
+/** Flows shown in a text report without --top. */
+const DEFAULT_TOP = 50;
 
 /** Thrown from the record handler to stop reading early (-c reached, output closed). */
 class StopReading extends Error {}
@@ -154,7 +157,9 @@ async function readInput(
 export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void> {
   const count = argv.count;
   if (count !== undefined && !(Number.isInteger(count) && count > 0)) return usage('-c must be a positive integer');
-  const top = argv.top ?? 0;
+  // A text report of every flow of a big capture is 100k rows with the problems after them: by default show the
+  // biggest flows (the summary line says how many more there are); JSON lines are for tools and keep them all.
+  const top = argv.top ?? (argv.json ? 0 : DEFAULT_TOP);
   if (!(Number.isInteger(top) && top >= 0)) return usage('--top must be 0 or a positive integer');
   if (argv.summary && argv.flows) return usage('choose one of --summary and --flows (the flow report has its own totals)');
   if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined)) {
@@ -233,7 +238,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   }
 
   if (summary !== undefined) printer.writer.write(argv.json ? summary.renderJson() : summary.render());
-  if (flows !== undefined) printer.writer.write(flows.render());
+  if (flows !== undefined) printer.writer.write(flows.renderBytes());
   await printer.flush();
   printer.writer.detach();
   if (readError !== null) return fail(readErrorText(file, readError));
