@@ -274,9 +274,12 @@ const W_V6 = 31; // int32 entry in the IPv6 side table, -1 = none
 /** ICMP errors quoting a flow: rare, so kept beside the records instead of in every one. */
 interface IcmpErrorState {
   count: number;
+  /** The last error: type and code (ICMPv6 numbering when v6), its sender, the MTU it reported (0 = none). */
   type: number;
   code: number;
-  from: number;
+  from: string;
+  v6: boolean;
+  mtu: number;
 }
 
 const MAX_RETIRED_PROBLEMS = 10_000;
@@ -723,6 +726,8 @@ export class FlowTable {
           const seq = o >= 0 && o + 8 <= v.base + v.caplen ? (v.buf[o + 6] << 8) | v.buf[o + 7] : 0;
           if (t === 128) this.echoRequest(s, seq, tsSec, tsNs);
           else this.echoReply(s, seq, tsSec, tsNs);
+        } else if ((v.layers & L.ICMP6_INNER) !== 0) {
+          this.attributeIcmp6Error(v, vni);
         }
       }
     } else if (fam === FAM_ARP) {
@@ -783,16 +788,7 @@ export class FlowTable {
       const dOff = v.ip6DstOff;
       const end = Math.min(v.base + v.caplen, b.length);
       if (so < 0 || dOff < 0 || so + 16 > end || dOff + 16 > end) return false;
-      this.kFam = FAM_V6;
-      this.kWide = true;
-      this.kS0 = rd32(b, so);
-      this.kS1 = rd32(b, so + 4);
-      this.kS2 = rd32(b, so + 8);
-      this.kS3 = rd32(b, so + 12);
-      this.kD0 = rd32(b, dOff);
-      this.kD1 = rd32(b, dOff + 4);
-      this.kD2 = rd32(b, dOff + 8);
-      this.kD3 = rd32(b, dOff + 12);
+      this.ip6Key(b, so, dOff);
       this.kProto = v.ipProto & 0xff;
     } else if ((layers & L.ARP) !== 0) {
       this.kFam = FAM_ARP;
@@ -840,6 +836,20 @@ export class FlowTable {
       }
     }
     return true;
+  }
+
+  /** Sets the scratch key's family and addresses to the IPv6 addresses at b[so] and b[d] (16 bytes each). */
+  private ip6Key(b: Buffer, so: number, d: number): void {
+    this.kFam = FAM_V6;
+    this.kWide = true;
+    this.kS0 = rd32(b, so);
+    this.kS1 = rd32(b, so + 4);
+    this.kS2 = rd32(b, so + 8);
+    this.kS3 = rd32(b, so + 12);
+    this.kD0 = rd32(b, d);
+    this.kD1 = rd32(b, d + 4);
+    this.kD2 = rd32(b, d + 8);
+    this.kD3 = rd32(b, d + 12);
   }
 
   /** Packs the scratch key into the shapes keyMatches compares against record words. */
@@ -1052,9 +1062,6 @@ export class FlowTable {
 
   /** An ICMP error quotes the packet that caused it: count it on that packet's flow (if we have it). */
   private attributeIcmpError(v: PacketView, vni: number): void {
-    const type = v.icmpType;
-    const code = v.icmpCode;
-    const from = v.ip4Src >>> 0;
     this.kFam = FAM_V4;
     this.kS0 = v.icmpInnerSrc >>> 0;
     this.kD0 = v.icmpInnerDst >>> 0;
@@ -1062,16 +1069,43 @@ export class FlowTable {
     this.kProto = v.icmpInnerProto & 0xff;
     this.kSp = v.icmpInnerSport >= 0 ? v.icmpInnerSport & 0xffff : 0;
     this.kDp = v.icmpInnerDport >= 0 ? v.icmpInnerDport & 0xffff : 0;
-    if (this.kProto === IPPROTO_ICMP && v.l4Off >= 0) {
-      // A quoted echo request (e.g. a ping whose TTL ran out) belongs to the echo flow keyed by its id.
-      const b = v.buf;
-      const q = v.l4Off + 8;
-      const end = Math.min(v.base + v.caplen, b.length);
-      if (q < end) {
-        const e = q + ((b[q] & 0x0f) << 2);
-        if (e + 8 <= end && b[e] === 8) this.kSp = this.kDp = (b[e + 4] << 8) | b[e + 5];
-      }
+    const b = v.buf;
+    const end = Math.min(v.base + v.caplen, b.length);
+    // A quoted echo request (e.g. a ping whose TTL ran out) belongs to the echo flow keyed by its id.
+    const q = v.icmpInnerL4Off;
+    if (this.kProto === IPPROTO_ICMP && q >= 0 && q + 8 <= end && b[q] === 8) this.kSp = this.kDp = (b[q + 4] << 8) | b[q + 5];
+    // Fragmentation needed: the next-hop MTU sits in the header's last two bytes.
+    const o = v.l4Off;
+    const mtu = v.icmpType === 3 && v.icmpCode === 4 && o >= 0 && o + 8 <= end ? (b[o + 6] << 8) | b[o + 7] : 0;
+    this.countIcmpError(vni, v.icmpType, v.icmpCode, ip4Text(v.ip4Src >>> 0), false, mtu);
+  }
+
+  /** attributeIcmpError for ICMPv6 errors quoting an IPv6 packet. */
+  private attributeIcmp6Error(v: PacketView, vni: number): void {
+    const b = v.buf;
+    const end = Math.min(v.base + v.caplen, b.length);
+    const so = v.icmp6InnerSrcOff;
+    const d = v.icmp6InnerDstOff;
+    const src = v.ip6SrcOff;
+    if (so < 0 || d < 0 || src < 0 || so + 16 > end || d + 16 > end || src + 16 > end) {
+      this.c.icmpErrorsUnmatched++;
+      return;
     }
+    this.ip6Key(b, so, d);
+    this.kProto = v.icmpInnerProto & 0xff;
+    this.kSp = v.icmpInnerSport >= 0 ? v.icmpInnerSport & 0xffff : 0;
+    this.kDp = v.icmpInnerDport >= 0 ? v.icmpInnerDport & 0xffff : 0;
+    const q = v.icmpInnerL4Off;
+    if (this.kProto === IPPROTO_ICMPV6 && q >= 0 && q + 8 <= end && b[q] === 128) this.kSp = this.kDp = (b[q + 4] << 8) | b[q + 5];
+    // Packet too big carries the MTU of the next hop in the 32 bits after the checksum.
+    const o = v.l4Off;
+    const mtu = v.icmp6Type === 2 && o >= 0 && o + 8 <= end ? rd32(b, o + 4) : 0;
+    const from = ip6Text(rd32(b, src), rd32(b, src + 4), rd32(b, src + 8), rd32(b, src + 12));
+    this.countIcmpError(vni, v.icmp6Type, v.icmp6Code, from, true, mtu);
+  }
+
+  /** Counts an error on the flow of the quoted packet, whose key is in the scratch fields. */
+  private countIcmpError(vni: number, type: number, code: number, from: string, v6: boolean, mtu: number): void {
     this.kVni = vni;
     this.packKey();
     const s = this.find(this.keyHash());
@@ -1085,8 +1119,10 @@ export class FlowTable {
       e.type = type;
       e.code = code;
       e.from = from;
+      e.v6 = v6;
+      e.mtu = mtu;
     } else {
-      this.errors.set(s, { count: 1, type, code, from });
+      this.errors.set(s, { count: 1, type, code, from, v6, mtu });
     }
   }
 
@@ -1432,7 +1468,7 @@ export class FlowTable {
       tcp: isIp && p === IPPROTO_TCP ? this.tcpSummary(s) : null,
       echo: isEcho ? this.echoSummary(s) : null,
       arp: fam === FAM_ARP ? { requests: this.u32[s * W + W_C1], replies: this.u32[s * W + W_C2] } : null,
-      icmpErrors: err ? { count: err.count, type: err.type, code: err.code, from: ip4Text(err.from), text: icmpErrorText(err.type, err.code) } : null,
+      icmpErrors: err ? { count: err.count, type: err.type, code: err.code, from: err.from, text: icmpErrorText(err.type, err.code, err.v6, err.mtu) } : null,
     };
   }
 
@@ -1546,13 +1582,13 @@ export class FlowTable {
     }
     const err = this.errors.get(s);
     if (err) {
-      const from = ip4Text(err.from);
+      const from = err.from;
       out.push({
         kind: 'icmp-error',
-        text: `${from}: ${icmpErrorText(err.type, err.code)} for ${key} (${err.count}×)`,
+        text: `${from}: ${icmpErrorText(err.type, err.code, err.v6, err.mtu)} for ${key} (${err.count}×)`,
         time,
         flow: key,
-        details: { from, type: err.type, code: err.code, count: err.count },
+        details: { from, type: err.type, code: err.code, count: err.count, icmpv6: err.v6, mtu: err.mtu },
       });
     }
   }

@@ -60,7 +60,7 @@ const UNREACH_CODES = [
 ];
 
 /** Name of an ICMPv4 error (type/code) as users know it from ping/traceroute. */
-export function icmpErrorText(type: number, code: number): string {
+function icmp4ErrorText(type: number, code: number): string {
   switch (type) {
     case 3:
       return `destination unreachable (${UNREACH_CODES[code] ?? `code ${code}`})`;
@@ -75,6 +75,41 @@ export function icmpErrorText(type: number, code: number): string {
     default:
       return `ICMP type ${type} code ${code}`;
   }
+}
+
+const UNREACH6_CODES = [
+  'no route to destination',
+  'administratively prohibited',
+  'beyond scope of source address',
+  'address unreachable',
+  'port unreachable',
+  'source address failed ingress/egress policy',
+  'reject route to destination',
+  'error in source routing header',
+];
+
+function icmp6ErrorText(type: number, code: number): string {
+  switch (type) {
+    case 1:
+      return `destination unreachable (${UNREACH6_CODES[code] ?? `code ${code}`})`;
+    case 2:
+      return 'packet too big';
+    case 3:
+      return code === 1 ? 'time exceeded (fragment reassembly)' : 'time exceeded (hop limit exceeded in transit)';
+    case 4:
+      return `parameter problem (code ${code})`;
+    default:
+      return `ICMPv6 type ${type} code ${code}`;
+  }
+}
+
+/**
+ * Name of an ICMP error (`v6`: ICMPv6 numbering), with the MTU the sender reported when it is one about size
+ * (IPv4 fragmentation needed, IPv6 packet too big): the number a path-MTU problem is about.
+ */
+export function icmpErrorText(type: number, code: number, v6 = false, mtu = 0): string {
+  const text = v6 ? icmp6ErrorText(type, code) : icmp4ErrorText(type, code);
+  return mtu > 0 ? `${text}, MTU ${mtu}` : text;
 }
 
 const KIND_RANK = new Map<string, number>(PROBLEM_ORDER.map((k, i) => [k, i]));

@@ -103,6 +103,8 @@ function resetView(v: PacketView, buf: Buffer, off: number, caplen: number, len:
   v.sport = 0;
   v.dport = 0;
   v.icmp6TargetOff = -1;
+  v.icmp6InnerSrcOff = -1;
+  v.icmp6InnerDstOff = -1;
   v.payloadOff = -1;
   v.payloadLen = 0;
   v.payloadWireLen = 0;
@@ -551,6 +553,7 @@ function decodeIcmpQuote(v: PacketView, b: Buffer, off: number, capEnd: number):
   v.icmpInnerDst = ((b[off + 16] << 24) | (b[off + 17] << 16) | (b[off + 18] << 8) | b[off + 19]) >>> 0;
   v.icmpInnerSport = -1;
   v.icmpInnerDport = -1;
+  v.icmpInnerL4Off = off + hlen < capEnd ? off + hlen : -1;
   const fragOff = ((b[off + 6] << 8) | b[off + 7]) & 0x1fff;
   if ((proto === IPPROTO.TCP || proto === IPPROTO.UDP) && fragOff === 0) {
     const p = off + hlen;
@@ -584,4 +587,57 @@ function decodeIcmp6(v: PacketView, b: Buffer, off: number, capEnd: number, wire
   v.l4Off = off;
   v.layers |= L.ICMPV6;
   setPayload(v, off + 8, capEnd, wireEnd);
+  // Errors (unreachable, packet too big, time exceeded, parameter problem) quote the original packet.
+  if (type >= 1 && type <= 4) decodeIcmp6Quote(v, b, off + 8, capEnd);
+}
+
+/**
+ * The IPv6 packet an ICMPv6 error quotes: addresses, then the extension headers the kernel put before the
+ * transport header, to the protocol and ports. A quote that is not IPv6 is left undecoded; one cut short by
+ * the capture marks ICMP6_INNER truncated once its addresses are known.
+ */
+function decodeIcmp6Quote(v: PacketView, b: Buffer, off: number, capEnd: number): void {
+  if (off + 40 > capEnd) {
+    v.truncated = L.ICMP6_INNER;
+    return;
+  }
+  if (b[off] >> 4 !== 6) return;
+  v.icmp6InnerSrcOff = off + 8;
+  v.icmp6InnerDstOff = off + 24;
+  v.icmpInnerSport = -1;
+  v.icmpInnerDport = -1;
+  v.icmpInnerL4Off = -1;
+  let next = b[off + 6];
+  let p = off + 40;
+  let ports = true;
+  for (let count = 0; count <= MAX_IP6_EXT_HEADERS; count++) {
+    if (next === 0 || next === 43 || next === 60 || next === 51 || next === 44) {
+      if (p + 8 > capEnd) {
+        v.icmpInnerProto = next;
+        v.truncated = L.ICMP6_INNER;
+        v.layers |= L.ICMP6_INNER;
+        return;
+      }
+      const n = next;
+      next = b[p];
+      if (n === 44) {
+        // A fragment: only the first one carries the transport header.
+        if ((((b[p + 2] << 8) | b[p + 3]) & 0xfff8) !== 0) ports = false;
+        p += 8;
+      } else p += n === 51 ? (b[p + 1] + 2) << 2 : (b[p + 1] + 1) << 3;
+      continue;
+    }
+    break;
+  }
+  v.icmpInnerProto = next;
+  v.icmpInnerL4Off = ports && p < capEnd ? p : -1;
+  v.layers |= L.ICMP6_INNER;
+  if (ports && (next === IPPROTO.TCP || next === IPPROTO.UDP)) {
+    if (p + 4 > capEnd) {
+      v.truncated = L.ICMP6_INNER;
+      return;
+    }
+    v.icmpInnerSport = (b[p] << 8) | b[p + 1];
+    v.icmpInnerDport = (b[p + 2] << 8) | b[p + 3];
+  }
 }

@@ -718,6 +718,34 @@ function emitIcmp(o: LineBuffer, v: PacketView): void {
   }
 }
 
+/** Parameter problem codes 0..3 as tcpdump names them. */
+const ICMP6_PARAM_PROBLEMS = ['erroneous', 'next header', 'option', 'incomplete header chain'];
+
+/** A destination unreachable's code and the quoted destination, as tcpdump writes them. */
+function icmp6UnreachText(v: PacketView): string {
+  const b = v.buf;
+  const quoted = (v.layers & L.ICMP6_INNER) !== 0;
+  const dst = quoted ? ` ${ip6ToString(b, v.icmp6InnerDstOff)}` : '';
+  switch (v.icmp6Code) {
+    case 0:
+      return `unreachable route${dst}`;
+    case 1:
+      return ` unreachable prohibited${dst}`; // sic: tcpdump's name starts with a space
+    case 2:
+      return quoted ? `beyond scope${dst}, source address ${ip6ToString(b, v.icmp6InnerSrcOff)}` : 'beyond scope';
+    case 3:
+      return `unreachable address${dst}`;
+    case 4: {
+      if (!quoted) return 'unreachable port';
+      const p = v.icmpInnerProto;
+      const name = p === 6 ? ' tcp' : p === 17 ? ' udp' : ` protocol ${p}`;
+      return v.icmpInnerDport >= 0 ? `unreachable port,${dst}${name} port ${v.icmpInnerDport}` : `unreachable port,${dst}${name}`;
+    }
+    default:
+      return `unknown unreach code (${v.icmp6Code})`;
+  }
+}
+
 function icmp6Text(v: PacketView): string {
   const b = v.buf;
   const o = v.l4Off;
@@ -725,17 +753,22 @@ function icmp6Text(v: PacketView): string {
   let s: string;
   switch (v.icmp6Type) {
     case 1:
-      s = `destination unreachable, code ${v.icmp6Code}`;
+      s = `destination unreachable, ${icmp6UnreachText(v)}`;
       break;
     case 2:
       s = `packet too big, mtu ${u32At(b, o + 4)}`;
       break;
-    case 3:
-      s = v.icmp6Code === 1 ? 'time exceeded in-reassembly' : 'time exceeded in-transit';
+    case 3: {
+      const code = v.icmp6Code;
+      const quoted = (v.layers & L.ICMP6_INNER) !== 0;
+      s = code === 0 ? (quoted ? `time exceeded in-transit for ${ip6ToString(b, v.icmp6InnerDstOff)}` : 'time exceeded in-transit') : code === 1 ? 'time exceeded in-transit (reassembly)' : `time exceeded in-transit, unknown code (${code})`;
       break;
-    case 4:
-      s = `parameter problem, code ${v.icmp6Code}, pointer ${u32At(b, o + 4)}`;
+    }
+    case 4: {
+      const what = ICMP6_PARAM_PROBLEMS[v.icmp6Code];
+      s = what === undefined ? `parameter problem, code-#${v.icmp6Code}` : `parameter problem, ${what} - octet ${u32At(b, o + 4)}`;
       break;
+    }
     case 128:
     case 129:
       s = `echo ${v.icmp6Type === 128 ? 'request' : 'reply'}, id ${(b[o + 4] << 8) | b[o + 5]}, seq ${(b[o + 6] << 8) | b[o + 7]}`;
@@ -1041,6 +1074,11 @@ function layersJson(v: PacketView): string {
   if (l & L.ICMPV6) {
     let s = `"type":${v.icmp6Type},"code":${v.icmp6Code}`;
     if (v.icmp6TargetOff >= 0) s += `,"target":"${ip6ToString(b, v.icmp6TargetOff)}"`;
+    if (l & L.ICMP6_INNER) {
+      s += `,"inner":{"src":"${ip6ToString(b, v.icmp6InnerSrcOff)}","dst":"${ip6ToString(b, v.icmp6InnerDstOff)}","proto":${v.icmpInnerProto}`;
+      if (v.icmpInnerSport >= 0) s += `,"sport":${v.icmpInnerSport},"dport":${v.icmpInnerDport}`;
+      s += '}';
+    }
     parts.push(`"icmpv6":{${s}}`);
   }
   if (l & L.TCP) {

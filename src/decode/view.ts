@@ -22,10 +22,15 @@ export const L = {
   ICMP_INNER: 1 << 10,
   /** Linux cooked header (SLL/SLL2) or NULL/LOOP header decoded instead of Ethernet. */
   LINK: 1 << 11,
+  /**
+   * ICMPv6 error (destination unreachable, packet too big, time exceeded, parameter problem) quoting an
+   * original IPv6 header: icmp6InnerSrcOff/DstOff and icmpInnerProto/Sport/Dport valid.
+   */
+  ICMP6_INNER: 1 << 12,
 } as const;
 
 /** Names of layers for reports ("truncated":"tcp"). Index = bit position. */
-export const LAYER_NAMES = ['eth', 'vlan', 'arp', 'ipv4', 'ipv6', 'icmp', 'icmpv6', 'tcp', 'udp', 'vxlan', 'icmp', 'link'];
+export const LAYER_NAMES = ['eth', 'vlan', 'arp', 'ipv4', 'ipv6', 'icmp', 'icmpv6', 'tcp', 'udp', 'vxlan', 'icmp', 'link', 'icmpv6'];
 
 /** TCP flag bits as in the header's low byte + ECE/CWR (F S R P A U E C). */
 export const TCP = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
@@ -137,18 +142,26 @@ export class PacketView {
   /** Echo identifier/sequence: valid for echo request/reply (types 8/0) only. */
   icmpId = 0;
   icmpSeq = 0;
-  /** The quoted original datagram of an ICMP error (L.ICMP_INNER). Ports are -1 when not present. */
+  /**
+   * The quoted original datagram of an ICMP error (L.ICMP_INNER; proto and ports also for L.ICMP6_INNER,
+   * after the quoted IPv6 extension headers). Ports are -1 when not present.
+   */
   icmpInnerSrc = 0;
   icmpInnerDst = 0;
   icmpInnerProto = 0;
   icmpInnerSport = -1;
   icmpInnerDport = -1;
+  /** Offset of the quoted transport header (L.ICMP_INNER / L.ICMP6_INNER), -1 when the quote ends before it. */
+  icmpInnerL4Off = -1;
 
   // ICMPv6
   icmp6Type = 0;
   icmp6Code = 0;
   /** NDP target address (NS/NA/redirect): offset of 16 bytes, -1 when none. */
   icmp6TargetOff = -1;
+  /** Quoted source/destination addresses of an ICMPv6 error (L.ICMP6_INNER): offsets of 16 bytes. */
+  icmp6InnerSrcOff = -1;
+  icmp6InnerDstOff = -1;
 
   // TCP
   tcpSeq = 0;

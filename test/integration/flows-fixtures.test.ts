@@ -16,6 +16,7 @@ const DIR = path.join(__dirname, '../../fixtures/flows');
 const BASIC = path.join(DIR, 'basic.pcap');
 const VXLAN = path.join(DIR, 'vxlan.pcap');
 const MOVES = path.join(DIR, 'moves.pcapng');
+const ICMP6 = path.join(DIR, 'icmp6.pcap');
 
 async function load(file: string, sink: FlowTable | FlowReport = new FlowTable({ idleTimeoutSec: Infinity })): Promise<FlowTable> {
   const view = new PacketView();
@@ -246,6 +247,61 @@ describe('MAC learning on moves.pcapng (two bridge ports captured at once)', () 
   });
 });
 
+describe('flows on icmp6.pcap (IPv6 through a router: pings, refused TCP, packet too big, hop limit, no route)', () => {
+  let t: FlowTable;
+  beforeAll(async () => {
+    t = await load(ICMP6);
+  });
+
+  it('has the TCP and UDP conversations tshark finds, with the same frames and bytes per direction', () => {
+    const flows = t.snapshot().flows;
+    const convs = [...conversations(ICMP6, 'tcp'), ...conversations(ICMP6, 'udp')];
+    expect(convs).toHaveLength(3);
+    for (const c of convs) {
+      const m = match(flows, c);
+      expect([m.pAB, m.pBA]).toEqual([c.framesAB, c.framesBA]);
+      expectBytes(m.bAB, c.bytesAB);
+      expectBytes(m.bBA, c.bytesBA);
+    }
+  });
+
+  it('attributes every ICMPv6 error to the flow of the packet it quotes, as tshark decodes the quote', () => {
+    const rows = tshark(['-r', ICMP6, '-Y', 'icmpv6.type >= 1 && icmpv6.type <= 4', '-T', 'fields', '-E', 'separator=;',
+      '-e', 'icmpv6.type', '-e', 'icmpv6.code', '-e', 'ipv6.src', '-e', 'ipv6.dst', '-e', 'udp.srcport', '-e', 'udp.dstport',
+      '-e', 'icmpv6.echo.identifier', '-e', 'icmpv6.mtu']).trim().split('\n');
+    expect(rows.map((r) => r.split(';')[0].split(',')[0]).sort()).toEqual(['1', '1', '2', '3']);
+    const flows = t.snapshot().flows;
+    for (const row of rows) {
+      const [type, code, srcs, dsts, sport, dport, echoId, mtu] = row.split(';');
+      const [from, qsrc] = srcs.split(',');
+      const qdst = dsts.split(',')[1];
+      const f = flows.find((x) =>
+        sport !== ''
+          ? x.proto === 'udp' && x.a === qsrc && x.b === qdst && x.aPort === Number(sport) && x.bPort === Number(dport)
+          : x.proto === 'icmpv6' && x.a === qsrc && x.b === qdst && x.echoId === Number(echoId),
+      );
+      expect(f).toBeDefined();
+      expect(f!.icmpErrors).toMatchObject({ count: 1, type: Number(type.split(',')[0]), code: Number(code.split(',')[0]), from });
+      if (mtu !== '') expect(f!.icmpErrors!.text).toBe(`packet too big, MTU ${mtu}`);
+    }
+    expect(t.counters().icmpErrorsUnmatched).toBe(0);
+    const texts = t.problems().filter((p) => p.kind === 'icmp-error').map((p) => p.text);
+    expect(texts).toEqual(expect.arrayContaining([
+      expect.stringMatching(/^fdaa:244:2::2: destination unreachable \(port unreachable\) for udp /),
+      expect.stringMatching(/^fdaa:244:1::fe: packet too big, MTU 1280 for icmpv6 /),
+      expect.stringMatching(/^fdaa:244:1::fe: time exceeded \(hop limit exceeded in transit\) for icmpv6 /),
+      expect.stringMatching(/^fdaa:244:1::fe: destination unreachable \(no route to destination\) for udp .*fdaa:244:9::9/),
+    ]));
+  });
+
+  it('knows the refused connect and the answered pings over IPv6', () => {
+    expect(t.problems().filter((p) => p.kind === 'tcp-failed-connect').map((p) => p.details.refused)).toEqual([true]);
+    const pings = t.snapshot().flows.filter((f) => f.echo !== null && f.echo.requests === 3);
+    expect(pings).toHaveLength(1);
+    expect(pings[0].echo).toMatchObject({ replies: 3, unanswered: 0, rttSamples: 3 });
+  });
+});
+
 it('fixtures are small enough to commit', () => {
-  for (const f of [BASIC, VXLAN, MOVES]) expect(fs.statSync(f).size).toBeLessThan(20_000);
+  for (const f of [BASIC, VXLAN, MOVES, ICMP6]) expect(fs.statSync(f).size).toBeLessThan(20_000);
 });

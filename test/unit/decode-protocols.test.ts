@@ -253,6 +253,75 @@ describe('decoded fields per protocol', () => {
     expect([echo.icmp6Type, echo.icmp6TargetOff]).toEqual([128, -1]);
   });
 
+  it('ICMPv6 errors: the quoted IPv6 packet through its extension headers to protocol and ports', () => {
+    const A = 'fdaa:244:1::1';
+    const B = 'fdaa:244:2::2';
+    const R = 'fdaa:244:1::fe';
+    const frame = (src: string, type: number, code: number, rest: number, quoted: Buffer): Buffer => {
+      const body = Buffer.alloc(4);
+      body.writeUInt32BE(rest >>> 0, 0);
+      return c.ether('02:00:00:00:00:01', '02:00:00:00:00:fe', 0x86dd, c.ipv6({ src, dst: A, next: 58 }, c.icmp6(src, A, type, code, Buffer.concat([body, quoted]))));
+    };
+    const dec = (b: Buffer, caplen = b.length): PacketView => {
+      const v = new PacketView();
+      decodeRecord(v, rec(b, LinkType.EN10MB, { caplen, len: b.length }));
+      return v;
+    };
+    // Port unreachable quoting UDP.
+    const udpQ = c.ipv6({ src: A, dst: B, next: 17 }, c.udp(45991, 9999, Buffer.from('hello')));
+    const un = dec(frame(B, 1, 4, 0, udpQ));
+    expect(un.layers & L.ICMP6_INNER).toBeTruthy();
+    expect([un.icmp6Type, un.icmp6Code, un.icmpInnerProto, un.icmpInnerSport, un.icmpInnerDport]).toEqual([1, 4, 17, 45991, 9999]);
+    expect([ip6ToString(un.buf, un.icmp6InnerSrcOff), ip6ToString(un.buf, un.icmp6InnerDstOff)]).toEqual([A, B]);
+    expect(JSON.parse(toJson(un, rec(frame(B, 1, 4, 0, udpQ), LinkType.EN10MB), 1)).icmpv6.inner).toEqual({ src: A, dst: B, proto: 17, sport: 45991, dport: 9999 });
+    // Packet too big quoting an echo request behind hop-by-hop and destination options: the quoted echo is found.
+    const echoQ = c.ipv6({ src: A, dst: B, next: 0 }, Buffer.concat([c.ip6Ext(60), c.ip6Ext(58), c.icmp6(A, B, 128, 0, Buffer.from([0x6d, 0xec, 0, 1, 9, 9, 9, 9]))]));
+    const ptb = dec(frame(R, 2, 0, 1280, echoQ));
+    expect([ptb.icmp6Type, ptb.icmpInnerProto, ptb.icmpInnerSport, ptb.icmpInnerDport]).toEqual([2, 58, -1, -1]);
+    expect(ptb.buf[ptb.icmpInnerL4Off]).toBe(128);
+    expect(ptb.buf.readUInt16BE(ptb.icmpInnerL4Off + 4)).toBe(0x6dec);
+    // A quoted non-first fragment has no transport header: protocol known, no ports.
+    const fragQ = c.ipv6({ src: A, dst: B, next: 44 }, Buffer.concat([c.ip6Frag(17, 1232, false, 7), Buffer.alloc(16)]));
+    const fr = dec(frame(R, 3, 0, 0, fragQ));
+    expect([fr.icmpInnerProto, fr.icmpInnerSport, fr.icmpInnerL4Off]).toEqual([17, -1, -1]);
+    // Cut by the snaplen inside the quoted header: truncated at the quote, ICMPv6 itself kept.
+    const cut = frame(B, 1, 4, 0, udpQ);
+    const tr = dec(cut, 14 + 40 + 8 + 30);
+    expect(tr.layers & L.ICMPV6).toBeTruthy();
+    expect(tr.layers & L.ICMP6_INNER).toBe(0);
+    expect(tr.truncated).toBe(L.ICMP6_INNER);
+    // Ports cut off: addresses and protocol kept, marked truncated.
+    const tp = dec(cut, 14 + 40 + 8 + 40 + 2);
+    expect([tp.layers & L.ICMP6_INNER ? 1 : 0, tp.icmpInnerProto, tp.icmpInnerSport, tp.truncated]).toEqual([1, 17, -1, L.ICMP6_INNER]);
+    // Not IPv6 inside: left undecoded, not an error of this packet.
+    const junk = dec(frame(B, 1, 4, 0, Buffer.alloc(48, 0x45)));
+    expect([junk.layers & L.ICMP6_INNER, junk.truncated, junk.malformed]).toEqual([0, 0, 0]);
+    // Text lines: tcpdump 4.99 -nn on the same bytes.
+    const text = (b: Buffer): string => formatLine(dec(b), rec(b, LinkType.EN10MB), { ether: false }).slice(16);
+    const tcpQ = c.ipv6({ src: A, dst: B, next: 6 }, c.tcp({ sport: 40000, dport: 81, seq: 1, ack: 0, flags: 'S' }));
+    expect([0, 1, 2, 3, 4].map((code) => text(frame(R, 1, code, 0, udpQ)))).toEqual([
+      `IP6 ${R} > ${A}: ICMP6, destination unreachable, unreachable route ${B}, length 61`,
+      `IP6 ${R} > ${A}: ICMP6, destination unreachable,  unreachable prohibited ${B}, length 61`,
+      `IP6 ${R} > ${A}: ICMP6, destination unreachable, beyond scope ${B}, source address ${A}, length 61`,
+      `IP6 ${R} > ${A}: ICMP6, destination unreachable, unreachable address ${B}, length 61`,
+      `IP6 ${R} > ${A}: ICMP6, destination unreachable, unreachable port, ${B} udp port 9999, length 61`,
+    ]);
+    expect(text(frame(B, 1, 4, 0, tcpQ))).toBe(`IP6 ${B} > ${A}: ICMP6, destination unreachable, unreachable port, ${B} tcp port 81, length 68`);
+    expect([0, 1, 2].map((code) => text(frame(R, 3, code, 0, echoQ)))).toEqual([
+      `IP6 ${R} > ${A}: ICMP6, time exceeded in-transit for ${B}, length 76`,
+      `IP6 ${R} > ${A}: ICMP6, time exceeded in-transit (reassembly), length 76`,
+      `IP6 ${R} > ${A}: ICMP6, time exceeded in-transit, unknown code (2), length 76`,
+    ]);
+    expect([0, 1, 2, 3].map((code) => text(frame(R, 4, code, 42, udpQ)))).toEqual(
+      ['erroneous', 'next header', 'option', 'incomplete header chain'].map((w) => `IP6 ${R} > ${A}: ICMP6, parameter problem, ${w} - octet 42, length 61`),
+    );
+    expect(text(frame(R, 2, 0, 1280, echoQ))).toBe(`IP6 ${R} > ${A}: ICMP6, packet too big, mtu 1280, length 76`);
+    // Every prefix of every one decodes without throwing.
+    for (const f of [frame(B, 1, 4, 0, udpQ), frame(R, 2, 0, 1280, echoQ), frame(R, 3, 0, 0, fragQ)]) {
+      for (let n = 0; n <= f.length; n++) expect(() => dec(f, n)).not.toThrow();
+    }
+  });
+
   it('VXLAN: VNI and the inner frame one level deep', () => {
     const { v } = decoded('vxlan-icmp');
     expect(v.layers).toBe(L.ETH | L.IPV4 | L.UDP | L.VXLAN);
