@@ -1,5 +1,7 @@
 import { FlowFacts, FlowTable } from '../../src/analysis/flows';
 import { FlowReport } from '../../src/analysis/report';
+import { decodeRecord } from '../../src/decode/decode';
+import * as c from '../../src/decode/craft';
 import { L, PacketView, TCP } from '../../src/decode/view';
 import { PacketRecord } from '../../src/pcap/record';
 
@@ -455,6 +457,24 @@ describe('FlowTable: ICMP', () => {
     expect(fl).toMatchObject({ proto: 'icmpv6', a: 'fd00::1', echoId: 3 });
     expect(fl.echo).toMatchObject({ requests: 1, replies: 1, rttSamples: 1 });
     expect(fl.echo!.rttAvgMs).toBeCloseTo(0.5, 3);
+  });
+
+  it('reports the MTU of "fragmentation needed" (decoded bytes: IPv4 UDP, then the router\'s error)', () => {
+    const t = new FlowTable();
+    const v = new PacketView();
+    const add = (frame: Buffer, sec: number): void => {
+      const r: PacketRecord = { buf: frame, offset: 0, caplen: frame.length, len: frame.length, tsSec: sec, tsNsec: 0, linktype: 1, ifIndex: 0, iface: undefined };
+      decodeRecord(v, r);
+      t.add(v, r);
+    };
+    const dgram = c.ipv4({ src: A, dst: B, proto: 17 }, c.udp(4789, 4789, Buffer.alloc(1472)));
+    add(c.ether('02:00:00:00:00:02', '02:00:00:00:00:01', 0x0800, dgram), T0);
+    // Next-hop MTU in the low 16 bits of the header's second word.
+    const err = c.ipv4({ src: '10.244.0.1', dst: A, proto: 1 }, c.icmpError(3, 4, dgram.subarray(0, 28), 1450));
+    add(c.ether('02:00:00:00:00:01', '02:00:00:00:00:fe', 0x0800, err), T0 + 1);
+    const udp = t.snapshot().flows.find((x) => x.proto === 'udp')!;
+    expect(udp.icmpErrors).toEqual({ count: 1, type: 3, code: 4, from: '10.244.0.1', text: 'destination unreachable (fragmentation needed), MTU 1450' });
+    expect(t.problems().find((p) => p.kind === 'icmp-error')!.details).toMatchObject({ mtu: 1450, icmpv6: false });
   });
 
   it('attributes ICMP errors to the flow of the quoted packet', () => {
