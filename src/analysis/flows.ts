@@ -289,6 +289,9 @@ const FREE_SLOT = -2;
 const SLOT_PACK = 2 ** 21;
 const ECHO_PENDING = 1 << 16;
 const ECHO_PROBE = 8;
+/** Datagrams whose first fragment is remembered until their later fragments arrive (probe runs of FRAG_PROBE). */
+const FRAG_SLOTS = 4096;
+const FRAG_PROBE = 4;
 
 function fmix(h: number): number {
   h ^= h >>> 16;
@@ -366,6 +369,14 @@ export class FlowTable {
   // entries are adjacent in memory, so one probe run costs a cache line or two.
   private readonly epKey = new Int32Array(2 * ECHO_PENDING);
   private readonly epTime = new Float64Array(ECHO_PENDING);
+
+  // First fragments by datagram (fragmentFlow): key [hash, id, src word 0, dst word 0], flow [slot + 1, its
+  // generation, direction].
+  private readonly fragKey = new Int32Array(4 * FRAG_SLOTS);
+  private readonly fragFlow = new Int32Array(3 * FRAG_SLOTS);
+  private fragRotor = 0;
+  /** The flow a first fragment was counted on, for fragmentFlow(…, true). */
+  private fragSlot = -1;
 
   // Key of the packet being added (scratch, numbers only).
   private kFam = 0;
@@ -660,13 +671,23 @@ export class FlowTable {
 
   private addView(v: PacketView, len: number, ifId: number, vni: number, tsSec: number, tsNs: number): void {
     let s = this.sameIp4FlowAsLast(v, vni);
+    // Fragment offset: -1 = not fragmented IPv6 (or not IP), 0 = a whole or first fragment, > 0 = a later one.
+    const frag = (v.layers & L.IPV4) !== 0 ? v.ipFragOff : (v.layers & L.IPV6) !== 0 ? v.ip6FragOff : -1;
     if (s < 0) {
-      if (!this.extractKey(v, vni)) {
-        this.c.unkeyed++;
-        return;
+      // A later fragment has no ports: it counts on the flow of its datagram's first fragment, when seen.
+      if (frag > 0) s = this.fragmentFlow(v, vni, false);
+      if (s < 0) {
+        if (!this.extractKey(v, vni)) {
+          this.c.unkeyed++;
+          return;
+        }
+        this.packKey();
+        s = this.findOrCreate(tsSec, tsNs);
       }
-      this.packKey();
-      s = this.findOrCreate(tsSec, tsNs);
+    }
+    if (frag === 0 && ((v.layers & L.IPV4) !== 0 ? v.ipMf : v.ip6FragMore)) {
+      this.fragSlot = s;
+      this.fragmentFlow(v, vni, true);
     }
     const d = this.dir;
     if (d === 0) {
@@ -763,6 +784,69 @@ export class FlowTable {
     this.kFam = FAM_V4;
     this.kProto = p;
     return last;
+  }
+
+  /**
+   * The fragment table: remembers (`record`) the flow of a first fragment (this.fragSlot, this.dir) under its
+   * datagram's addresses, protocol, id and VNI, or finds (and returns, setting dir/kFam/kProto) the flow a
+   * later fragment belongs to; -1 when unknown (the first fragment was not seen, or its flow left the table).
+   */
+  private fragmentFlow(v: PacketView, vni: number, record: boolean): number {
+    const v4 = (v.layers & L.IPV4) !== 0;
+    let src: number;
+    let dst: number;
+    let h: number;
+    let id: number;
+    if (v4) {
+      src = v.ip4Src | 0;
+      dst = v.ip4Dst | 0;
+      id = v.ipId;
+      h = Math.imul(src, 0x9e3779b1) ^ Math.imul(dst ^ 0x7f4a7c15, 0x85ebca6b);
+    } else {
+      const b = v.buf;
+      const so = v.ip6SrcOff;
+      const d = v.ip6DstOff;
+      if (so < 0 || d < 0 || Math.max(so, d) + 16 > Math.min(v.base + v.caplen, b.length)) return -1;
+      src = rd32(b, so) | 0;
+      dst = rd32(b, d) | 0;
+      id = v.ip6FragId | 0;
+      h = Math.imul(src, 0x9e3779b1) ^ Math.imul(dst ^ 0x7f4a7c15, 0x85ebca6b);
+      for (let i = 4; i < 16; i += 4) h = Math.imul(h ^ rd32(b, so + i) ^ Math.imul(rd32(b, d + i), 0x27d4eb2f), 0x165667b1);
+    }
+    const proto = v.ipProto & 0xff;
+    h = fmix(h ^ Math.imul(id, 0xc2b2ae35) ^ Math.imul(proto + (v4 ? 0 : 256), 0x27d4eb2f) ^ Math.imul(vni + 2, 0x165667b1)) | 0;
+    const fk = this.fragKey;
+    const fs = this.fragFlow;
+    const base = h & (FRAG_SLOTS - 1);
+    let victim = -1;
+    for (let i = 0; i < FRAG_PROBE; i++) {
+      const p = (base + i) & (FRAG_SLOTS - 1);
+      if (fk[4 * p] === h && fk[4 * p + 1] === id && fk[4 * p + 2] === src && fk[4 * p + 3] === dst) {
+        if (record) {
+          victim = p; // the first fragment again (a retransmission): refresh its entry
+          break;
+        }
+        const slot = fs[3 * p] - 1;
+        if (slot < 0 || this.i32[slot * W + W_LPREV] === FREE_SLOT || (this.u32[slot * W + W_GEN] | 0) !== fs[3 * p + 1]) return -1;
+        this.dir = fs[3 * p + 2];
+        this.kFam = v4 ? FAM_V4 : FAM_V6;
+        this.kProto = proto;
+        this.lastSlot = slot;
+        return slot;
+      }
+    }
+    if (!record) return -1;
+    // A new datagram takes the first free entry of its run, else the one the run's rotor points at.
+    for (let i = 0; i < FRAG_PROBE && victim < 0; i++) if (fs[3 * ((base + i) & (FRAG_SLOTS - 1))] === 0) victim = (base + i) & (FRAG_SLOTS - 1);
+    if (victim < 0) victim = (base + (this.fragRotor++ & (FRAG_PROBE - 1))) & (FRAG_SLOTS - 1);
+    fk[4 * victim] = h;
+    fk[4 * victim + 1] = id;
+    fk[4 * victim + 2] = src;
+    fk[4 * victim + 3] = dst;
+    fs[3 * victim] = this.fragSlot + 1;
+    fs[3 * victim + 1] = this.u32[this.fragSlot * W + W_GEN] | 0;
+    fs[3 * victim + 2] = this.dir;
+    return this.fragSlot;
   }
 
   /** Reads the flow key of `v` into the k* scratch fields; false when the packet has no keyable layer. */

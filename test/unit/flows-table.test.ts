@@ -477,6 +477,44 @@ describe('FlowTable: ICMP', () => {
     expect(t.problems().find((p) => p.kind === 'icmp-error')!.details).toMatchObject({ mtu: 1450, icmpv6: false });
   });
 
+  it('counts later fragments (no ports) on the flow of their datagram\'s first fragment, IPv4 and IPv6', () => {
+    const t = new FlowTable();
+    const v = new PacketView();
+    let sec = T0;
+    const add = (l3: Buffer, type = 0x0800): void => {
+      const frame = c.ether('02:00:00:00:00:02', '02:00:00:00:00:01', type, l3);
+      const r: PacketRecord = { buf: frame, offset: 0, caplen: frame.length, len: frame.length, tsSec: sec++, tsNsec: 0, linktype: 1, ifIndex: 0, iface: undefined };
+      decodeRecord(v, r);
+      t.add(v, r);
+    };
+    // A 3000-byte UDP datagram A→B in three fragments, the answer B→A in two, another flow's packet in between.
+    const udp = c.udp(4789, 4789, Buffer.alloc(2992));
+    add(c.ipv4({ src: A, dst: B, proto: 17, id: 77, mf: true }, udp.subarray(0, 1480)));
+    add(c.ipv4({ src: A, dst: '10.244.1.9', proto: 17, id: 78 }, c.udp(1, 2, Buffer.alloc(10))));
+    add(c.ipv4({ src: A, dst: B, proto: 17, id: 77, mf: true, fragOff: 1480 }, udp.subarray(1480, 2960)));
+    add(c.ipv4({ src: A, dst: B, proto: 17, id: 77, fragOff: 2960 }, udp.subarray(2960)));
+    const back = c.udp(4789, 4789, Buffer.alloc(1600));
+    add(c.ipv4({ src: B, dst: A, proto: 17, id: 5, mf: true }, back.subarray(0, 1480)));
+    add(c.ipv4({ src: B, dst: A, proto: 17, id: 5, fragOff: 1480 }, back.subarray(1480)));
+    // A later fragment whose first fragment was never seen stays a flow without ports.
+    add(c.ipv4({ src: A, dst: B, proto: 17, id: 999, fragOff: 1480 }, Buffer.alloc(100)));
+    const flows = t.snapshot().flows;
+    const tunnel = flows.find((f) => f.proto === 'udp' && f.aPort === 4789)!;
+    expect([tunnel.packetsAB, tunnel.packetsBA]).toEqual([3, 2]);
+    expect(tunnel.bytesAB).toBe(3 * 14 + 3 * 20 + 3000);
+    expect(flows.filter((f) => f.proto === 'udp' && f.aPort === 0)).toHaveLength(1);
+    expect(flows.find((f) => f.proto === 'udp' && f.aPort === 0)!.packets).toBe(1);
+    // IPv6: fragment header, first fragment with the UDP header, then the rest.
+    const X = 'fdaa:244:1::1';
+    const Y = 'fdaa:244:2::2';
+    const u6 = c.udp(5000, 6000, Buffer.alloc(1500));
+    add(c.ipv6({ src: X, dst: Y, next: 44 }, Buffer.concat([c.ip6Frag(17, 0, true, 0xabcdef01), u6.subarray(0, 1232)])), 0x86dd);
+    add(c.ipv6({ src: X, dst: Y, next: 44 }, Buffer.concat([c.ip6Frag(17, 1232, false, 0xabcdef01), u6.subarray(1232)])), 0x86dd);
+    const f6 = t.snapshot().flows.find((f) => f.family === 'ipv6')!;
+    expect([f6.proto, f6.aPort, f6.bPort, f6.packets]).toEqual(['udp', 5000, 6000, 2]);
+    expect(t.snapshot().flows.filter((f) => f.family === 'ipv6')).toHaveLength(1);
+  });
+
   it('attributes ICMP errors to the flow of the quoted packet', () => {
     const t = new FlowTable();
     const f = new Feeder(t);
