@@ -601,6 +601,8 @@ export interface ReadCaptureOptions extends CaptureParserOptions {
    * `waitForDrain()` while its output is congested), or undefined to continue.
    */
   throttle?: () => Promise<void> | undefined;
+  /** Stops reading when aborted (Ctrl-C): resolves with what was read, like the end of the input. */
+  signal?: AbortSignal;
 }
 
 function describeStreamError(e: unknown, streamPath: unknown): string {
@@ -692,6 +694,21 @@ export function readCapture(
       const prior = parser.error;
       finish(prior ?? { offset: parser.offset, message: describeStreamError(e, (input as { path?: unknown }).path) });
     }
+    const signal = opts?.signal;
+    if (signal?.aborted) {
+      stop();
+      finish(null);
+      return;
+    }
+    signal?.addEventListener(
+      'abort',
+      () => {
+        if (settled) return;
+        stop();
+        finish(null);
+      },
+      { once: true },
+    );
     input.on('data', onData);
     input.on('end', onEnd);
     input.on('error', onError);

@@ -305,4 +305,27 @@ describe('output', () => {
     const j = await netscope(['read', file, '--flows', '--json']);
     expect(lines(j.stdout).filter((l) => l.startsWith('{"flow":'))).toHaveLength(60);
   });
+
+  it('Ctrl-C on a live pipe stops reading and still prints the report of what was read (exit 130)', async () => {
+    const pcap = fs.readFileSync(fx('tcp.pcap'));
+    for (const mode of [['--flows'], ['--summary'], []]) {
+      const child = spawn(process.execPath, [BIN, 'read', '-', ...mode], { env: ENV, stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      // The whole file, then the pipe stays open like a live `tcpdump -w -` would keep it.
+      child.stdin.write(pcap);
+      await new Promise((r) => setTimeout(r, 700));
+      child.kill('SIGINT');
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      child.stdin.destroy();
+      expect(code).toBe(130);
+      const n = Number(execFileSync('capinfos', ['-c', '-M', fx('tcp.pcap')], { encoding: 'utf8' }).match(/Number of packets:\s+(\d+)/)![1]);
+      expect(stderr).toBe(`netscope: interrupted after ${n} packets read${mode.length > 0 ? '; the report covers them' : ''}\n`);
+      if (mode[0] === '--flows') expect(stdout).toMatch(new RegExp(`^Flows: \\d+ \\(sorted by bytes\\), ${n} packets`));
+      else if (mode[0] === '--summary') expect(stdout).toMatch(new RegExp(`\\b${n}\\b`));
+      else expect(lines(stdout)).toHaveLength(n);
+    }
+  });
 });

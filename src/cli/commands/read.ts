@@ -104,12 +104,13 @@ async function readInput(
   file: string,
   onRecord: (rec: PacketRecord) => void,
   printer: PacketPrinter,
+  signal: AbortSignal,
 ): Promise<ReadError | null> {
   let fd: number;
   if (file === '-') {
     if (!fs.fstatSync(0).isFile()) {
       try {
-        return (await readCapture(openCaptureInput('-'), onRecord, { throttle: () => printer.waitForDrain() })).error;
+        return (await readCapture(openCaptureInput('-'), onRecord, { throttle: () => printer.waitForDrain(), signal })).error;
       } catch (e) {
         if (e instanceof StopReading) return null;
         throw e;
@@ -147,7 +148,7 @@ async function readInput(
         sinceYield = 0;
         await (congested ?? new Promise<void>((resolve) => setImmediate(resolve)));
       }
-      if (!printer.writer.open) return null;
+      if (!printer.writer.open || signal.aborted) return null;
     }
   } finally {
     if (fd !== 0) fs.closeSync(fd);
@@ -229,12 +230,22 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const onRecord =
     match !== undefined || flows !== undefined ? general : summary !== undefined ? summaryOnly(summary) : printing ? printOnly : general;
 
+  // Ctrl-C stops reading and still prints what was read (the report of a live pipe is the point of it);
+  // a second one quits at once.
+  const interrupt = new AbortController();
+  const onSigint = (): void => {
+    if (interrupt.signal.aborted) process.exit(130);
+    interrupt.abort();
+  };
+  process.on('SIGINT', onSigint);
   let readError: ReadError | null;
   try {
-    readError = await readInput(file, onRecord, printer);
+    readError = await readInput(file, onRecord, printer, interrupt.signal);
   } catch (e) {
     await printer.flush();
     return fail(`${file === '-' ? 'stdin' : file}: ${e instanceof Error ? e.message : String(e)}`);
+  } finally {
+    process.off('SIGINT', onSigint);
   }
 
   if (summary !== undefined) printer.writer.write(argv.json ? summary.renderJson() : summary.render());
@@ -244,4 +255,8 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   if (readError !== null) return fail(readErrorText(file, readError));
   const werr = printer.writer.error;
   if (werr !== null) return fail(`cannot write output: ${werr.message}`);
+  if (interrupt.signal.aborted) {
+    process.stderr.write(`netscope: interrupted after ${Math.max(frame, matched)} packets read${summary !== undefined || flows !== undefined ? '; the report covers them' : ''}\n`);
+    process.exitCode = 130;
+  }
 }
