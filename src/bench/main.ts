@@ -3,8 +3,30 @@
  * or only those named on the command line (`npm run bench -- read flows`). Each prints its own numbers,
  * including the ratio to tcpdump measured in the same run.
  */
+import { spawnSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
+
+/** Every namespace a benchmark creates starts with this (capture: nsbench-cp, dashboard: nsbench-tu-*). */
+const BENCH_NETNS = 'nsbench-';
+
+/**
+ * An interrupted run (Ctrl-C, or `npm run bench | head` closing the pipe) skips the benchmarks' finally
+ * blocks: delete their namespaces here, synchronously, so nothing is left behind (processes inside a
+ * namespace die with it or with this process group).
+ */
+function abandon(code: number): never {
+  const list = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout ?? '';
+  for (const line of list.split('\n')) {
+    const ns = line.split(' ')[0];
+    if (ns.startsWith(BENCH_NETNS)) spawnSync('ip', ['netns', 'del', ns]);
+  }
+  process.exit(code);
+}
+
+process.on('SIGINT', () => abandon(130));
+process.on('SIGTERM', () => abandon(143));
+process.stdout.on('error', () => abandon(1));
 
 async function mainBench(): Promise<void> {
   const only = process.argv.slice(2);
