@@ -5,6 +5,7 @@
 //   dist/snapshot/netscope.blob  node --snapshot-blob … --build-snapshot bundle.js
 //   dist/snapshot/node           symlink to the node that built the blob: bin/netscope uses the blob only when
 //                                the `node` on PATH is that same file (node refuses a blob from another build)
+//   dist/snapshot/node.stamp     its modification time is that node binary's (one replaced in place differs)
 // If the snapshot cannot be built, the build still succeeds: bin/netscope then starts the ordinary way.
 const { execFileSync } = require('child_process');
 const fs = require('fs');
@@ -15,6 +16,7 @@ const dist = path.join(root, 'dist');
 const dir = path.join(dist, 'snapshot');
 const blob = path.join(dir, 'netscope.blob');
 const nodeLink = path.join(dir, 'node');
+const nodeStamp = path.join(dir, 'node.stamp');
 const d = (p) => path.join(dist, p);
 
 // read and what it needs at start are evaluated at build; the filter compiler and the flow report are loaded
@@ -53,6 +55,7 @@ function build() {
   fs.mkdirSync(dir, { recursive: true });
   // Never leave a blob that does not match the dist next to it.
   fs.rmSync(nodeLink, { force: true });
+  fs.rmSync(nodeStamp, { force: true });
   fs.rmSync(blob, { force: true });
   const { writeSnapshotBundle } = require(d('cli/snapshotBundle.js'));
   const info = writeSnapshotBundle(options);
@@ -64,6 +67,9 @@ function build() {
     execFileSync(process.execPath, ['--snapshot-blob', tmp, '--build-snapshot', options.out], {
       cwd: root,
       env,
+      // A bundled module that leaves a timer or handle open would keep the builder alive for ever.
+      timeout: 120_000,
+      killSignal: 'SIGKILL',
       // Not the terminal: the builder's std streams must not be TTYs whatever runs the build.
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -76,8 +82,16 @@ function build() {
   // Renamed into place, so that a build running at the same time cannot make this one fail.
   const tmpLink = `${nodeLink}.${process.pid}.tmp`;
   fs.rmSync(tmpLink, { force: true });
-  fs.symlinkSync(fs.realpathSync(process.execPath), tmpLink);
+  const nodeBin = fs.realpathSync(process.execPath);
+  fs.symlinkSync(nodeBin, tmpLink);
   fs.renameSync(tmpLink, nodeLink);
+  // The node binary's modification time, for the launcher's `-nt`/`-ot` test: a node replaced at the same
+  // path (an upgrade) has another one, and node would refuse the blob.
+  const tmpStamp = `${nodeStamp}.${process.pid}.tmp`;
+  fs.writeFileSync(tmpStamp, `${process.version}\n`);
+  // touch -r copies the time to the nanosecond (fs.utimes goes through a double), as the shell's test compares it.
+  execFileSync('touch', ['-r', nodeBin, tmpStamp]);
+  fs.renameSync(tmpStamp, nodeStamp);
   const mb = (n) => (n / 1048576).toFixed(1);
   console.log(`snapshot: ${info.files.length} modules (${mb(info.bytes)} MB) -> ${path.relative(root, blob)} (${mb(fs.statSync(blob).size)} MB)`);
 }

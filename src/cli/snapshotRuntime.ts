@@ -58,7 +58,7 @@ export interface SnapshotTables {
    * Modification time (ms) and size of every bundled file when it was bundled. A file that differs at run time
    * (dist rebuilt by tsc alone, node_modules reinstalled) makes the snapshot stand aside: it would run old code.
    */
-  stamps: Record<string, [number, number]>;
+  stamps: Record<string, [number, number, number, number]>;
   /** Modules evaluated while the snapshot is built (the rest run on first require). */
   eager: string[];
   /** The CLI entry module: exports main(argv). */
@@ -234,8 +234,9 @@ function runFromSnapshot(t: SnapshotTables, loader: BundleLoader, builtinRequire
 function changedSinceBundled(stamps: SnapshotTables['stamps']): boolean {
   for (const file in stamps) {
     const st = fs.statSync(file, { throwIfNoEntry: false });
-    const [mtimeMs, size] = stamps[file];
-    if (st === undefined || st.mtimeMs !== mtimeMs || st.size !== size) return true;
+    // ctime and inode too: copies that keep mtime and size (cp -p, rsync -a, tar) still change those.
+    const [mtimeMs, size, ino, ctimeMs] = stamps[file];
+    if (st === undefined || st.mtimeMs !== mtimeMs || st.size !== size || st.ino !== ino || st.ctimeMs !== ctimeMs) return true;
   }
   return false;
 }

@@ -47,10 +47,10 @@ async function expectSame(args: string[], env?: NodeJS.ProcessEnv, input?: Buffe
 }
 
 /** The command the launcher execs, from `sh -x` (the launcher is a sh script first). */
-function launcherExec(launcher: string, cwd = REPO): string {
-  const r = spawnSync('sh', ['-x', launcher, '--version'], { cwd, encoding: 'utf8' });
+function launcherExec(launcher: string, cwd = REPO, env: NodeJS.ProcessEnv = process.env): string {
+  const r = spawnSync('sh', ['-x', launcher, '--version'], { cwd, encoding: 'utf8', env });
   expect(r.status).toBe(0);
-  const line = r.stderr.split('\n').find((l) => l.startsWith('+ exec node'));
+  const line = r.stderr.split('\n').find((l) => /^\+ exec \S*node /.test(l));
   if (line === undefined) throw new Error(`no exec in the launcher trace:\n${r.stderr}`);
   return line;
 }
@@ -69,7 +69,7 @@ describe('netscope from the startup snapshot', () => {
   it('was built with this node, and the launcher uses it', () => {
     expect(fs.existsSync(path.join(SNAP, 'netscope.blob'))).toBe(true); // else: npm run build (and read its output)
     expect(fs.realpathSync(path.join(SNAP, 'node'))).toBe(fs.realpathSync(process.execPath));
-    expect(launcherExec(BIN)).toMatch(/^\+ exec node --snapshot-blob \S+\/dist\/snapshot\/netscope\.blob /);
+    expect(launcherExec(BIN)).toMatch(/^\+ exec \S*node --snapshot-blob \S+\/dist\/snapshot\/netscope\.blob /);
     // And it is not older than dist (else it hands over to dist and the comparisons below prove nothing).
     const bundle = fs.readFileSync(path.join(SNAP, 'bundle.js'), 'utf8');
     const stamps = JSON.parse(/"stamps":(\{[^}]*\})/.exec(bundle)?.[1] ?? '{}') as Record<string, [number, number]>;
@@ -162,8 +162,30 @@ describe('netscope from the startup snapshot', () => {
     }
     fs.writeFileSync(path.join(root, 'dist', 'snapshot', 'netscope.blob'), patchBlob(fs.readFileSync(path.join(SNAP, 'netscope.blob'))));
     fs.symlinkSync(nodeLinkTarget, path.join(root, 'dist', 'snapshot', 'node'));
+    fs.copyFileSync(path.join(SNAP, 'node.stamp'), path.join(root, 'dist', 'snapshot', 'node.stamp'));
+    // The stamp's time to the nanosecond, as the launcher's -nt/-ot compare it.
+    spawnSync('touch', ['-r', path.join(SNAP, 'node.stamp'), path.join(root, 'dist', 'snapshot', 'node.stamp')]);
     return root;
   }
+
+  it('starts the ordinary way when NODE_OPTIONS is set (V8 flags there make node refuse any blob)', async () => {
+    const env = { ...process.env, NODE_OPTIONS: '--max-old-space-size=4096' };
+    expect(launcherExec(BIN, REPO, env)).not.toContain('--snapshot-blob');
+    const args = ['read', path.join(PCAPS, 'tcp.pcap'), '--flows'];
+    const r = await exec([BIN, ...args], env);
+    expect(r.status).toBe(0);
+    expect(r).toEqual(await viaNode(args, env));
+  });
+
+  it('does not use the blob when the node binary was replaced in place (an upgrade keeps the path)', () => {
+    const root = copyCheckout(fs.realpathSync(process.execPath));
+    const launcher = path.join(root, 'bin', 'netscope');
+    expect(launcherExec(launcher)).toContain('--snapshot-blob');
+    // The stamp carries the building binary's modification time; a replaced binary has another one.
+    const stamp = path.join(root, 'dist', 'snapshot', 'node.stamp');
+    fs.utimesSync(stamp, new Date(2000, 0, 1), new Date(2000, 0, 1));
+    expect(launcherExec(launcher)).not.toContain('--snapshot-blob');
+  });
 
   it('does not use a blob built by another node (starts the ordinary way)', async () => {
     // What a node upgrade leaves behind: the blob names the old version, the link the old binary.
