@@ -21,9 +21,13 @@ interface Result {
 }
 
 /** Runs argv (asynchronously, so both cores are used); env is added to the test's environment. */
+/** The environment the commands run in: NODE_OPTIONS (if the machine sets one) would keep the launcher off the blob. */
+const BASE_ENV: NodeJS.ProcessEnv = { ...process.env };
+delete BASE_ENV.NODE_OPTIONS;
+
 function exec(argv: string[], env: NodeJS.ProcessEnv = {}, input?: Buffer, cwd = REPO): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), { cwd, env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(argv[0], argv.slice(1), { cwd, env: { ...BASE_ENV, ...env }, stdio: ['pipe', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on('data', (b: Buffer) => out.push(b));
@@ -47,7 +51,7 @@ async function expectSame(args: string[], env?: NodeJS.ProcessEnv, input?: Buffe
 }
 
 /** The command the launcher execs, from `sh -x` (the launcher is a sh script first). */
-function launcherExec(launcher: string, cwd = REPO, env: NodeJS.ProcessEnv = process.env): string {
+function launcherExec(launcher: string, cwd = REPO, env: NodeJS.ProcessEnv = BASE_ENV): string {
   const r = spawnSync('sh', ['-x', launcher, '--version'], { cwd, encoding: 'utf8', env });
   expect(r.status).toBe(0);
   const line = r.stderr.split('\n').find((l) => /^\+ exec \S*node /.test(l));
