@@ -79,6 +79,16 @@ function match(flows: FlowRecord[], c: Conv): { pAB: number; pBA: number; bAB: n
     : { pAB: x.packetsBA, pBA: x.packetsAB, bAB: x.bytesBA, bBA: x.bytesAB };
 }
 
+/** Each tshark conversation has a flow with the same frames per direction and the same bytes (to tshark's units). */
+function expectConversations(flows: FlowRecord[], convs: Conv[]): void {
+  for (const c of convs) {
+    const m = match(flows, c);
+    expect([m.pAB, m.pBA]).toEqual([c.framesAB, c.framesBA]);
+    expectBytes(m.bAB, c.bytesAB);
+    expectBytes(m.bBA, c.bytesBA);
+  }
+}
+
 describe('flows on basic.pcap (client side of a bridge: TCP, RST, SYN timeouts, pings, ICMP error, ARP)', () => {
   let t: FlowTable;
   beforeAll(async () => {
@@ -90,12 +100,7 @@ describe('flows on basic.pcap (client side of a bridge: TCP, RST, SYN timeouts, 
     for (const kind of ['tcp', 'udp'] as const) {
       const convs = conversations(BASIC, kind);
       expect(flows.filter((f) => f.proto === kind)).toHaveLength(convs.length);
-      for (const c of convs) {
-        const m = match(flows, c);
-        expect([m.pAB, m.pBA]).toEqual([c.framesAB, c.framesBA]);
-        expectBytes(m.bAB, c.bytesAB);
-        expectBytes(m.bBA, c.bytesBA);
-      }
+      expectConversations(flows, convs);
     }
   });
 
@@ -257,12 +262,7 @@ describe('flows on icmp6.pcap (IPv6 through a router: pings, refused TCP, packet
     const flows = t.snapshot().flows;
     const convs = [...conversations(ICMP6, 'tcp'), ...conversations(ICMP6, 'udp')];
     expect(convs).toHaveLength(3);
-    for (const c of convs) {
-      const m = match(flows, c);
-      expect([m.pAB, m.pBA]).toEqual([c.framesAB, c.framesBA]);
-      expectBytes(m.bAB, c.bytesAB);
-      expectBytes(m.bBA, c.bytesBA);
-    }
+    expectConversations(flows, convs);
   });
 
   it('attributes every ICMPv6 error to the flow of the packet it quotes, as tshark decodes the quote', () => {
