@@ -6,9 +6,13 @@ import { execFileSync } from 'child_process';
 
 export const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
 
-/** "nst<worker><tag>": keep tag short, interface names are limited to 15 characters. */
+/**
+ * "nst<worker><tag>": keep tag short, interface names are limited to 15 characters. NST_WORKER_OFFSET
+ * shifts the worker number so two test runs on one machine (two checkouts) never share a prefix.
+ */
 export function testPrefix(tag: string): string {
-  return `nst${process.env.JEST_WORKER_ID ?? '0'}${tag}`;
+  const worker = Number(process.env.JEST_WORKER_ID ?? '0') + Number(process.env.NST_WORKER_OFFSET ?? '0');
+  return `nst${worker}${tag}`;
 }
 
 export function sh(cmd: string, args: string[], opts: { input?: string } = {}): string {
