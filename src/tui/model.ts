@@ -80,12 +80,43 @@ export interface RuleRow
   backend: string;
 }
 
+/** One capture interface's accounting, as tcpdump reports it at exit; a drop counter is undefined when unknown. */
 export interface SourceStat {
   target: string;
+  /** Captured (delivered to netscope). */
   packets: number;
   bytes: number;
-  /** Losses visible for this source (e.g. interface rx_dropped delta), undefined when unknown. */
-  drops?: number;
+  /** Dropped by the kernel: the capture buffer was full (pcap_stats ps_drop). */
+  kernelDrops?: number;
+  /** Dropped by the interface or its driver (pcap_stats ps_ifdrop, or the interface's rx_dropped growth). */
+  ifDrops?: number;
+  /** Captured but dropped by netscope's agent because the dashboard fell behind reading. */
+  agentDrops?: number;
+}
+
+const DROP_KINDS = [
+  ['kernelDrops', 'kernel'],
+  ['ifDrops', 'iface'],
+  ['agentDrops', 'agent'],
+] as const;
+
+/**
+ * "dropped 0 (kernel 0 · iface 0 · agent 0)" while nothing is lost (only the counters some source knows), else
+ * the interfaces that lost packets, in red: "dropped node/cni0 kernel 12 agent 3, pod-a/eth0 iface 1".
+ */
+export function dropAccounting(sources: SourceStat[]): string {
+  const known = DROP_KINDS.filter(([k]) => sources.some((s) => s[k] !== undefined));
+  if (known.length === 0) return 'dropped n/a';
+  const sum = (k: (typeof DROP_KINDS)[number][0]): number => sources.reduce((a, s) => a + (s[k] ?? 0), 0);
+  const total = known.reduce((a, [k]) => a + sum(k), 0);
+  if (total === 0) return `dropped 0 (${known.map(([k, name]) => `${name} ${sum(k)}`).join(' · ')})`;
+  const per = sources
+    .map((s) => {
+      const lost = known.filter(([k]) => (s[k] ?? 0) > 0).map(([k, name]) => `${name} ${si(s[k] ?? 0)}`);
+      return lost.length ? `${s.target} ${lost.join(' ')}` : '';
+    })
+    .filter((t) => t !== '');
+  return tag('red-fg', escapeTags(`dropped ${per.join(', ')}`));
 }
 
 export interface TopologyLine {
@@ -501,7 +532,10 @@ export class DashboardModel {
       const ageSec = r.ageSec ?? wireAge;
       const head = padEnd(r.mac, macW) + ' ' + padEnd(port, portW) + ' ' + padStart(age(ageSec), ageW);
       const moved = move ? `  MOVED ${move.from}→${move.to}` : '';
-      const texts = twoLines ? [head, clip(`  ${where}${moved}`, width)] : [clip(`${head} ${padEnd(where, podW)}`.trimEnd() + moved, width)];
+      // The move is the news: the address/pod text gives way to it.
+      const texts = twoLines
+        ? [head, clip(`  ${where}${moved}`, width)]
+        : [clip(`${head} ${clip(where, Math.max(1, podW - moved.length))}`.trimEnd() + moved, width)];
       for (const text of texts) {
         let tagged = escapeTags(text);
         if (move) tagged = tag('yellow-fg', tag('bold', tagged));
@@ -598,10 +632,9 @@ export class DashboardModel {
     parts.push(this.paused ? tag('yellow-bg', tag('black-fg', ' PAUSED ')) : tag('green-fg', '● live'));
     parts.push(`${pktRate(this.pps)} ${bitRate(this.bps / 8)}`);
     parts.push(`${si(this.totalPackets)} pkts`);
-    const drops = this.sources.reduce<number | undefined>((acc, s) => (s.drops === undefined ? acc : (acc ?? 0) + s.drops), undefined);
     const src = this.sources.map((s) => `${s.target} ${si(s.packets)}`).join(', ');
-    if (src) parts.push(escapeTags(`on ${src}`));
-    parts.push(drops === undefined ? 'lost: n/a' : drops > 0 ? tag('red-fg', `lost ${si(drops)}`) : 'lost 0');
+    if (src) parts.push(escapeTags(`captured on ${src}`));
+    parts.push(dropAccounting(this.sources));
     if (this.opts.captureFilter) parts.push(escapeTags(`bpf "${this.opts.captureFilter}"`));
     if (this.cpuPct !== undefined) parts.push(`cpu ${Math.round(this.cpuPct)}%`);
     if (this.warning && this.nowSec - this.warning.sec <= WARNING_SHOW_SEC) parts.push(tag('red-fg', escapeTags(this.warning.text)));

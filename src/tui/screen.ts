@@ -1,7 +1,8 @@
 /**
  * The blessed layer: boxes placed by computeLayout, filled from the model's pane text, keys mapped to model
- * actions. It draws on a timer, at most `maxFps` times a second and only when the model changed — never per
- * packet. Given a fake output stream (isTTY, columns, rows) it runs headless for tests.
+ * actions. It has no timer: its owner calls draw() on its clock's tick (at most 10 times a second), and a
+ * frame is drawn only when the model changed — never per packet. Given a fake output stream (isTTY, columns,
+ * rows) it runs headless for tests.
  */
 import blessed, { type Widgets } from 'blessed';
 import * as contrib from 'blessed-contrib';
@@ -20,8 +21,6 @@ export interface ViewActions {
 export interface ViewOptions {
   output?: NodeJS.WritableStream;
   input?: NodeJS.ReadableStream;
-  /** Upper bound on redraws per second (default 10). */
-  maxFps?: number;
   title?: string;
   /** terminfo name; default $TERM (tests pass "xterm"). */
   terminal?: string;
@@ -40,14 +39,11 @@ export class DashboardView {
   private status: Widgets.BoxElement;
   private popup: Widgets.BoxElement;
   private smallNote: Widgets.BoxElement;
-  private timer: NodeJS.Timeout | undefined;
   private drawnVersion = -1;
   private layoutKey = '';
   private filterEdit: string | undefined;
   private filterBefore = '';
   private destroyed = false;
-  /** Number of real redraws (tests and the CPU measurement read it). */
-  renders = 0;
 
   constructor(
     private readonly model: DashboardModel,
@@ -95,18 +91,10 @@ export class DashboardView {
     this.screen.on('resize', () => this.draw(true));
   }
 
-  /** Starts the redraw timer. */
-  start(): void {
-    this.draw(true);
-    const every = Math.max(1000 / (this.opts.maxFps ?? 10), 20);
-    this.timer = setInterval(() => this.draw(false), every);
-  }
-
   /** Restores the terminal (leaves the alternate screen, shows the cursor, stops raw mode). Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    if (this.timer) clearInterval(this.timer);
     this.screen.destroy();
   }
 
@@ -131,7 +119,6 @@ export class DashboardView {
       this.smallNote.setFront();
       this.layoutKey = key;
       this.screen.render();
-      this.renders++;
       return true;
     }
     if (key !== this.layoutKey) {
@@ -140,7 +127,6 @@ export class DashboardView {
     }
     this.fill();
     this.screen.render();
-    this.renders++;
     return true;
   }
 

@@ -233,7 +233,7 @@ d('netscope demo', () => {
     const name = `${P}n`;
     const run = await startHeadless(name);
     expect(namespacesWith(`${name}-`)).toHaveLength(4);
-    await new Promise((r) => setTimeout(r, 4000));
+    // "traffic running" comes after the dashboard opened: the screen printed on SIGTERM has every pane.
     run.child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => run.child.on('exit', (c) => r(c)));
     expect(code).toBe(0);
@@ -241,24 +241,6 @@ d('netscope demo', () => {
     expect(run.out()).toMatch(/flows \d+ · sort bytes ▼/);
     expect(run.out()).toMatch(/MAC table cni0@nst\w+-node/);
     expect(run.out()).toMatch(/packets\/s/);
-    expect(namespacesWith(`${name}-`)).toEqual([]);
-    expect(trafficProcesses()).toEqual([]);
-  }, 120_000);
-
-  test('an internal error restores the terminal, tears the lab down and exits 1', async () => {
-    const name = `${P}c`;
-    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(
-        CLI,
-        ['demo', '--no-ui', '--duration', '60', '--name', name],
-        { timeout: 60_000, env: { ...process.env, NETSCOPE_TUI_CRASH_AFTER_MS: '2500' } },
-        (e, _o, stderr) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stderr }),
-      );
-    });
-    expect(r.stderr).toContain('lab up');
-    expect(r.stderr).toMatch(/netscope: internal error, dashboard stopped: crash injected by NETSCOPE_TUI_CRASH_AFTER_MS=2500/);
-    expect(r.stderr).toContain('lab removed');
-    expect(r.code).toBe(1);
     expect(namespacesWith(`${name}-`)).toEqual([]);
     expect(trafficProcesses()).toEqual([]);
   }, 120_000);

@@ -3,7 +3,7 @@ import { arp, ether, icmpEcho, icmpError, ipv4, tcp, udp } from '../../src/decod
 import { LinkType, type PacketRecord } from '../../src/pcap/record';
 import { flowBadges, flowsFromSnapshot, ruleRows, ruleText, topologyLines, tsSeconds, WireMacTracker } from '../../src/tui/adapt';
 import { TrafficCollector } from '../../src/tui/collector';
-import { pickBridge, WatchError } from '../../src/tui/dashboard';
+import { pickBridge, WatchError } from '../../src/tui/liveSources';
 import { DashboardModel } from '../../src/tui/model';
 import { PacketRing } from '../../src/tui/packetRing';
 import { stripTags } from '../../src/tui/format';

@@ -1,4 +1,4 @@
-import { DashboardModel, mergeMacs, RULE_STICKY_SEC, type FlowInfo, type RuleRow } from '../../src/tui/model';
+import { DashboardModel, dropAccounting, mergeMacs, RULE_STICKY_SEC, type FlowInfo, type RuleRow } from '../../src/tui/model';
 import { stripTags } from '../../src/tui/format';
 import { computeLayout, tooSmall } from '../../src/tui/layout';
 
@@ -250,18 +250,32 @@ describe('DashboardModel host panes', () => {
     const m = new DashboardModel({ bridge: 'cni0', captureFilter: 'not port 22' });
     m.sample(1000, 0, 0);
     m.sample(1001, 100_000, 12_500_000);
-    m.setSources([{ target: 'node/cni0', packets: 100_000, bytes: 12_500_000, drops: 7 }]);
+    m.setSources([{ target: 'node/cni0', packets: 100_000, bytes: 12_500_000, ifDrops: 7, agentDrops: 0 }]);
     m.setCpu(23.4);
     const s = stripTags(m.statusLine(200));
     expect(s).toContain('cpu 23%');
     expect(s).toContain('100k/s 100Mb/s');
     expect(s).toContain('on node/cni0 100k');
-    expect(s).toContain('lost 7');
+    expect(s).toContain('dropped node/cni0 iface 7');
     expect(s).toContain('bpf "not port 22"');
     expect(stripTags(m.statusLine(60)).length).toBeLessThanOrEqual(60 + 10);
     const r = m.rateSeries(10);
     expect(r.data[0]).toEqual([100_000]);
     expect(r.titles[0]).toContain('100k');
+  });
+
+  it('drop accounting per interface, like tcpdump at exit: only the counters that are known', () => {
+    expect(dropAccounting([])).toBe('dropped n/a');
+    const zero = [{ target: 'node/cni0', packets: 5, bytes: 300, kernelDrops: 0, ifDrops: 0, agentDrops: 0 }];
+    expect(dropAccounting(zero)).toBe('dropped 0 (kernel 0 · iface 0 · agent 0)');
+    expect(dropAccounting([{ target: 'node/cni0', packets: 5, bytes: 300, agentDrops: 0 }])).toBe('dropped 0 (agent 0)');
+    const two = [
+      { target: 'node/cni0', packets: 5, bytes: 300, kernelDrops: 1200, ifDrops: 0, agentDrops: 3 },
+      { target: 'pod-a/eth0', packets: 5, bytes: 300, kernelDrops: 0, ifDrops: 2, agentDrops: 0 },
+      { target: 'pod-b/eth0', packets: 5, bytes: 300, kernelDrops: 0, ifDrops: 0, agentDrops: 0 },
+    ];
+    expect(stripTags(dropAccounting(two))).toBe('dropped node/cni0 kernel 1.2k agent 3, pod-a/eth0 iface 2');
+    expect(dropAccounting(two)).toMatch(/^\{red-fg\}/);
   });
 
   it('tab cycles focus; arrows scroll non-flow panes', () => {
