@@ -10,7 +10,7 @@ import type { RuleDelta } from '../host/rules';
 import { bridgePorts, type IfInfo, type Topology } from '../topology/discover';
 import { ownerOf } from '../topology/ownership';
 import { renderTree } from '../topology/tree';
-import type { FlowBadge, FlowInfo, MacMove, RuleRow, TopologyLine, WireMac } from './model';
+import type { FlowBadge, FlowInfo, MacMove, RuleRow, TopologyLine, WireMac } from './rows';
 
 /** A SYN or echo request younger than this is in flight, not failed. */
 export const IN_FLIGHT_SEC = 1;

@@ -14,7 +14,9 @@ import { RuleDeltas } from '../host/rules';
 import type { IfInfo, Topology } from '../topology/discover';
 import { flowsFromSnapshot, ruleRows, topologyLines, WireMacTracker } from './adapt';
 import { TrafficCollector } from './collector';
-import { DashboardModel, type FdbRow, type SortKey, type SourceStat } from './model';
+import { DashboardModel } from './model';
+import type { FdbRow, SourceStat } from './rows';
+import type { SortKey } from './state';
 import { DashboardView, type ViewOptions } from './screen';
 import type { DashboardSources } from './sources';
 

@@ -8,7 +8,8 @@ import blessed, { type Widgets } from 'blessed';
 import * as contrib from 'blessed-contrib';
 import { escapeTags } from './format';
 import { computeLayout, tooSmall, type BoxId, type Layout, type PaneId } from './layout';
-import type { DashboardModel, FlowInfo } from './model';
+import type { DashboardModel } from './model';
+import type { FlowInfo } from './rows';
 
 export interface ViewActions {
   /** q / Ctrl-C. */
@@ -48,7 +49,7 @@ export class DashboardView {
   constructor(
     private readonly model: DashboardModel,
     private readonly actions: ViewActions,
-    private readonly opts: ViewOptions = {},
+    opts: ViewOptions = {},
   ) {
     this.screen = blessed.screen({
       output: opts.output as NodeJS.WriteStream | undefined,

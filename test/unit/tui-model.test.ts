@@ -1,4 +1,8 @@
-import { DashboardModel, dropAccounting, mergeMacs, RULE_STICKY_SEC, type FlowInfo, type RuleRow } from '../../src/tui/model';
+import { DashboardModel } from '../../src/tui/model';
+import { mergeMacs } from '../../src/tui/panes/macs';
+import { dropAccounting } from '../../src/tui/panes/status';
+import type { FlowInfo, RuleRow } from '../../src/tui/rows';
+import { RULE_STICKY_SEC } from '../../src/tui/state';
 import { stripTags } from '../../src/tui/format';
 import { computeLayout, tooSmall } from '../../src/tui/layout';
 

@@ -1,5 +1,6 @@
 import { headlessTerminal, type HeadlessTerminal } from '../../src/tui/headless';
-import { DashboardModel, type FlowInfo } from '../../src/tui/model';
+import { DashboardModel } from '../../src/tui/model';
+import type { FlowInfo } from '../../src/tui/rows';
 import { DashboardView } from '../../src/tui/screen';
 
 type FakeTerminal = HeadlessTerminal;
