@@ -52,10 +52,16 @@ function fdbRow(e: FdbEntry): FdbRow {
 
 /** The status bar's accounting from a capture's per-interface counters (kernel/interface drops when known). */
 export function sourceStat(s: TargetStats): SourceStat {
-  // kernelDrops/ifDrops come from pcap_stats once the capture engine reports them; until then the interface's
-  // rx_dropped growth (ifaceDrops) stands for "dropped by the interface".
-  const x = s as TargetStats & { kernelDrops?: number; ifDrops?: number };
-  return { target: s.target, packets: s.packets, bytes: s.bytes, kernelDrops: x.kernelDrops, ifDrops: x.ifDrops ?? s.ifaceDrops, agentDrops: s.agentDropped };
+  // pcap_stats (ps_drop, ps_ifdrop) as tcpdump reports them; without ps_ifdrop the interface's rx_dropped growth
+  // stands for "dropped by the interface".
+  return {
+    target: s.target,
+    packets: s.packets,
+    bytes: s.bytes,
+    kernelDrops: s.kernelDropped,
+    ifDrops: s.kernelIfDropped ?? s.ifaceDrops,
+    agentDrops: s.agentDropped,
+  };
 }
 
 export class Dashboard {

@@ -139,17 +139,16 @@ export class FixtureRecords extends EventEmitter implements RecordSource {
   stats(): TargetStats[] {
     return this.targets.map((t, i) => {
       const d = this.drops[i];
-      const s: TargetStats & { kernelDrops?: number; ifDrops?: number } = {
+      return {
         target: t.target,
         packets: this.counts[i].packets,
         bytes: this.counts[i].bytes,
         truncated: 0,
         agentDropped: d.agentDropped ?? 0,
         active: !this.stopped,
+        kernelDropped: d.kernelDrops,
+        kernelIfDropped: d.ifDrops,
       };
-      if (d.kernelDrops !== undefined) s.kernelDrops = d.kernelDrops;
-      if (d.ifDrops !== undefined) s.ifDrops = d.ifDrops;
-      return s;
     });
   }
 
