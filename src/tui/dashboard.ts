@@ -12,7 +12,7 @@ import type { TargetStats } from '../capture/live';
 import { FdbWatch, type FdbEntry } from '../host/fdb';
 import { RuleDeltas } from '../host/rules';
 import type { IfInfo, Topology } from '../topology/discover';
-import { flowsFromSnapshot, ruleRows, topologyLines, WireMacTracker } from './adapt';
+import { flowsFromSnapshot, problemGroups, ruleRows, topologyLines, WireMacTracker } from './adapt';
 import { TrafficCollector } from './collector';
 import { DashboardModel } from './model';
 import type { FdbRow, SourceStat } from './rows';
@@ -162,6 +162,7 @@ export class Dashboard {
     const { flows, total, note } = flowsFromSnapshot(snap, now);
     this.records = new Map(snap.flows.map((f) => [f.key, f]));
     this.model.setFlows(flows, now, total, note);
+    this.model.setProblems(problemGroups(snap.problems));
     const stats = this.sources.records.stats();
     const { macs, moved } = this.wireMacs.update(snap.macs);
     // With several capture points one frame is seen on each interface along its path, so "moved between

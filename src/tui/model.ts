@@ -9,6 +9,7 @@ import { detailLines } from './panes/detail';
 import { flowPane } from './panes/flows';
 import { helpLines } from './panes/help';
 import { macPane } from './panes/macs';
+import { problemsPane } from './panes/problems';
 import { rulePane } from './panes/rules';
 import { statusLine } from './panes/status';
 import { topologyPane } from './panes/topology';
@@ -16,6 +17,11 @@ import { topologyPane } from './panes/topology';
 export class DashboardModel extends DashboardState {
   flowPane(width: number, height: number): PaneText & { header: string } {
     return flowPane(this, width, height);
+  }
+
+  /** Problems by kind with counts and the most significant few. */
+  problemsPane(width: number, height: number): PaneText {
+    return problemsPane(this, width, height);
   }
 
   /** Merged FDB + wire MAC rows, learned first, moves highlighted. */

@@ -94,3 +94,13 @@ export interface PaneText {
   label: string;
   lines: string[];
 }
+
+/**
+ * Problems of one kind from a digest: how many, and the most significant few as one line each. The problem
+ * kind is the analysis engine's (tcp-failed-connect, arp-unanswered, …); the pane writes its title.
+ */
+export interface ProblemGroup {
+  kind: string;
+  count: number;
+  top: string[];
+}

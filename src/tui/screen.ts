@@ -31,7 +31,7 @@ interface ScreenWithLines {
   lines: Array<Array<[unknown, string]>>;
 }
 
-const PANE_TITLES: Record<PaneId, string> = { flows: 'flows', macs: 'MAC table', rules: 'rule counters', topology: 'topology' };
+const PANE_TITLES: Record<PaneId, string> = { flows: 'flows', problems: 'problems', macs: 'MAC table', rules: 'rule counters', topology: 'topology' };
 
 export class DashboardView {
   readonly screen: Widgets.Screen;
@@ -66,7 +66,7 @@ export class DashboardView {
     (this.screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
     const box = (id: PaneId): Widgets.BoxElement =>
       blessed.box({ parent: this.screen, tags: true, wrap: false, border: { type: 'line' }, label: ` ${PANE_TITLES[id]} ` });
-    this.boxes = { flows: box('flows'), macs: box('macs'), rules: box('rules'), topology: box('topology') };
+    this.boxes = { flows: box('flows'), problems: box('problems'), macs: box('macs'), rules: box('rules'), topology: box('topology') };
     this.rate = contrib.sparkline({
       parent: this.screen,
       label: ' bridge rate ',
@@ -166,6 +166,10 @@ export class DashboardView {
     const rules = m.rulePane(ru.w, ru.h);
     this.boxes.rules.setLabel(rules.label);
     this.boxes.rules.setContent(rules.lines.join('\n'));
+    const pr = this.inner(this.boxes.problems);
+    const problems = m.problemsPane(pr.w, pr.h);
+    this.boxes.problems.setLabel(problems.label);
+    this.boxes.problems.setContent(problems.lines.join('\n'));
     const to = this.inner(this.boxes.topology);
     const topo = m.topologyPane(to.w, to.h);
     this.boxes.topology.setLabel(topo.label);

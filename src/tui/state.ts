@@ -4,11 +4,11 @@
  * passed in (`nowSec`, epoch seconds), so it is tested by feeding data. The panes (panes/*.ts) turn it into text.
  */
 import type { PaneId } from './layout';
-import type { FdbRow, FlowInfo, MacMove, RuleRow, SourceStat, TopologyLine, WireMac } from './rows';
+import type { FdbRow, FlowInfo, MacMove, ProblemGroup, RuleRow, SourceStat, TopologyLine, WireMac } from './rows';
 
 export type SortKey = 'bytes' | 'packets' | 'rate';
 export const SORT_KEYS: readonly SortKey[] = ['bytes', 'packets', 'rate'];
-export const PANES: readonly PaneId[] = ['flows', 'macs', 'rules', 'topology'];
+export const PANES: readonly PaneId[] = ['flows', 'problems', 'macs', 'rules', 'topology'];
 
 /** How long a moved MAC stays highlighted and a rule that stopped moving stays listed. */
 export const MOVE_HIGHLIGHT_SEC = 30;
@@ -21,6 +21,8 @@ export interface Displayed {
   flows: FlowInfo[];
   flowsTotal: number;
   flowsNote: string;
+  /** Undefined until the first flow snapshot. */
+  problems: ProblemGroup[] | undefined;
   fdb: FdbRow[] | undefined;
   wire: WireMac[];
   moves: Map<string, MacMove & { atSec: number }>;
@@ -36,6 +38,7 @@ function emptyDisplayed(): Displayed {
     flows: [],
     flowsTotal: 0,
     flowsNote: '',
+    problems: undefined,
     fdb: undefined,
     wire: [],
     moves: new Map(),
@@ -82,7 +85,7 @@ export class DashboardState {
   private selectedKey: string | undefined;
   private selectedIndex = 0;
   /** First line shown per pane (the panes clamp it to their height). */
-  scroll: Record<PaneId, number> = { flows: 0, macs: 0, rules: 0, topology: 0 };
+  scroll: Record<PaneId, number> = { flows: 0, problems: 0, macs: 0, rules: 0, topology: 0 };
   detailPackets: string[] = [];
   sources: SourceStat[] = [];
   private lastSample: { sec: number; packets: number; bytes: number } | undefined;
@@ -113,6 +116,12 @@ export class DashboardState {
     this.live.flowsTotal = total;
     this.live.flowsNote = note;
     this.nowSec = nowSec;
+    this.touch();
+  }
+
+  /** The problem digest of the latest flow snapshot, grouped by kind. */
+  setProblems(groups: ProblemGroup[]): void {
+    this.live.problems = groups;
     this.touch();
   }
 

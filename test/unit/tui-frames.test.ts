@@ -139,6 +139,20 @@ describe('dashboard frames from fake sources', () => {
     expect(r.frame()).toMatchSnapshot('packets descending');
   });
 
+  it('problems pane: the fixture\'s problems grouped by kind', async () => {
+    r = await rig();
+    const f = r.frame();
+    expect(f).toMatch(/problems: \d+ in \d+ kinds/);
+    expect(f).toMatch(/│2× failed TCP connects/);
+    expect(f).toMatch(/│  TCP connect 10\.244\.60\.1 → 10\.244\.60\.51:80 failed/);
+    expect(f).not.toMatch(/unanswered ARP/); // below the pane's fold
+    await r.press('\t');
+    expect(r.frame()).toMatch(/focus problems/);
+    await r.press('jjjjjjjj'); // the focused pane scrolls
+    expect(r.frame()).toMatch(/│\d+× unanswered ARP/);
+    expect(r.frame()).toMatchSnapshot();
+  });
+
   it('MAC table: FDB rows resolved to pods, a MAC that moved highlighted', async () => {
     r = await rig();
     const at = r.clock.now();

@@ -287,6 +287,8 @@ describe('DashboardModel host panes', () => {
     m.setTopology(Array.from({ length: 20 }, (_, i) => ({ text: `line ${i}` })));
     expect(m.focus).toBe('flows');
     m.cycleFocus();
+    expect(m.focus).toBe('problems');
+    m.cycleFocus();
     m.cycleFocus();
     m.cycleFocus();
     expect(m.focus).toBe('topology');
@@ -296,6 +298,31 @@ describe('DashboardModel host panes', () => {
     expect(plain(m.topologyPane(40, 4).lines)[3]).toBe('line 19');
     m.cycleFocus(true);
     expect(m.focus).toBe('rules');
+  });
+
+  it('problems pane: kinds in the digest order with counts, the top few, and how many more', () => {
+    const m = new DashboardModel({ bridge: 'cni0' });
+    expect(plain(m.problemsPane(60, 10).lines)).toEqual(['waiting for the first flow snapshot…']);
+    m.setProblems([]);
+    expect(plain(m.problemsPane(60, 10).lines)).toEqual(['no problems seen']);
+    m.setProblems([
+      { kind: 'tcp-failed-connect', count: 5, top: ['TCP 10.244.1.4:41000 → 10.244.1.3:8080: no answer to 3 SYN(s)', 'TCP b', 'TCP c'] },
+      { kind: 'mac-move', count: 1, top: ['MAC 02:00:00:00:00:0a moved 1×: veth-a → veth-b'] },
+    ]);
+    const p = m.problemsPane(40, 10);
+    expect(stripTags(p.label)).toBe(' problems: 6 in 2 kinds ');
+    expect(plain(p.lines)).toEqual([
+      '5× failed TCP connects',
+      '  TCP 10.244.1.4:41000 → 10.244.1.3:808…',
+      '  TCP b',
+      '  TCP c',
+      '  … 2 more',
+      '1× MAC moves',
+      '  MAC 02:00:00:00:00:0a moved 1×: veth-…',
+    ]);
+    expect(p.lines[0]).toContain('{red-fg}');
+    expect(p.lines[5]).toContain('{yellow-fg}');
+    expect(m.problemsPane(40, 3).lines).toHaveLength(3);
   });
 });
 

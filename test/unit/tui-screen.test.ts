@@ -103,7 +103,7 @@ describe('DashboardView (headless)', () => {
     await press(term, ' ');
     await press(term, '\t');
     view.draw(false);
-    expect(m.focus).toBe('macs');
+    expect(m.focus).toBe('problems');
     await press(term, '/arp');
     view.draw(false);
     expect(view.text()).toContain('filter flows: arp█');
