@@ -51,7 +51,7 @@ function startInTmux(session: string, argv: string[], exitFile: string): void {
   tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '48', `${quoted}; echo $? > ${exitFile}; echo EXITED; sleep 120`);
 }
 
-async function waitExit(file: string, timeoutMs = 20_000): Promise<number> {
+async function waitExit(file: string, timeoutMs = 30_000): Promise<number> {
   const until = Date.now() + timeoutMs;
   while (!fs.existsSync(file) || fs.readFileSync(file, 'utf8').trim() === '') {
     if (Date.now() > until) throw new Error(`no exit code in ${file}`);
@@ -129,13 +129,15 @@ d('netscope watch in tmux', () => {
         /tcp\s+10\.244\.9\.4:\d+ ⇄ 10\.244\.9\.3:8080 .*syn-sent FAIL/.test(t) &&
         t.includes(macA) &&
         t.includes(macB) &&
-        /DROP\s+\+\d+/.test(t),
+        /DROP\s+\+\d+/.test(t) &&
+        /│\d+× failed TCP connects/.test(t),
     );
     expect(text).toMatch(new RegExp(`${macA} veth-pod-a\\s+\\S+ 10\\.244\\.9\\.2 ${name}-pod-a/eth0`));
     expect(text).toMatch(new RegExp(`${macB} veth-pod-b\\s+\\S+ 10\\.244\\.9\\.3 ${name}-pod-b/eth0`));
     expect(text).toMatch(/rule counters in nst\w+-node: \d+ moving, 1 DROP\/REJECT hit/);
     expect(text).toContain(`└── cni0 bridge UP`);
-    expect(text).toMatch(/● live │ .* on nst\w+-node\/cni0/);
+    expect(text).toMatch(/● live │ .* captured on nst\w+-node\/cni0 \S+ │ dropped (0 \(kernel 0 · iface 0 · agent 0\)|nst\w+-node\/cni0 )/);
+    expect(text).toMatch(/problems: \d+ in \d+ kinds?/);
     const total = (t: string): number => Number(/DROP\s+\+\d+\s+\S+\s+(\d+) filter\/FORWARD #1/.exec(t)?.[1] ?? -1);
     const first = total(text);
     expect(first).toBeGreaterThan(0);
@@ -201,7 +203,8 @@ d('netscope demo', () => {
         /arp\s+10\.244\.9\.2 ⇄ 10\.244\.9\.99 .*ARP\?/.test(t) &&
         /10\.244\.9\.3:8080 .*FAIL/.test(t) &&
         /DROP\s+\+\d+/.test(t) &&
-        /veth-pod-c\s+\S+ 10\.244\.9\.4 nst\w+-pod-c\/eth0/.test(t),
+        /veth-pod-c\s+\S+ 10\.244\.9\.4 nst\w+-pod-c\/eth0/.test(t) &&
+        /│\d+× failed TCP connects/.test(t),
       60_000,
     );
     expect(text).toContain('⇄ eth0 UP in namespace');

@@ -112,10 +112,15 @@ describe('DashboardView (headless)', () => {
     view.draw(false);
     expect(view.text()).not.toContain('filter flows:');
     expect(m.flowFilter).toBe('arp');
-    await press(term, '/x\x1b');
-    await new Promise((r) => setTimeout(r, 200)); // a lone escape is recognised after blessed's escape timeout
+    await press(term, '/x');
+    expect(m.flowFilter).toBe('arpx'); // live while typing
+    await press(term, '\x1b');
+    // A lone escape is recognised after blessed's escape timeout: wait for its effect, not a fixed time.
+    const until = Date.now() + 10_000;
+    while (m.flowFilter !== 'arp' && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
     view.draw(false);
     expect(m.flowFilter).toBe('arp');
+    expect(view.text()).not.toContain('filter flows:');
     await press(term, '\r');
     view.draw(false);
     expect(detailOpened).toHaveBeenCalledWith(expect.objectContaining({ key: 'arp' }));
