@@ -42,6 +42,8 @@ export class DashboardView {
   private smallNote: Widgets.BoxElement;
   private drawnVersion = -1;
   private layoutKey = '';
+  /** A key changed what the view shows (filter prompt) or the model: the next tick draws. */
+  private dirty = false;
   private filterEdit: string | undefined;
   private filterBefore = '';
   private destroyed = false;
@@ -111,8 +113,9 @@ export class DashboardView {
     const cols = this.screen.width as number;
     const rows = this.screen.height as number;
     const key = `${cols}x${rows}`;
-    if (!force && this.model.version === this.drawnVersion && key === this.layoutKey) return false;
+    if (!force && !this.dirty && this.model.version === this.drawnVersion && key === this.layoutKey) return false;
     this.drawnVersion = this.model.version;
+    this.dirty = false;
     const small = tooSmall(cols, rows);
     this.smallNote.hidden = !small;
     if (small) {
@@ -286,7 +289,8 @@ export class DashboardView {
         default:
           return;
       }
-      this.draw(false);
+      // Drawn on the owner's next tick (≤ 100 ms): a held key cannot push the frame rate past the tick's.
+      this.dirty = true;
     });
   }
 
@@ -308,6 +312,6 @@ export class DashboardView {
     } else {
       return;
     }
-    this.draw(true);
+    this.dirty = true;
   }
 }

@@ -29,8 +29,15 @@ function screen(session: string): string {
   return tmux('capture-pane', '-p', '-t', session);
 }
 
+/**
+ * Bounds on waits for the program under test. Generous on purpose: they are reached only when something is stuck,
+ * and a machine running several test suites at once (load average 30 on 2 cores, measured) is slow to build a lab.
+ */
+const WAIT_MS = 90_000;
+const TEST_MS = 300_000;
+
 /** Polls the pane until `test` accepts its text; fails with the last screen. */
-async function waitFor(session: string, what: string, test: (text: string) => boolean, timeoutMs = 40_000): Promise<string> {
+async function waitFor(session: string, what: string, test: (text: string) => boolean, timeoutMs = WAIT_MS): Promise<string> {
   const until = Date.now() + timeoutMs;
   let text = '';
   for (;;) {
@@ -51,7 +58,7 @@ function startInTmux(session: string, argv: string[], exitFile: string): void {
   tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '48', `${quoted}; echo $? > ${exitFile}; echo EXITED; sleep 120`);
 }
 
-async function waitExit(file: string, timeoutMs = 30_000): Promise<number> {
+async function waitExit(file: string, timeoutMs = WAIT_MS): Promise<number> {
   const until = Date.now() + timeoutMs;
   while (!fs.existsSync(file) || fs.readFileSync(file, 'utf8').trim() === '') {
     if (Date.now() > until) throw new Error(`no exit code in ${file}`);
@@ -107,14 +114,14 @@ d('netscope watch in tmux', () => {
       '-e',
       "const net=require('net');(function a(){const s=net.connect(8080,'10.244.9.3');s.setTimeout(1500,()=>s.destroy());s.on('error',()=>{});s.on('close',()=>setTimeout(a,300));})()",
     ]);
-  }, 60_000);
+  }, WAIT_MS);
 
   afterAll(async () => {
     for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
     tryRun('tmux', ['-L', SOCK, 'kill-server']);
     await executePlan(await planDestroy(name)).catch(() => undefined);
     cleanupPrefix(P);
-  }, 60_000);
+  }, WAIT_MS);
 
   test('shows the flow, the pods’ MACs on their ports, the DROP counter rising; q exits 0 and restores the terminal', async () => {
     const exitFile = path.join(tmpDir, 'watch.exit');
@@ -164,7 +171,7 @@ d('netscope watch in tmux', () => {
     expect(after).not.toContain('┌─ flows');
     // Captures stopped: no process of ours is left in the node namespace.
     expect(sh('ip', ['netns', 'pids', node]).trim()).toBe('');
-  }, 120_000);
+  }, TEST_MS);
 
   test('a missing bridge is one clear line listing the bridges it can see', async () => {
     const exitFile = path.join(tmpDir, 'missing.exit');
@@ -173,7 +180,7 @@ d('netscope watch in tmux', () => {
     const text = await waitFor(`${P}miss`, 'the error', (t) => t.includes('EXITED'));
     expect(text).toContain(`netscope: no bridge "nosuchbr" in namespace "${node}"; bridges netscope can see:`);
     expect(text).toContain(`cni0@${node}`);
-  }, 30_000);
+  }, WAIT_MS);
 
   test('not a terminal: refuses with a clear message', async () => {
     const r = await new Promise<{ code: number | null; stderr: string }>((resolve) => {
@@ -211,11 +218,11 @@ d('netscope demo', () => {
     expect(namespacesWith(`${name}-`).sort()).toEqual([`${name}-node`, `${name}-pod-a`, `${name}-pod-b`, `${name}-pod-c`]);
     expect(trafficProcesses().length).toBeGreaterThan(0);
     tmux('send-keys', '-t', session, 'q');
-    expect(await waitExit(exitFile, 30_000)).toBe(0);
+    expect(await waitExit(exitFile)).toBe(0);
     expect(namespacesWith(`${name}-`)).toEqual([]);
     expect(trafficProcesses()).toEqual([]);
     expect(sh('ip', ['-j', 'link', 'show']).includes(name)).toBe(false);
-  }, 120_000);
+  }, TEST_MS);
 
   /** Starts a headless demo and resolves once its lab is up and its traffic runs. */
   async function startHeadless(name: string): Promise<{ child: ChildProcess; out: () => string; err: () => string }> {
@@ -224,9 +231,16 @@ d('netscope demo', () => {
     let err = '';
     child.stdout?.on('data', (b: Buffer) => (out += b.toString()));
     child.stderr?.on('data', (b: Buffer) => (err += b.toString()));
-    const until = Date.now() + 40_000;
+    const until = Date.now() + WAIT_MS;
     while (!err.includes('traffic running')) {
-      if (Date.now() > until || child.exitCode !== null) throw new Error(`demo did not come up: ${err}`);
+      if (Date.now() > until || child.exitCode !== null) {
+        // Stop it (it tears its lab down on SIGTERM) before failing, so nothing outlives the test.
+        if (child.exitCode === null) {
+          child.kill('SIGTERM');
+          await new Promise((r) => child.on('exit', r));
+        }
+        throw new Error(`demo did not come up: ${err}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
     return { child, out: () => out, err: () => err };
@@ -246,7 +260,7 @@ d('netscope demo', () => {
     expect(run.out()).toMatch(/packets\/s/);
     expect(namespacesWith(`${name}-`)).toEqual([]);
     expect(trafficProcesses()).toEqual([]);
-  }, 120_000);
+  }, TEST_MS);
 
   test('SIGKILL: the traffic dies with the demo and the next demo removes the leftover lab', async () => {
     const name = `${P}k`;
@@ -259,12 +273,12 @@ d('netscope demo', () => {
     expect(trafficProcesses()).toEqual([]);
     expect(namespacesWith(`${name}-`)).toHaveLength(4);
     const again = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(CLI, ['demo', '--no-ui', '--duration', '1', '--name', name], { timeout: 60_000 }, (e, _o, stderr) =>
+      execFile(CLI, ['demo', '--no-ui', '--duration', '1', '--name', name], { timeout: WAIT_MS }, (e, _o, stderr) =>
         resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stderr }),
       );
     });
     expect(again.stderr).toContain('removed 4 namespace(s) a previous demo left behind');
     expect(again.code).toBe(0);
     expect(namespacesWith(`${name}-`)).toEqual([]);
-  }, 120_000);
+  }, TEST_MS);
 });

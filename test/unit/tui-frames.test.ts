@@ -211,6 +211,25 @@ describe('dashboard frames from fake sources', () => {
     expect(r.frame()).not.toContain('reading rule counters…');
   });
 
+  it('keys change the screen on the next tick only: a held key cannot raise the frame rate', async () => {
+    r = await rig();
+    let writes = 0;
+    r.term.output.on('data', () => writes++);
+    const settle = (): Promise<void> => new Promise((res) => setImmediate(res));
+    await settle(); // what the last frame wrote is delivered
+    await settle();
+    writes = 0;
+    r.term.input.write('sssss');
+    await settle();
+    await settle();
+    expect(writes).toBe(0);
+    expect(r.frame()).toMatch(/sort bytes ▼/);
+    r.clock.advance(100);
+    await settle();
+    expect(writes).toBeGreaterThan(0);
+    expect(r.frame()).toMatch(/sort rate ▼/);
+  });
+
   it('filter prompt narrows the flows while typing', async () => {
     r = await rig();
     await r.press('/icmp');
