@@ -203,7 +203,7 @@ describe('filters mean what tcpdump means', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(lines(r.stderr)).toHaveLength(1);
-    expect(r.stderr).toMatch(/^netscope: filter: .*"prot"/);
+    expect(r.stderr).toMatch(/^netscope: bad filter "tcp and prot 80": syntax error.*\(libpcap\); "tcp" parses, the problem is in "and prot 80"/);
   });
 });
 

@@ -51,7 +51,7 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('write', { alias: 'w', type: 'string', describe: 'write packets to FILE ("-" = stdout): pcapng (one interface block per -i), classic pcap if FILE ends in .pcap' })
     .option('print', { type: 'boolean', describe: 'with -w: print packets too' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no per-interface counts at the end' })
-    .option('window-ms', { type: 'number', default: 1000, describe: 'merging interfaces by kernel timestamp: how long a silent capture agent may hold the others back (ms)' })
+    .option('window-ms', { type: 'number', default: 2000, describe: 'merging interfaces by kernel timestamp: how long a silent capture agent may hold the others back (ms)' })
     .option('buffer-size', { alias: 'B', type: 'number', default: 32768, describe: 'kernel capture ring per interface in KiB (as tcpdump -B)' })
     .option('snaplen', { alias: 's', type: 'number', default: 262144, describe: 'bytes captured per packet (as tcpdump -s; 0 = 262144)' })
     .option('no-promiscuous-mode', { alias: 'p', type: 'boolean', describe: 'do not put the interfaces into promiscuous mode (as tcpdump -p)' })

@@ -7,7 +7,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { FlowReport } from '../../analysis/report';
 import { decodeRecord } from '../../decode/decode';
 import { PacketView } from '../../decode/view';
-import type { PacketPredicate } from '../../filter/filter';
+import type { RecordFilter } from '../../filter/filter';
 import { CaptureParser, openCaptureInput, readCapture } from '../../pcap/reader';
 import type { PacketRecord, ReadError } from '../../pcap/record';
 import { PacketPrinter, ProtocolSummary } from '../packetOutput';
@@ -168,17 +168,15 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   }
 
   const expr = (argv.filter ?? []).join(' ').trim();
-  let match: PacketPredicate | undefined;
-  // The filter compiler is loaded only when there is a filter (startup counts on short runs).
+  let match: RecordFilter | undefined;
+  // The filter compiler (libpcap through the binding) is loaded only when there is a filter.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const filters = expr === '' ? undefined : (require('../../filter/filter') as typeof import('../../filter/filter'));
   try {
-    match = filters === undefined ? undefined : filters.compileFilter(expr);
+    match = filters === undefined ? undefined : filters.RecordFilter.compile(expr);
   } catch (e) {
-    if (filters !== undefined && e instanceof filters.FilterSyntaxError) {
-      return usage(e.message.startsWith('filter:') ? e.message : `filter: ${e.message}`);
-    }
-    throw e;
+    if (filters !== undefined && e instanceof filters.FilterError) return usage(e.message);
+    return fail(e instanceof Error ? e.message : String(e));
   }
 
   // yargs hands a lone "-" over as "" (no file can have an empty name).
@@ -207,7 +205,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const general = (rec: PacketRecord): void => {
     frame++;
     decodeRecord(view, rec);
-    if (match !== undefined && !match(view)) return;
+    if (match !== undefined && !match.matches(view, rec)) return;
     matched++;
     if (summary !== undefined) summary.add(view, rec);
     if (flows !== undefined) flows.add(view, rec);
