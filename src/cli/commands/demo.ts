@@ -10,6 +10,7 @@ import { TopologyFileError } from '../../topology/schema';
 import { Dashboard } from '../../tui/dashboard';
 import { headlessTerminal } from '../../tui/headless';
 import { tooSmall } from '../../tui/layout';
+import { liveSources, resolveBridge } from '../../tui/liveSources';
 import { runUntilQuit } from '../../tui/run';
 import { addExamples, type Example } from '../help';
 import { fail } from '../userError';
@@ -73,14 +74,12 @@ export async function handler(argv: ArgumentsCamelCase<DemoArgs>): Promise<void>
     if (abort.signal.aborted) throw new Error('interrupted');
     say(`lab up; starting traffic: pods ping each other, stream TCP, pod-c is blocked by a DROP rule, ${ABSENT_IP} is absent`);
     const term = ui ? undefined : headlessTerminal(160, 48);
-    dash = await Dashboard.open({
-      bridge: BRIDGE,
-      netns: lab.nodeNetns,
-      output: term?.output,
-      input: term?.input,
-      terminal: term ? 'xterm' : undefined,
-      title: 'netscope demo',
-    });
+    const { topo, bridge } = await resolveBridge(BRIDGE, lab.nodeNetns);
+    dash = new Dashboard(
+      { bridge, topo, view: { output: term?.output, input: term?.input, terminal: term ? 'xterm' : undefined, title: 'netscope demo' } },
+      liveSources(bridge, topo),
+    );
+    await dash.start();
     if (abort.signal.aborted) {
       await dash.close();
       throw new Error('interrupted');

@@ -1,13 +1,14 @@
 /**
  * `netscope watch BRIDGE[@NETNS] [-i IFACE[@NETNS] …] [filter…]`: the terminal dashboard on a bridge.
- * Parsing and wiring only; the dashboard lives in src/tui.
+ * Parsing and wiring only: the real sources (liveSources) go to the dashboard in src/tui.
  */
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { CaptureStartError } from '../../capture/live';
 import { parseTarget, TargetError, type CaptureTarget } from '../../capture/target';
 import { requireRoot } from '../../host/run';
-import { Dashboard, WatchError } from '../../tui/dashboard';
+import { Dashboard } from '../../tui/dashboard';
 import { tooSmall } from '../../tui/layout';
+import { liveSources, resolveBridge, WatchError } from '../../tui/liveSources';
 import { runUntilQuit } from '../../tui/run';
 import { addExamples, type Example } from '../help';
 import { fail } from '../userError';
@@ -64,7 +65,9 @@ export async function handler(argv: ArgumentsCamelCase<WatchArgs>): Promise<void
   const filter = (argv.filter ?? []).join(' ').trim() || undefined;
   let dash: Dashboard;
   try {
-    dash = await Dashboard.open({ bridge: main.iface, netns: main.netns, extra, filter, pollMs: argv.poll * 1000 });
+    const { topo, bridge } = await resolveBridge(main.iface, main.netns);
+    dash = new Dashboard({ bridge, topo, captureFilter: filter }, liveSources(bridge, topo, { extra, filter, pollMs: argv.poll * 1000 }));
+    await dash.start();
   } catch (err) {
     if (err instanceof WatchError) return fail(err.message, err.usage ? 2 : 1);
     if (err instanceof CaptureStartError) return fail(err.message, err.usage ? 2 : 1);
