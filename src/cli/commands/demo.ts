@@ -12,6 +12,7 @@ import { headlessTerminal } from '../../tui/headless';
 import { tooSmall } from '../../tui/layout';
 import { liveSources, resolveBridge } from '../../tui/liveSources';
 import { runUntilQuit } from '../../tui/run';
+import { addExamples, type Example } from '../help';
 import { fail } from '../userError';
 
 interface DemoArgs {
@@ -25,14 +26,18 @@ export const command = 'demo';
 export const describe = 'Build a small Kubernetes-like lab with traffic and open the dashboard on it (q tears it down)';
 
 export function builder(y: Argv): Argv<DemoArgs> {
-  return y
+  y
     .option('keep', { type: 'boolean', describe: 'leave the lab in place when quitting (remove it later: netscope topo destroy --name demo-lab)' })
     .option('ui', { type: 'boolean', default: true, describe: 'open the dashboard; --no-ui runs headless for --duration seconds and prints the screen' })
     .option('duration', { type: 'number', default: 10, describe: 'seconds to run with --no-ui' })
-    .option('name', { type: 'string', hidden: true, describe: 'topology name (namespace prefix "<name>-"), for tests' })
-    .example('$0 demo', 'build the lab and open the dashboard')
-    .example('$0 demo --no-ui --duration 8', 'headless: print what the dashboard showed after 8 s') as unknown as Argv<DemoArgs>;
+    .option('name', { type: 'string', hidden: true, describe: 'topology name (namespace prefix "<name>-"), for tests' });
+  return addExamples(y, examples) as unknown as Argv<DemoArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['demo', 'build the lab and open the dashboard'],
+  ['demo --no-ui --duration 8', 'headless: print what the dashboard showed after 8 s'],
+];
 
 const say = (line: string): void => void process.stderr.write(`netscope demo: ${line}\n`);
 

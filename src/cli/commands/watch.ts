@@ -10,6 +10,7 @@ import { Dashboard } from '../../tui/dashboard';
 import { tooSmall } from '../../tui/layout';
 import { liveSources, resolveBridge, WatchError } from '../../tui/liveSources';
 import { runUntilQuit } from '../../tui/run';
+import { addExamples, type Example } from '../help';
 import { fail } from '../userError';
 
 interface WatchArgs {
@@ -23,16 +24,20 @@ export const command = 'watch <bridge> [filter..]';
 export const describe = 'Live dashboard of a bridge: flows, MAC table, firewall counters, topology';
 
 export function builder(y: Argv): Argv<WatchArgs> {
-  return y
+  y
     .positional('bridge', { type: 'string', demandOption: true, describe: 'BRIDGE, BRIDGE@NETNS or BRIDGE@pid:PID' })
     .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression for the capture (e.g. not arp)' })
     // Not an array option: an array would swallow the filter words after the last -i; repeating -i still
     // collects every value.
     .option('interface', { alias: 'i', type: 'string', describe: 'also capture on IFACE[@NETNS] (repeatable)' })
-    .option('poll', { type: 'number', default: 2, describe: 'seconds between host state reads (FDB, rule counters, topology)' })
-    .example('$0 watch cni0@node1', 'dashboard of bridge cni0 in namespace node1')
-    .example('$0 watch br0 -i eth0@pod-a not port 22', 'also capture on a pod interface, skip ssh') as unknown as Argv<WatchArgs>;
+    .option('poll', { type: 'number', default: 2, describe: 'seconds between host state reads (FDB, rule counters, topology)' });
+  return addExamples(y, examples) as unknown as Argv<WatchArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['watch cni0@node1', 'dashboard of bridge cni0 in namespace node1'],
+  ['watch br0 -i eth0@pod-a not port 22', 'also capture on a pod interface, skip ssh'],
+];
 
 export async function handler(argv: ArgumentsCamelCase<WatchArgs>): Promise<void> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
