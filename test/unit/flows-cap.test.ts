@@ -7,7 +7,7 @@ import os from 'os';
 import path from 'path';
 import { FlowTable } from '../../src/analysis/flows';
 import { FlowReport } from '../../src/analysis/report';
-import { generate } from '../../src/bench/flows';
+import { generate } from '../../src/bench/_flowInputs';
 import { decodeRecord } from '../../src/decode/decode';
 import { PacketView } from '../../src/decode/view';
 import { openCaptureInput, readCapture } from '../../src/pcap/reader';
