@@ -26,7 +26,7 @@ const options = {
   root,
   main: d('cli/main.js'),
   eager: [d('cli/main.js'), d('cli/commands/read.js')],
-  lazy: [d('filter/filter.js'), d('analysis/report.js')],
+  lazy: [d('filter/filter.js'), d('views/flows/report.js')],
   warmUp: {
     yargs: path.join(root, 'node_modules/yargs/index.cjs'),
     command: d('cli/commands/read.js'),

@@ -13,6 +13,7 @@ import {
   W_RTT_MAX, W_RTT_MEAN, W_RTT_MIN, W_RTT_N, W_V6, W_VNI,
 } from './flowStore';
 import { EchoSummary, FlowFacts, FlowRecord, FlowSort, TcpState, TcpSummary } from './flowTypes';
+import { KIND_INDEX, ProblemSink } from './problemDigest';
 import { Problem, icmpErrorText } from './problems';
 
 const PROTO_NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 58: 'icmpv6', 89: 'ospf', 112: 'vrrp', 132: 'sctp' };
@@ -338,6 +339,30 @@ export class FlowReadout {
     };
   }
 
+  /**
+   * Offers the problems of flow s to a digest (the numbers flowProblems would report, no strings): `ref` is
+   * what problemOf(ref, kind) later turns into the Problem.
+   */
+  offerProblems(s: number, b: ProblemSink, ref: number): void {
+    const fam = this.u8[s * B + B_FAM];
+    if (fam !== FAM_V4 && fam !== FAM_V6) return;
+    const p = this.u16[s * H + H_PROTO];
+    const first = this.u32[s * W + W_FIRST_SEC] + this.u32[s * W + W_FIRST_NS] / 1e9;
+    if (p === IPPROTO_TCP) {
+      const failed = this.u16[s * H + H_SYNS] > 0 && (this.u8[s * B + B_TFL] & TF_SYNACK) === 0;
+      if (failed || this.u8[s * B + B_RST_BY] !== 0) {
+        const pkts = this.packets(s, W_PKT_AB, H_PKT_AB_HI) + this.packets(s, W_PKT_BA, H_PKT_BA_HI);
+        b.offer(failed ? KIND_INDEX['tcp-failed-connect'] : KIND_INDEX['tcp-reset'], pkts, first, ref);
+      }
+    } else if ((p === IPPROTO_ICMP || p === IPPROTO_ICMPV6) && this.u32[s * W + W_C1] > this.u32[s * W + W_C2]) {
+      b.offer(KIND_INDEX['icmp-unanswered'], this.u32[s * W + W_C1] - this.u32[s * W + W_C2], first, ref);
+    }
+    if (this.st.errors.size > 0) {
+      const err = this.st.errors.get(s);
+      if (err !== undefined) b.offer(KIND_INDEX['icmp-error'], err.count, first, ref);
+    }
+  }
+
   /** Appends the problems of flow s (failed connect, reset, unanswered echo, ICMP errors) to out. */
   flowProblems(s: number, out: Problem[]): void {
     const fam = this.u8[s * B + B_FAM];
@@ -352,6 +377,7 @@ export class FlowReadout {
     const a = this.addrText(s, false);
     const b = this.addrText(s, true);
     const time = formatTs(this.u32[s * W + W_LAST_SEC], this.u32[s * W + W_LAST_NS]);
+    const pkts = this.packets(s, W_PKT_AB, H_PKT_AB_HI) + this.packets(s, W_PKT_BA, H_PKT_BA_HI);
     if (p === IPPROTO_TCP) {
       const t = this.tcpSummary(s);
       const dst = fam === FAM_V6 ? `[${b}]:${this.u16[s * H + H_B_PORT]}` : `${b}:${this.u16[s * H + H_B_PORT]}`;
@@ -366,6 +392,7 @@ export class FlowReadout {
           text,
           time,
           flow: key,
+          packets: pkts,
           details: { client: a, server: b, port: this.u16[s * H + H_B_PORT], syns: t.syns, synRetransmits: t.synRetransmits, refused: t.rstBy === 'b' },
         });
       } else if (t.rstBy !== null) {
@@ -375,6 +402,7 @@ export class FlowReadout {
           text: `TCP ${key.slice(4)} reset by ${t.rstBy === 'a' ? 'client' : 'server'} ${by}`,
           time,
           flow: key,
+          packets: pkts,
           details: { by: t.rstBy, address: by, established: (this.u8[s * B + B_TFL] & TF_ESTABLISHED_EVER) !== 0 },
         });
       }
@@ -386,6 +414,7 @@ export class FlowReadout {
         text: `ping ${a} → ${b} (id ${this.u16[s * H + H_A_PORT]}): ${un} of ${this.u32[s * W + W_C1]} echo request(s) unanswered`,
         time,
         flow: key,
+        packets: un,
         details: { from: a, to: b, id: this.u16[s * H + H_A_PORT], requests: this.u32[s * W + W_C1], replies: this.u32[s * W + W_C2], unanswered: un },
       });
     }
@@ -397,6 +426,7 @@ export class FlowReadout {
         text: `${from}: ${icmpErrorText(err.type, err.code, err.v6, err.mtu)} for ${key} (${err.count}×)`,
         time,
         flow: key,
+        packets: err.count,
         details: { from, type: err.type, code: err.code, count: err.count, icmpv6: err.v6, mtu: err.mtu },
       });
     }

@@ -26,11 +26,16 @@ import {
 } from './flowStore';
 import { FlowCounters, FlowFacts, FlowRecord, FlowSnapshot, FlowTableOptions, SnapshotOptions } from './flowTypes';
 import { MacLearner } from './mac';
-import { Problem, compareProblems } from './problems';
+import { KIND_INDEX, ProblemDigest, ProblemDigestBuilder, ProblemList, ProblemSink } from './problemDigest';
+import { PROBLEM_ORDER, Problem, ProblemKind, compareProblems } from './problems';
 
 export * from './flowTypes';
 
 const MAX_RETIRED_PROBLEMS = 10_000;
+/** Problem references (offerProblems): a live flow's slot, or one of these bases plus an index. */
+const REF_RETIRED = 2 ** 32;
+const REF_ARP = 2 * 2 ** 32;
+const REF_OTHER = 3 * 2 ** 32;
 const ECHO_PENDING = 1 << 16;
 const ECHO_PROBE = 8;
 /** Datagrams whose first fragment is remembered until their later fragments arrive (probe runs of FRAG_PROBE). */
@@ -222,30 +227,88 @@ export class FlowTable {
   /** Every current problem: from live flows, from flows that already left the table, ARP, MAC moves, evictions. */
   problems(): Problem[] {
     const out: Problem[] = [];
-    for (let s = this.st.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) this.ro.flowProblems(s, out);
-    out.push(...this.retired);
-    out.push(...this.arp.problems());
-    out.push(...this.mac.problems());
+    this.forEachProblem((p) => out.push(p));
+    out.sort(compareProblems);
+    return out;
+  }
+
+  /**
+   * Problems grouped by kind with counts and packets affected, and per kind the `perKind` most significant
+   * (most packets affected, then first seen): what a person reads. Only the kept few become objects.
+   */
+  problemDigest(perKind = 5): ProblemDigest {
+    const b = new ProblemDigestBuilder(perKind);
+    const others = this.offerProblems(b);
+    return b.build((ref, kind) => this.problemOf(ref, kind, others));
+  }
+
+  /**
+   * Calls `fn` with every problem, kind by kind (PROBLEM_ORDER), first seen first within a kind, building one
+   * object at a time: a writer can stream 100k problems without holding them.
+   */
+  forEachProblem(fn: (p: Problem) => void): void {
+    for (const p of this.eachProblem()) fn(p);
+  }
+
+  /** forEachProblem as an iterator: a writer can pause between problems (to let its output drain). */
+  *eachProblem(): Generator<Problem> {
+    const list = new ProblemList();
+    const others = this.offerProblems(list);
+    for (let k = 0; k < PROBLEM_ORDER.length; k++) {
+      const refs = list.sorted(k);
+      for (let i = 0; i < refs.length; i++) {
+        const p = this.problemOf(refs[i], PROBLEM_ORDER[k], others);
+        if (p !== undefined) yield p;
+      }
+    }
+  }
+
+  /** Offers every problem to `sink` as numbers; returns the few problems that exist only as objects (MAC moves, evictions). */
+  private offerProblems(sink: ProblemSink): Problem[] {
+    for (let s = this.st.lruHead; s >= 0; s = this.i32[s * W + W_LNEXT]) this.ro.offerProblems(s, sink, s);
+    for (let i = 0; i < this.retired.length; i++) {
+      const p = this.retired[i];
+      sink.offer(KIND_INDEX[p.kind], p.packets, p.time === null ? 0 : Number(p.time), REF_RETIRED + i);
+    }
+    this.arp.offerProblems(sink, REF_ARP);
+    const others = this.mac.problems();
     if (this.c.evicted > 0) {
-      out.push({
+      others.push({
         kind: 'flows-evicted',
         text: `${this.c.evicted} flow(s) evicted: table full at ${this.maxFlows} flows (least recently seen dropped first); raise the cap to keep them`,
         time: null,
         flow: null,
+        packets: this.c.evicted,
         details: { evicted: this.c.evicted, maxFlows: this.maxFlows },
       });
     }
     if (this.c.problemsDropped > 0) {
-      out.push({
+      others.push({
         kind: 'flows-evicted',
         text: `${this.c.problemsDropped} problem(s) of removed flows not kept (log holds ${MAX_RETIRED_PROBLEMS})`,
         time: null,
         flow: null,
+        packets: this.c.problemsDropped,
         details: { dropped: this.c.problemsDropped },
       });
     }
-    out.sort(compareProblems);
-    return out;
+    for (let i = 0; i < others.length; i++) {
+      const p = others[i];
+      sink.offer(KIND_INDEX[p.kind], p.packets, p.time === null ? 0 : Number(p.time), REF_OTHER + i);
+    }
+    return others;
+  }
+
+  /** The problem of `kind` that offerProblems referred to as `ref`. */
+  private problemOf(ref: number, kind: ProblemKind, others: Problem[]): Problem | undefined {
+    if (ref < REF_RETIRED) {
+      const out: Problem[] = [];
+      this.ro.flowProblems(ref, out);
+      return out.find((p) => p.kind === kind);
+    }
+    if (ref < REF_ARP) return this.retired[ref - REF_RETIRED];
+    if (ref < REF_OTHER) return this.arp.problemAt(ref - REF_ARP, kind);
+    return others[ref - REF_OTHER];
   }
 
   ifaceName(id: number): string {

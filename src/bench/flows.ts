@@ -20,7 +20,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { FlowTable } from '../analysis/flows';
-import { FlowReport } from '../analysis/report';
+import { FlowReport } from '../views/flows/report';
 import { decodeRecord } from '../decode/decode';
 import { PacketView } from '../decode/view';
 import { openCaptureInput, readCapture } from '../pcap/reader';

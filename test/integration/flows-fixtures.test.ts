@@ -7,7 +7,7 @@ import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { FlowRecord, FlowTable } from '../../src/analysis/flows';
-import { FlowReport } from '../../src/analysis/report';
+import { FlowReport } from '../../src/views/flows/report';
 import { decodeRecord } from '../../src/decode/decode';
 import { PacketView } from '../../src/decode/view';
 import { openCaptureInput, readCapture } from '../../src/pcap/reader';

@@ -6,7 +6,7 @@ import fs from 'fs';
 import os from 'os';
 import path from 'path';
 import { FlowTable } from '../../src/analysis/flows';
-import { FlowReport } from '../../src/analysis/report';
+import { FlowReport } from '../../src/views/flows/report';
 import { generate } from '../../src/bench/_flowInputs';
 import { decodeRecord } from '../../src/decode/decode';
 import { PacketView } from '../../src/decode/view';

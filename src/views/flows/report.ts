@@ -1,24 +1,44 @@
 /**
- * `netscope read --flows`: a FlowTable fed from a whole capture, rendered once at the end as a text table with
- * a problems section, or as JSON lines ({"flow":…} per flow, {"problem":…} per problem, one {"summary":…}).
+ * `netscope read --flows`: a FlowTable fed from a whole capture, written once at the end as a text table with
+ * a problem digest (per kind: count and the most significant few), or as JSON lines ({"flow":…} per flow,
+ * {"problem":…} per problem, one {"summary":…}). Output is produced in bounded chunks handed to the writer
+ * as they are made (never one string of the whole report), waiting for it to drain when it is congested.
  */
-import { PacketView } from '../decode/view';
-import { PacketRecord } from '../pcap/record';
-import { FlowFacts, FlowFamily, FlowRecord, FlowSort, FlowTable } from './flows';
+import { FlowFacts, FlowFamily, FlowRecord, FlowSort, FlowTable } from '../../analysis/flows';
+import type { ProblemDigest } from '../../analysis/problemDigest';
+import type { Problem } from '../../analysis/problems';
+import { PacketView } from '../../decode/view';
+import { PacketRecord } from '../../pcap/record';
 import { TextTable } from './textTable';
-import { Problem } from './problems';
+
+/** Where the report goes: BufferedWriter (src/cli/packetOutput.ts) is one. */
+export interface ReportSink {
+  write(chunk: string | Buffer): void;
+  /** A promise while the output is congested, else undefined. */
+  waitForDrain(): Promise<void> | undefined;
+  /** False once the output is gone (closed pipe): stop writing. */
+  readonly open: boolean;
+}
 
 export interface FlowReportOptions {
   sort: FlowSort;
   /** Show only the first N flows after sorting; 0 = all. */
   top: number;
   json: boolean;
+  /** Problems listed per kind in the text report (default 5; Infinity = every problem). JSON keeps all. */
+  problems?: number;
   /** Hard cap on flows held (evictions are reported); default 1,000,000. */
   maxFlows?: number;
   rateIntervalSec?: number;
 }
 
 const NO_FLOWS = 'No flows.\n';
+/** Problems shown per kind by default, and the most lines the problems section may take (a screen). */
+export const DEFAULT_PROBLEMS_PER_KIND = 5;
+const MAX_PROBLEM_LINES = 40;
+/** Rows laid out per chunk of the text table, JSON bytes per chunk. */
+const ROWS_PER_CHUNK = 2048;
+const JSON_CHUNK = 64 * 1024;
 
 export class FlowReport {
   readonly table: FlowTable;
@@ -38,20 +58,69 @@ export class FlowReport {
     this.table.add(view, rec);
   }
 
+  /** The whole report as one string (tests, small captures); write() streams it. */
   render(): string {
-    // A finished capture has no "current" interval: rank by each flow's average rate.
-    const select = { sort: this.opts.sort, top: this.opts.top, rateBy: 'average' } as const;
-    if (!this.opts.json) {
-      const r = this.renderText(this.table.selectFlows(select), this.table.problems());
-      return r.head + (r.table === null ? NO_FLOWS : this.tableText(r.table.render(), r.table.asciiFrom(1))) + r.tail;
+    let out = '';
+    for (const c of this.chunks()) out += typeof c === 'string' ? c : c.toString('utf8');
+    return out;
+  }
+
+  /** render() as UTF-8 bytes. */
+  renderBytes(): Buffer {
+    const parts: Buffer[] = [];
+    for (const c of this.chunks()) parts.push(typeof c === 'string' ? Buffer.from(c, 'utf8') : c);
+    return Buffer.concat(parts);
+  }
+
+  /** Writes the report to `out` chunk by chunk, waiting while it is congested; stops when it closes. */
+  async write(out: ReportSink): Promise<void> {
+    for (const c of this.chunks()) {
+      if (!out.open) return;
+      out.write(c);
+      const congested = out.waitForDrain();
+      if (congested !== undefined) await congested;
     }
-    // One flow object at a time, turned into its line at once: only the lines outlive the loop.
-    const handles = this.table.selectFlows(select);
-    const lines: string[] = [];
-    for (let i = 0; i < handles.length; i++) lines.push(JSON.stringify({ flow: this.table.flowRecord(handles[i]) }));
-    for (const p of this.table.problems()) lines.push(JSON.stringify({ problem: p }));
+  }
+
+  /** The report in bounded pieces, each made when the previous one has been taken. */
+  *chunks(): Generator<string | Buffer> {
+    // A finished capture has no "current" interval: rank by each flow's average rate.
+    const handles = this.table.selectFlows({ sort: this.opts.sort, top: this.opts.top, rateBy: 'average' });
+    if (this.opts.json) {
+      yield* this.jsonChunks(handles);
+      return;
+    }
+    const r = this.renderText(handles);
+    yield r.head;
+    if (r.table === null) yield NO_FLOWS;
+    else for (let row = 0; row < r.table.rows; row += ROWS_PER_CHUNK) yield r.table.renderRows(row, Math.min(r.table.rows, row + ROWS_PER_CHUNK));
+    yield r.tail;
+  }
+
+  /** JSON lines, one object at a time, handed over every JSON_CHUNK bytes. */
+  private *jsonChunks(handles: Int32Array): Generator<string> {
+    let buf = '';
+    for (let i = 0; i < handles.length; i++) {
+      buf += JSON.stringify({ flow: this.table.flowRecord(handles[i]) }) + '\n';
+      if (buf.length >= JSON_CHUNK) {
+        yield buf;
+        buf = '';
+      }
+    }
+    // Problems come one object at a time too (a 300k-flow capture can hold 80k).
+    const byKind: Record<string, number> = {};
+    let total = 0;
+    for (const p of this.table.eachProblem()) {
+      byKind[p.kind] = (byKind[p.kind] ?? 0) + 1;
+      total++;
+      buf += JSON.stringify({ problem: p }) + '\n';
+      if (buf.length >= JSON_CHUNK) {
+        yield buf;
+        buf = '';
+      }
+    }
     const c = this.table.counters();
-    lines.push(
+    buf +=
       JSON.stringify({
         summary: {
           flows: c.flows,
@@ -64,22 +133,10 @@ export class FlowReport {
           icmpErrorsUnmatched: c.icmpErrorsUnmatched,
           macs: c.macs,
           arp: c.arp,
+          problems: { total, byKind },
         },
-      }),
-    );
-    return lines.join('\n') + '\n';
-  }
-
-  /**
-   * render() as UTF-8 bytes, for writers that take a Buffer: the flow table is already bytes, so a 100k-flow
-   * report skips building one 13 MB string (two-byte, because of the arrows) and encoding it back (~40 ms).
-   */
-  renderBytes(): Buffer {
-    if (this.opts.json) return Buffer.from(this.render(), 'utf8');
-    const r = this.renderText(this.table.selectFlows({ sort: this.opts.sort, top: this.opts.top, rateBy: 'average' }), this.table.problems());
-    if (r.table === null) return Buffer.from(r.head + NO_FLOWS + r.tail, 'utf8');
-    // The summary line and the problems are laid out around the rows in the table's one output buffer.
-    return r.table.render(Buffer.from(r.head, 'utf8'), Buffer.from(r.tail, 'utf8'));
+      }) + '\n';
+    yield buf;
   }
 
   private rel(ts: string): string {
@@ -91,7 +148,7 @@ export class FlowReport {
   }
 
   /** The text report in three parts: the summary line, the flow table (not laid out yet; null when empty), the problems. */
-  private renderText(handles: Int32Array, problems: Problem[]): { head: string; table: TextTable | null; tail: string } {
+  private renderText(handles: Int32Array): { head: string; table: TextTable | null; tail: string } {
     const c = this.table.counters();
     const ifaces = this.table.interfaces();
     // One unnamed interface (a classic pcap) says nothing: only show the column when it can differ.
@@ -154,23 +211,37 @@ export class FlowReport {
       (c.innerPackets > 0 ? `, ${c.innerPackets} VXLAN inner frames` : '') +
       (c.evicted > 0 ? `, ${c.evicted} flows EVICTED (cap ${this.table.maxFlows})` : '') +
       '\n';
-    const out: string[] = [''];
-    if (problems.length === 0) {
-      out.push('Problems: none');
-    } else {
-      out.push(`Problems (${problems.length}):`);
-      const prow = problems.map((p) => [`  ${p.kind}`, p.time ? this.rel(p.time) : '', p.text]);
-      out.push(...table(prow, [], false));
-    }
-    return { head: summary, table: shown === 0 ? null : t, tail: out.join('\n') + '\n' };
+    return { head: summary, table: shown === 0 ? null : t, tail: '\n' + this.problemLines().join('\n') + '\n' };
   }
 
-  /** Text of the rendered flow table bytes. */
-  private tableText(bytes: Buffer, ascii: boolean): string {
-    // Decoding 10+ MB as UTF-8 costs more than the rest of the render: below the header, rows are usually
-    // ASCII and become a one-byte string by a plain copy.
-    const nl = bytes.indexOf(10);
-    return ascii ? bytes.toString('utf8', 0, nl) + bytes.toString('latin1', nl) : bytes.toString('utf8');
+  /**
+   * The problems section: every problem with --problems all; otherwise the digest, per kind the problems
+   * that affected the most packets (then the earliest), with the count of the rest, in at most a screen.
+   */
+  private problemLines(): string[] {
+    const per = this.opts.problems ?? DEFAULT_PROBLEMS_PER_KIND;
+    if (per === Infinity) {
+      const all: Problem[] = [];
+      this.table.forEachProblem((p) => all.push(p));
+      if (all.length === 0) return ['Problems: none'];
+      return [`Problems (${all.length}):`, ...table(all.map((p) => this.problemRow(p)), [], false)];
+    }
+    const d = this.table.problemDigest(per);
+    if (d.total === 0) return ['Problems: none'];
+    const shown = fitDigest(d, MAX_PROBLEM_LINES - 1);
+    const hidden = d.total - shown.reduce((a, b) => a + b, 0);
+    let head = `Problems: ${d.total} (${d.kinds.map((k) => `${k.kind} ${k.count}`).join(', ')})`;
+    if (hidden > 0) head += `; listed per kind: the most packets affected first; --problems all lists all ${d.total}`;
+    const rows: string[][] = [];
+    d.kinds.forEach((k, i) => {
+      for (let j = 0; j < shown[i]; j++) rows.push(this.problemRow(k.top[j]));
+      if (k.count > shown[i]) rows.push([`  ${k.kind}`, '', `… ${k.count - shown[i]} more`]);
+    });
+    return [head, ...table(rows, [], false)];
+  }
+
+  private problemRow(p: Problem): string[] {
+    return [`  ${p.kind}`, p.time ? this.rel(p.time) : '', p.text];
   }
 
   private endpointCell(t: TextTable, h: number, side: 'a' | 'b', v4: number, port: number, family: FlowFamily): void {
@@ -225,6 +296,22 @@ export class FlowReport {
   }
 
 
+}
+
+/**
+ * Problems listed per kind so that the section fits in `lines` lines: a kind takes its listed problems plus
+ * one "… N more" line when some are left out; the kinds with the most listed give one up first.
+ */
+function fitDigest(d: ProblemDigest, lines: number): number[] {
+  const shown = d.kinds.map((k) => k.top.length);
+  const used = (): number => shown.reduce((a, n, i) => a + n + (d.kinds[i].count > n ? 1 : 0), 0);
+  while (used() > lines) {
+    let max = 0;
+    for (let i = 1; i < shown.length; i++) if (shown[i] > shown[max]) max = i;
+    if (shown[max] <= 1) break;
+    shown[max]--;
+  }
+  return shown;
 }
 
 /** humanRate() written into a table cell. */
