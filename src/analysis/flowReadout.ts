@@ -270,6 +270,10 @@ export class FlowReadout {
     out.syns = isTcp ? this.u16[s * H + H_SYNS] : 0;
     const rst = this.u8[s * B + B_RST_BY];
     out.rstBy = isTcp && rst === 1 ? 'a' : isTcp && rst === 2 ? 'b' : null;
+    const tfl = isTcp ? this.u8[s * B + B_TFL] : 0;
+    out.synAck = (tfl & TF_SYNACK) !== 0;
+    out.finA = (tfl & TF_FIN_A) !== 0;
+    out.finB = (tfl & TF_FIN_B) !== 0;
     out.isEcho = isEcho;
     out.isArp = fam === FAM_ARP;
     out.requests = isEcho || fam === FAM_ARP ? this.u32[s * W + W_C1] : 0;

@@ -129,6 +129,10 @@ export class FlowFacts {
   tcpState: TcpState | null = null;
   syns = 0;
   rstBy: 'a' | 'b' | null = null;
+  /** TCP: a SYN-ACK was seen; FIN from side a / side b. */
+  synAck = false;
+  finA = false;
+  finB = false;
   /** Echo flows: requests, replies and RTT (ms, null-free: valid when rttSamples > 0); ARP flows: requests, replies. */
   requests = 0;
   replies = 0;

@@ -219,6 +219,11 @@ export class FlowTable {
     return this.ro.addrText(h, side === 'b');
   }
 
+  /** FlowRecord.key of flow `h` (a handle from selectFlows). */
+  flowKeyText(h: number): string {
+    return this.ro.flowKey(h);
+  }
+
   /** Flow `h` (a handle from selectFlows) as a FlowRecord. */
   flowRecord(h: number): FlowRecord {
     return this.ro.record(h);

@@ -8,11 +8,15 @@ import { FlowFacts, FlowFamily, FlowRecord, FlowSort, FlowTable } from '../../an
 import type { ProblemDigest } from '../../analysis/problemDigest';
 import type { Problem } from '../../analysis/problems';
 import { PacketView } from '../../decode/view';
+import { LineBuffer } from '../../decode/format';
 import { PacketRecord } from '../../pcap/record';
 import { TextTable } from './textTable';
 
 /** Where the report goes: BufferedWriter (src/cli/packetOutput.ts) is one. */
 export interface ReportSink {
+  /** Pending output bytes: append, then commit(). */
+  readonly lines: LineBuffer;
+  commit(): void;
   write(chunk: string | Buffer): void;
   /** A promise while the output is congested, else undefined. */
   waitForDrain(): Promise<void> | undefined;
@@ -39,6 +43,8 @@ const MAX_PROBLEM_LINES = 40;
 /** Rows laid out per chunk of the text table, JSON bytes per chunk. */
 const ROWS_PER_CHUNK = 2048;
 const JSON_CHUNK = 64 * 1024;
+/** The event loop gets a turn every this many chunks (writes complete, the output area is reused). */
+const YIELD_CHUNKS = 8;
 
 export class FlowReport {
   readonly table: FlowTable;
@@ -60,52 +66,57 @@ export class FlowReport {
 
   /** The whole report as one string (tests, small captures); write() streams it. */
   render(): string {
-    let out = '';
-    for (const c of this.chunks()) out += typeof c === 'string' ? c : c.toString('utf8');
-    return out;
+    return this.renderBytes().toString('utf8');
   }
 
   /** render() as UTF-8 bytes. */
   renderBytes(): Buffer {
-    const parts: Buffer[] = [];
-    for (const c of this.chunks()) parts.push(typeof c === 'string' ? Buffer.from(c, 'utf8') : c);
-    return Buffer.concat(parts);
+    const sink = new CollectingSink();
+    for (const _ of this.produce(sink)) sink.commit();
+    sink.commit();
+    return Buffer.concat(sink.parts);
   }
 
   /** Writes the report to `out` chunk by chunk, waiting while it is congested; stops when it closes. */
   async write(out: ReportSink): Promise<void> {
-    for (const c of this.chunks()) {
+    let chunks = 0;
+    for (const _ of this.produce(out)) {
+      out.commit();
       if (!out.open) return;
-      out.write(c);
       const congested = out.waitForDrain();
       if (congested !== undefined) await congested;
+      // Let completed writes report back now and then, so the writer reuses its output area.
+      else if (++chunks % YIELD_CHUNKS === 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
+    out.commit();
   }
 
-  /** The report in bounded pieces, each made when the previous one has been taken. */
-  *chunks(): Generator<string | Buffer> {
+  /** Writes the report into `out` in bounded pieces, pausing (yield) after each. */
+  private *produce(out: ReportSink): Generator<void> {
     // A finished capture has no "current" interval: rank by each flow's average rate.
     const handles = this.table.selectFlows({ sort: this.opts.sort, top: this.opts.top, rateBy: 'average' });
     if (this.opts.json) {
-      yield* this.jsonChunks(handles);
+      yield* this.jsonLines(handles, out);
       return;
     }
     const r = this.renderText(handles);
-    yield r.head;
-    if (r.table === null) yield NO_FLOWS;
-    else for (let row = 0; row < r.table.rows; row += ROWS_PER_CHUNK) yield r.table.renderRows(row, Math.min(r.table.rows, row + ROWS_PER_CHUNK));
-    yield r.tail;
+    out.write(r.head);
+    if (r.table === null) out.write(NO_FLOWS);
+    else
+      for (let row = 0; row < r.table.rows; row += ROWS_PER_CHUNK) {
+        out.write(r.table.renderRows(row, Math.min(r.table.rows, row + ROWS_PER_CHUNK)));
+        yield;
+      }
+    out.write(r.tail);
   }
 
-  /** JSON lines, one object at a time, handed over every JSON_CHUNK bytes. */
-  private *jsonChunks(handles: Int32Array): Generator<string> {
-    let buf = '';
+  /** JSON lines written as bytes into the sink, one flow or problem at a time, pausing every JSON_CHUNK bytes. */
+  private *jsonLines(handles: Int32Array, out: ReportSink): Generator<void> {
+    const f = new FlowFacts();
+    const lines = out.lines;
     for (let i = 0; i < handles.length; i++) {
-      buf += JSON.stringify({ flow: this.table.flowRecord(handles[i]) }) + '\n';
-      if (buf.length >= JSON_CHUNK) {
-        yield buf;
-        buf = '';
-      }
+      this.flowJson(handles[i], f, lines);
+      if (lines.pending >= JSON_CHUNK) yield;
     }
     // Problems come one object at a time too (a 300k-flow capture can hold 80k).
     const byKind: Record<string, number> = {};
@@ -113,14 +124,12 @@ export class FlowReport {
     for (const p of this.table.eachProblem()) {
       byKind[p.kind] = (byKind[p.kind] ?? 0) + 1;
       total++;
-      buf += JSON.stringify({ problem: p }) + '\n';
-      if (buf.length >= JSON_CHUNK) {
-        yield buf;
-        buf = '';
-      }
+      lines.utf8(JSON.stringify({ problem: p }));
+      lines.byte(10);
+      if (lines.pending >= JSON_CHUNK) yield;
     }
     const c = this.table.counters();
-    buf +=
+    lines.utf8(
       JSON.stringify({
         summary: {
           flows: c.flows,
@@ -135,8 +144,148 @@ export class FlowReport {
           arp: c.arp,
           problems: { total, byKind },
         },
-      }) + '\n';
-    yield buf;
+      }),
+    );
+    lines.byte(10);
+  }
+
+  /**
+   * Writes the line JSON.stringify({ flow: table.flowRecord(h) }) writes, as bytes from the flow's numbers: no
+   * FlowRecord, no nested objects and no strings per flow for IPv4 (a 300k-flow report spent most of its time
+   * building, stringifying and encoding those).
+   */
+  private flowJson(h: number, f: FlowFacts, o: LineBuffer): void {
+    const t = this.table;
+    t.readFlow(h, f);
+    if (f.hasIcmpErrors) {
+      o.utf8(JSON.stringify({ flow: t.flowRecord(h) }));
+      o.byte(10);
+      return;
+    }
+    const v4 = f.family === 'ipv4' || f.family === 'arp';
+    const a = v4 ? '' : t.flowAddress(h, 'a');
+    const b = v4 ? '' : t.flowAddress(h, 'b');
+    o.ascii('{"flow":{"key":"');
+    o.ascii(f.proto);
+    o.byte(32);
+    this.endpointText(o, f, a, f.a4, f.aPort);
+    o.ascii(' <-> ');
+    this.endpointText(o, f, b, f.b4, f.bPort);
+    if (f.isEcho) {
+      o.ascii(' id ');
+      o.num(f.echoId);
+    }
+    if (f.vni >= 0) {
+      o.ascii(' vni ');
+      o.num(f.vni);
+    }
+    o.ascii('","proto":"');
+    o.ascii(f.proto);
+    o.ascii('","family":"');
+    o.ascii(f.family);
+    o.ascii('","a":"');
+    if (v4) o.ip4(f.a4);
+    else o.ascii(a);
+    o.ascii('","aPort":');
+    numOrNull(o, f.aPort);
+    o.ascii(',"b":"');
+    if (v4) o.ip4(f.b4);
+    else o.ascii(b);
+    o.ascii('","bPort":');
+    numOrNull(o, f.bPort);
+    o.ascii(',"echoId":');
+    numOrNull(o, f.echoId);
+    o.ascii(',"vni":');
+    numOrNull(o, f.vni);
+    o.ascii(',"packetsAB":');
+    o.num(f.packetsAB);
+    o.ascii(',"packetsBA":');
+    o.num(f.packetsBA);
+    o.ascii(',"bytesAB":');
+    o.num(f.bytesAB);
+    o.ascii(',"bytesBA":');
+    o.num(f.bytesBA);
+    o.ascii(',"packets":');
+    o.num(f.packetsAB + f.packetsBA);
+    o.ascii(',"bytes":');
+    o.num(f.bytesAB + f.bytesBA);
+    o.ascii(',"first":"');
+    timestamp(o, f.firstSec, f.firstNs);
+    o.ascii('","last":"');
+    timestamp(o, f.lastSec, f.lastNs);
+    o.ascii('","durationSec":');
+    jsonNumber(o, f.durationSec);
+    o.ascii(',"rateBytesPerSec":');
+    jsonNumber(o, f.rateBytesPerSec);
+    o.ascii(',"avgBytesPerSec":');
+    jsonNumber(o, f.avgBytesPerSec);
+    o.ascii(',"ifaces":[');
+    let first = true;
+    for (let i = 0; i < 32; i++) {
+      if ((f.ifaceMask & (1 << i)) === 0) continue;
+      if (!first) o.byte(44);
+      first = false;
+      o.utf8(JSON.stringify(i === 31 ? '(others)' : t.ifaceName(i)));
+    }
+    o.ascii('],"tcp":');
+    if (f.tcpState === null) o.ascii('null');
+    else {
+      o.ascii('{"state":"');
+      o.ascii(f.tcpState);
+      o.ascii('","syns":');
+      o.num(f.syns);
+      o.ascii(',"synRetransmits":');
+      o.num(Math.max(0, f.syns - 1));
+      o.ascii(f.synAck ? ',"synAck":true' : ',"synAck":false');
+      o.ascii(f.finA ? ',"finA":true' : ',"finA":false');
+      o.ascii(f.finB ? ',"finB":true' : ',"finB":false');
+      o.ascii(f.rstBy === null ? ',"rstBy":null}' : f.rstBy === 'a' ? ',"rstBy":"a"}' : ',"rstBy":"b"}');
+    }
+    o.ascii(',"echo":');
+    if (!f.isEcho) o.ascii('null');
+    else {
+      o.ascii('{"requests":');
+      o.num(f.requests);
+      o.ascii(',"replies":');
+      o.num(f.replies);
+      o.ascii(',"unanswered":');
+      o.num(Math.max(0, f.requests - f.replies));
+      o.ascii(',"rttMinMs":');
+      if (f.rttSamples > 0) jsonNumber(o, f.rttMinMs);
+      else o.ascii('null');
+      o.ascii(',"rttAvgMs":');
+      if (f.rttSamples > 0) jsonNumber(o, f.rttAvgMs);
+      else o.ascii('null');
+      o.ascii(',"rttMaxMs":');
+      if (f.rttSamples > 0) jsonNumber(o, f.rttMaxMs);
+      else o.ascii('null');
+      o.ascii(',"rttSamples":');
+      o.num(f.rttSamples);
+      o.byte(125);
+    }
+    o.ascii(',"arp":');
+    if (!f.isArp) o.ascii('null');
+    else {
+      o.ascii('{"requests":');
+      o.num(f.requests);
+      o.ascii(',"replies":');
+      o.num(f.replies);
+      o.byte(125);
+    }
+    o.ascii(',"icmpErrors":null}}\n');
+  }
+
+  /** One side of FlowRecord.key: ADDR, ADDR:PORT or [IPV6]:PORT. */
+  private endpointText(o: LineBuffer, f: FlowFacts, text: string, v4: number, port: number): void {
+    const bracket = port >= 0 && f.family === 'ipv6';
+    if (bracket) o.byte(91);
+    if (f.family === 'ipv4' || f.family === 'arp') o.ip4(v4);
+    else o.ascii(text);
+    if (bracket) o.byte(93);
+    if (port >= 0) {
+      o.byte(58);
+      o.num(port);
+    }
   }
 
   private rel(ts: string): string {
@@ -296,6 +445,50 @@ export class FlowReport {
   }
 
 
+}
+
+/** Collects the report's bytes (render, renderBytes). */
+class CollectingSink implements ReportSink {
+  readonly lines = new LineBuffer(1 << 16);
+  readonly parts: Buffer[] = [];
+  readonly open = true;
+
+  commit(): void {
+    if (this.lines.pending > 0) this.parts.push(Buffer.from(this.lines.take()));
+  }
+
+  write(chunk: string | Buffer): void {
+    if (typeof chunk === 'string') this.lines.utf8(chunk);
+    else this.lines.bytes(chunk);
+  }
+
+  waitForDrain(): undefined {
+    return undefined;
+  }
+}
+
+/** A number as JSON writes it (non-finite values become null). */
+function jsonNumber(o: LineBuffer, x: number): void {
+  if (Number.isFinite(x)) o.num(x);
+  else o.ascii('null');
+}
+
+/** A count, or null when absent (-1). */
+function numOrNull(o: LineBuffer, x: number): void {
+  if (x < 0) o.ascii('null');
+  else o.num(x);
+}
+
+/** "SEC.NNNNNNNNN", as formatTs writes it. */
+function timestamp(o: LineBuffer, sec: number, ns: number): void {
+  o.num(sec);
+  o.byte(46);
+  const hi = Math.floor(ns / 1000);
+  o.sixDigits(hi);
+  const lo = ns - hi * 1000;
+  o.byte(48 + Math.floor(lo / 100));
+  o.byte(48 + (Math.floor(lo / 10) % 10));
+  o.byte(48 + (lo % 10));
 }
 
 /**
