@@ -162,6 +162,8 @@ export interface FlowCounters {
   icmpErrorsUnmatched: number;
   /** Problems of removed flows beyond the retained log. */
   problemsDropped: number;
+  /** Records of a packet already seen on another interface (multi-point capture): counted once, on its first sighting. */
+  repeats: number;
   macs: number;
   macsUntracked: number;
   arp: ArpCounters;

@@ -17,6 +17,7 @@ import { ip4Text, ip6Text } from './addr';
 import { ArpTracker } from './arp';
 import { FlowKey, fmix, rd32 } from './flowKey';
 import { FlowReadout } from './flowReadout';
+import { HopLatency, Sightings } from './sightings';
 import {
   B, B_FAM, B_RST_BY, B_TFL, B_TST, F, F_BYTE_AB, F_BYTE_BA, FAM_ARP, FAM_ETH, FAM_V4, FAM_V6, FlowStore,
   FREE_SLOT, H, H_A_PORT, H_B_PORT, H_PKT_AB_HI, H_PKT_BA_HI, H_PROTO, H_SYNS, IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP,
@@ -64,6 +65,10 @@ export class FlowTable {
   // entries are adjacent in memory, so one probe run costs a cache line or two.
   private readonly epKey = new Int32Array(2 * ECHO_PENDING);
   private readonly epTime = new Float64Array(ECHO_PENDING);
+  /** Interface the request was (first) seen on: RTT pairs a request and a reply seen on the same interface. */
+  private readonly epIf = new Int32Array(ECHO_PENDING);
+  /** Packets already seen on another interface (multi-point captures). */
+  private readonly sight = new Sightings();
 
   // First fragments by datagram (fragmentFlow): key [hash, id, src word 0, dst word 0], flow [slot + 1, its
   // generation, direction].
@@ -102,6 +107,7 @@ export class FlowTable {
     unkeyed: 0,
     innerPackets: 0,
     icmpErrorsUnmatched: 0,
+    repeats: 0,
     problemsDropped: 0,
   };
 
@@ -139,6 +145,13 @@ export class FlowTable {
       this.st.clockNs = tsNs;
     }
     const ifId = this.ifaceId(rec);
+    // A packet already seen on another interface of this capture (a multi-point capture) is one packet: it
+    // only marks where else its flow was seen (and pairs echo replies per interface), and no MAC "moves".
+    if (this.sight.see(view, ifId, tsSec, tsNs)) {
+      this.c.repeats++;
+      this.addRepeat(view, ifId, tsSec, tsNs);
+      return;
+    }
     this.mac.observe(view, ifId, -1, tsSec, tsNs);
     if ((view.layers & L.ARP) !== 0) this.arp.observe(view, tsSec, tsNs);
     this.addView(view, rec.len, ifId, -1, tsSec, tsNs);
@@ -316,6 +329,11 @@ export class FlowTable {
     return others[ref - REF_OTHER];
   }
 
+  /** Multi-point captures: delay from a packet's first sighting to each later one, per interface pair. */
+  hopLatency(): HopLatency[] {
+    return this.sight.hops((id) => this.ifaceName(id));
+  }
+
   ifaceName(id: number): string {
     return this.ifNames[id] ?? `#${id}`;
   }
@@ -337,6 +355,7 @@ export class FlowTable {
         id = this.ifNames.length;
         this.ifNames.push(name);
         this.ifByName.set(name, id);
+        if (id === 1) this.sight.startMulti();
       }
       this.lastIfStr = name;
       this.lastIfId = id;
@@ -347,6 +366,7 @@ export class FlowTable {
     if (id === undefined) {
       id = this.ifNames.length;
       this.ifNames.push(`if${ix}`);
+      if (id === 1) this.sight.startMulti();
       if (ix >= 0 && ix < 65536) {
         while (this.ifByIndex.length < ix) this.ifByIndex.push(undefined as unknown as number);
         this.ifByIndex[ix] = id;
@@ -423,16 +443,16 @@ export class FlowTable {
         if ((v.layers & L.TCP) !== 0) this.tcpUpdate(s, v.tcpFlags, d);
       } else if (proto === IPPROTO_ICMP && (v.layers & L.ICMP) !== 0) {
         const t = v.icmpType;
-        if (t === 8) this.echoRequest(s, v.icmpSeq & 0xffff, tsSec, tsNs);
-        else if (t === 0) this.echoReply(s, v.icmpSeq & 0xffff, tsSec, tsNs);
+        if (t === 8) this.echoRequest(s, v.icmpSeq & 0xffff, tsSec, tsNs, ifId);
+        else if (t === 0) this.echoReply(s, v.icmpSeq & 0xffff, tsSec, tsNs, ifId, true);
         else if ((v.layers & L.ICMP_INNER) !== 0) this.attributeIcmpError(v, vni);
       } else if (proto === IPPROTO_ICMPV6 && (v.layers & L.ICMPV6) !== 0) {
         const t = v.icmp6Type;
         if (t === 128 || t === 129) {
           const o = v.l4Off;
           const seq = o >= 0 && o + 8 <= v.base + v.caplen ? (v.buf[o + 6] << 8) | v.buf[o + 7] : 0;
-          if (t === 128) this.echoRequest(s, seq, tsSec, tsNs);
-          else this.echoReply(s, seq, tsSec, tsNs);
+          if (t === 128) this.echoRequest(s, seq, tsSec, tsNs, ifId);
+          else this.echoReply(s, seq, tsSec, tsNs, ifId, true);
         } else if ((v.layers & L.ICMP6_INNER) !== 0) {
           this.attributeIcmp6Error(v, vni);
         }
@@ -596,7 +616,25 @@ export class FlowTable {
     }
   }
 
-  private echoRequest(s: number, seq: number, tsSec: number, tsNs: number): void {
+  /** A packet seen before on another interface: its flow was seen here too; an echo reply may close an RTT here. */
+  private addRepeat(v: PacketView, ifId: number, tsSec: number, tsNs: number): void {
+    if (!this.k.extract(v, -1)) return;
+    this.k.pack();
+    const last = this.lastSlot;
+    const s = last >= 0 && this.k.matches(this.st, last) ? last : this.k.find(this.st, this.k.hash());
+    if (s < 0) return;
+    this.u32[s * W + W_IF_MASK] |= ifId < 31 ? 1 << ifId : 0x80000000;
+    const fam = this.k.kFam;
+    if (fam !== FAM_V4 && fam !== FAM_V6) return;
+    if (this.k.kProto === IPPROTO_ICMP && (v.layers & L.ICMP) !== 0 && v.icmpType === 0) {
+      this.echoReply(s, v.icmpSeq & 0xffff, tsSec, tsNs, ifId, false);
+    } else if (this.k.kProto === IPPROTO_ICMPV6 && (v.layers & L.ICMPV6) !== 0 && v.icmp6Type === 129) {
+      const o = v.l4Off;
+      if (o >= 0 && o + 8 <= v.base + v.caplen) this.echoReply(s, (v.buf[o + 6] << 8) | v.buf[o + 7], tsSec, tsNs, ifId, false);
+    }
+  }
+
+  private echoRequest(s: number, seq: number, tsSec: number, tsNs: number, ifId: number): void {
     this.u32[s * W + W_C1]++;
     const gs = ((this.u32[s * W + W_GEN] & 0xffff) << 16) | seq;
     const ek = this.epKey;
@@ -622,16 +660,18 @@ export class FlowTable {
     ek[2 * victim] = s + 1;
     ek[2 * victim + 1] = gs;
     this.epTime[victim] = tsSec + tsNs / 1e9;
+    this.epIf[victim] = ifId;
   }
 
-  private echoReply(s: number, seq: number, tsSec: number, tsNs: number): void {
-    this.u32[s * W + W_C2]++;
+  /** `counted`: the reply's first sighting (counted on the flow); RTT only pairs it with a request seen on the same interface. */
+  private echoReply(s: number, seq: number, tsSec: number, tsNs: number, ifId: number, counted: boolean): void {
+    if (counted) this.u32[s * W + W_C2]++;
     const gs = ((this.u32[s * W + W_GEN] & 0xffff) << 16) | seq;
     const ek = this.epKey;
     const base = fmix(Math.imul(s, 0x9e3779b1) ^ seq) & (ECHO_PENDING - 1);
     for (let i = 0; i < ECHO_PROBE; i++) {
       const p = (base + i) & (ECHO_PENDING - 1);
-      if (ek[2 * p] === s + 1 && ek[2 * p + 1] === gs) {
+      if (ek[2 * p] === s + 1 && ek[2 * p + 1] === gs && this.epIf[p] === ifId) {
         ek[2 * p] = 0;
         // Subtract seconds first: absolute epoch times as doubles only keep ~0.2 µs.
         const ms = ((tsSec - Math.floor(this.epTime[p])) + tsNs / 1e9 - (this.epTime[p] - Math.floor(this.epTime[p]))) * 1000;

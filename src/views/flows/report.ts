@@ -142,6 +142,8 @@ export class FlowReport {
           icmpErrorsUnmatched: c.icmpErrorsUnmatched,
           macs: c.macs,
           arp: c.arp,
+          repeats: c.repeats,
+          hops: this.table.hopLatency(),
           problems: { total, byKind },
         },
       }),
@@ -358,9 +360,19 @@ export class FlowReport {
       `Flows: ${c.flows}${shown < c.flows ? ` (top ${shown} by ${this.opts.sort}; --top 0 shows all)` : ` (sorted by ${this.opts.sort})`}, ` +
       `${c.packets} packets, ${c.bytes} bytes` +
       (c.innerPackets > 0 ? `, ${c.innerPackets} VXLAN inner frames` : '') +
+      (c.repeats > 0 ? `, ${c.repeats} seen again on another interface (counted once)` : '') +
       (c.evicted > 0 ? `, ${c.evicted} flows EVICTED (cap ${this.table.maxFlows})` : '') +
       '\n';
-    return { head: summary, table: shown === 0 ? null : t, tail: '\n' + this.problemLines().join('\n') + '\n' };
+    return { head: summary, table: shown === 0 ? null : t, tail: '\n' + [...this.hopLines(), ...this.problemLines()].join('\n') + '\n' };
+  }
+
+  /** Multi-point captures: delay from a packet's first sighting to a later one, per interface pair. */
+  private hopLines(): string[] {
+    const hops = this.table.hopLatency();
+    if (hops.length === 0) return [];
+    const rows = [['  FIRST SEEN ON', 'THEN ON', 'PACKETS', 'MEDIAN', 'MAX']];
+    for (const h of hops) rows.push([`  ${h.from}`, h.to, String(h.packets), `${h.medianUs}µs`, `${h.maxUs}µs`]);
+    return ['Hops (delay from the first sighting of a packet to a later one):', ...table(rows, [2, 3, 4]), ''];
   }
 
   /**
