@@ -11,7 +11,8 @@
 import { L, PacketView } from '../decode/view';
 import { formatTs } from '../pcap/record';
 import { ip4Text, macText } from './addr';
-import { Problem } from './problems';
+import { KIND_INDEX, ProblemSink } from './problemDigest';
+import { Problem, ProblemKind } from './problems';
 
 export interface ArpTargetStats {
   ip: string;
@@ -168,30 +169,53 @@ export class ArpTracker {
 
   problems(): Problem[] {
     const out: Problem[] = [];
+    for (let t = 0; t < this.ips.length; t++) this.problemsOf(t, out);
+    return out;
+  }
+
+  /** Offers every target's problems to a digest as numbers; the reference is base + target index. */
+  offerProblems(b: ProblemSink, base: number): void {
     for (let t = 0; t < this.ips.length; t++) {
-      const ip = ip4Text(this.ips[t]);
-      if (this.requests[t] > 0 && this.replies[t] === 0) {
-        const who = this.requester[t] >= 0 ? ip4Text(this.requester[t]) : null;
-        out.push({
-          kind: 'arp-unanswered',
-          text: `ARP: ${this.requests[t]} request(s) for ${ip}${who ? ` from ${who}` : ''}, no reply (host absent or down)`,
-          time: formatTs(this.lastSec[t], this.lastNs[t]),
-          flow: null,
-          details: { target: ip, requests: this.requests[t], requester: who },
-        });
-      }
-      const conflict = this.conflictMacs.get(this.ips[t] | 0);
-      if (conflict) {
-        const macs = this.macsOf(t);
-        out.push({
-          kind: 'arp-conflict',
-          text: `ARP conflict: ${ip} claimed by ${macs.length} MACs: ${macs.join(', ')}`,
-          time: this.conflictTime.get(this.ips[t] | 0) ?? null,
-          flow: null,
-          details: { ip, macs },
-        });
+      const when = this.lastSec[t] + this.lastNs[t] / 1e9;
+      if (this.requests[t] > 0 && this.replies[t] === 0) b.offer(KIND_INDEX['arp-unanswered'], this.requests[t], when, base + t);
+      if (this.conflictMacs.size > 0) {
+        const list = this.conflictMacs.get(this.ips[t] | 0);
+        if (list !== undefined) b.offer(KIND_INDEX['arp-conflict'], list.length, when, base + t);
       }
     }
-    return out;
+  }
+
+  /** The problem of `kind` of target index `t` (from offerProblems' reference), if it has one. */
+  problemAt(t: number, kind: ProblemKind): Problem | undefined {
+    const out: Problem[] = [];
+    this.problemsOf(t, out);
+    return out.find((p) => p.kind === kind);
+  }
+
+  private problemsOf(t: number, out: Problem[]): void {
+    const ip = ip4Text(this.ips[t]);
+    if (this.requests[t] > 0 && this.replies[t] === 0) {
+      const who = this.requester[t] >= 0 ? ip4Text(this.requester[t]) : null;
+      out.push({
+        kind: 'arp-unanswered',
+        text: `ARP: ${this.requests[t]} request(s) for ${ip}${who ? ` from ${who}` : ''}, no reply (host absent or down)`,
+        time: formatTs(this.lastSec[t], this.lastNs[t]),
+        flow: null,
+        packets: this.requests[t],
+        details: { target: ip, requests: this.requests[t], requester: who },
+      });
+    }
+    const conflict = this.conflictMacs.get(this.ips[t] | 0);
+    if (conflict) {
+      const macs = this.macsOf(t);
+      out.push({
+        kind: 'arp-conflict',
+        text: `ARP conflict: ${ip} claimed by ${macs.length} MACs: ${macs.join(', ')}`,
+        time: this.conflictTime.get(this.ips[t] | 0) ?? null,
+        flow: null,
+        packets: macs.length,
+        details: { ip, macs },
+      });
+    }
   }
 }

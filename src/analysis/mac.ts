@@ -266,6 +266,7 @@ export class MacLearner {
         text: `MAC ${mac} moved ${list.length}×: ${path.join(' → ')}`,
         time: last.time,
         flow: null,
+        packets: list.length,
         details: { mac, moves: list.length, path, from: list[0].from, to: last.to },
       });
     }
@@ -275,6 +276,7 @@ export class MacLearner {
         text: `${this.movesDropped} further MAC moves not itemised (log full)`,
         time: null,
         flow: null,
+        packets: this.movesDropped,
         details: { dropped: this.movesDropped },
       });
     }

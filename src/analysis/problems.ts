@@ -24,6 +24,11 @@ export interface Problem {
   time: string | null;
   /** The flow key it belongs to (FlowRecord.key), or null for ARP/MAC problems. */
   flow: string | null;
+  /**
+   * Packets affected, what the digest ranks by: a failed connect or reset, the flow's packets; unanswered echo
+   * or ARP, the requests without a reply; ICMP errors, the errors; a MAC move, the moves; evictions, the flows.
+   */
+  packets: number;
   /** Machine-readable facts behind `text` (addresses, counts, sides). */
   details: Record<string, ProblemValue>;
 }

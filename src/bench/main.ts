@@ -28,13 +28,16 @@ process.on('SIGINT', () => abandon(130));
 process.on('SIGTERM', () => abandon(143));
 process.stdout.on('error', () => abandon(1));
 
+/** Benchmarks that run only when named (the soak test takes 30 minutes). */
+const OPT_IN = new Set(['soak']);
+
 async function mainBench(): Promise<void> {
   const only = process.argv.slice(2);
   const mods = fs
     .readdirSync(__dirname)
     .filter((f) => f.endsWith('.js') && f !== 'main.js' && !f.startsWith('_'))
     .map((f) => f.slice(0, -3))
-    .filter((n) => only.length === 0 || only.includes(n))
+    .filter((n) => (only.length === 0 && !OPT_IN.has(n)) || only.includes(n))
     .sort();
   for (const name of mods) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports

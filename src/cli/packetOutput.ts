@@ -115,7 +115,11 @@ export class BufferedWriter {
   private readonly onWritten = (e?: Error | null): void => {
     this.inFlight--;
     if (e) this.onError(e);
-    if (this.inFlight === 0) this.wakeIdle();
+    if (this.inFlight === 0) {
+      // The stream holds none of the taken bytes any more: the area can be written again.
+      this.lines.recycle();
+      this.wakeIdle();
+    }
   };
 
   private readonly onDrain = (): void => {

@@ -161,6 +161,15 @@ export class LineBuffer {
     return b;
   }
 
+  /**
+   * Starts over at the beginning of the area when nothing is pending: call only once every region taken has
+   * been consumed (no write in flight). Fresh memory costs a page fault per 4 KiB (~10 µs on a VM), so a
+   * long output reuses one area instead of filling new ones.
+   */
+  recycle(): void {
+    if (this.pos === this.start) this.start = this.pos = 0;
+  }
+
   /** Forgets the pending bytes. */
   discard(): void {
     this.pos = this.start;

@@ -7,7 +7,7 @@ import { execFileSync } from 'child_process';
 import fs from 'fs';
 import path from 'path';
 import { FlowRecord, FlowTable } from '../../src/analysis/flows';
-import { FlowReport } from '../../src/analysis/report';
+import { FlowReport } from '../../src/views/flows/report';
 import { decodeRecord } from '../../src/decode/decode';
 import { PacketView } from '../../src/decode/view';
 import { openCaptureInput, readCapture } from '../../src/pcap/reader';
@@ -304,4 +304,19 @@ describe('flows on icmp6.pcap (IPv6 through a router: pings, refused TCP, packet
 
 it('fixtures are small enough to commit', () => {
   for (const f of [BASIC, VXLAN, MOVES, ICMP6]) expect(fs.statSync(f).size).toBeLessThan(20_000);
+});
+
+it('writes each --json flow line exactly as JSON.stringify of its FlowRecord (IPv4, IPv6, ARP, Ethernet, VXLAN, ICMP errors)', async () => {
+  const files = [BASIC, VXLAN, MOVES, ICMP6, ...['arp.pcap', 'icmp-errors.pcap', 'icmpv6.pcap', 'multi.pcapng', 'vxlan.pcap', 'frag.pcap'].map((f) => path.join(DIR, '../pcap', f))];
+  let checked = 0;
+  for (const file of files) {
+    const r = new FlowReport({ sort: 'bytes', top: 0, json: true });
+    const t = await load(file, r);
+    const got = r.render().split('\n').filter((l) => l.startsWith('{"flow":'));
+    const handles = t.selectFlows({ sort: 'bytes', rateBy: 'average' });
+    expect(got).toHaveLength(handles.length);
+    handles.forEach((h, i) => expect(got[i]).toBe(JSON.stringify({ flow: t.flowRecord(h) })));
+    checked += handles.length;
+  }
+  expect(checked).toBeGreaterThan(50);
 });

@@ -8,7 +8,7 @@ import { execFile, execFileSync, spawn } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { generate as generateFlows } from '../../src/bench/flows';
+import { generate as generateFlows } from '../../src/bench/_flowInputs';
 import { writeBenchFile } from '../../src/bench/read';
 import { waitForPipeDrained, waitForSignalHandler } from '../helpers/process';
 

@@ -1,5 +1,5 @@
 import { FlowFacts, FlowTable } from '../../src/analysis/flows';
-import { FlowReport } from '../../src/analysis/report';
+import { FlowReport } from '../../src/views/flows/report';
 import { decodeRecord } from '../../src/decode/decode';
 import * as c from '../../src/decode/craft';
 import { L, PacketView, TCP } from '../../src/decode/view';
@@ -715,7 +715,53 @@ describe('FlowReport', () => {
     expect(lines[1]).toMatch(/^PROTO\s+A\s+B\s+PACKETS\s+A→B\s+B→A\s+BYTES/);
     expect(lines[2]).toMatch(/^tcp\s+10\.244\.1\.1:40000\s+10\.244\.1\.2:80\s+3\s+2\s+1\s+2148\s+2074\s+74\s+\+0\.000s\s+0\.002s\s+.*established$/);
     expect(lines[3]).toMatch(/^tcp\s+10\.244\.1\.1:40001\s+10\.244\.1\.51:80\s+2\s+2\s+0\s+148 .*\+1\.000s.*syn-sent \(2 SYNs\)$/);
-    expect(text).toContain('Problems (1):\n  tcp-failed-connect  +2.000s  TCP connect 10.244.1.1 → 10.244.1.51:80 failed: 2 SYN(s) (1 retransmitted), no answer\n');
+    expect(text).toContain('Problems: 1 (tcp-failed-connect 1)\n  tcp-failed-connect  +2.000s  TCP connect 10.244.1.1 → 10.244.1.51:80 failed: 2 SYN(s) (1 retransmitted), no answer\n');
+  });
+
+  it('digests many problems: per kind the count, the most packets affected first, the rest counted, in at most 40 lines', () => {
+    const r = new FlowReport({ sort: 'bytes', top: 1, json: false });
+    const f = new Feeder(r);
+    // 30 failed connects (connect i sends 1 + i % 4 SYNs), 12 unanswered pings (ping i sends 1 + i % 3 requests).
+    for (let i = 0; i < 30; i++) for (let k = 0; k <= i % 4; k++) f.send({ src: A, dst: '10.244.1.51', sport: 41000 + i, dport: 80, flags: TCP.SYN, t: T0 + i + k / 10, len: 74 });
+    for (let i = 0; i < 12; i++) for (let k = 0; k <= i % 3; k++) f.send({ src: A, dst: B, proto: 'icmp', icmpType: 8, id: 100 + i, seq: k, t: T0 + 40 + i + k / 10 });
+    const text = r.render();
+    const section = text.slice(text.indexOf('\nProblems:') + 1).trimEnd().split('\n');
+    expect(section[0]).toBe('Problems: 42 (tcp-failed-connect 30, icmp-unanswered 12); listed per kind: the most packets affected first; --problems all lists all 42');
+    const tcp = section.filter((l) => l.startsWith('  tcp-failed-connect'));
+    expect(tcp).toHaveLength(6);
+    // The 4-SYN connects (i = 3, 7, 11, …) first, earliest first; then "… 25 more".
+    expect(tcp[0]).toContain(':80 failed: 4 SYN(s)');
+    expect(tcp[0]).toMatch(/\+3\.300s/);
+    expect(tcp[1]).toMatch(/\+7\.300s/);
+    expect(tcp[5]).toMatch(/… 25 more$/);
+    const icmp = section.filter((l) => l.startsWith('  icmp-unanswered'));
+    expect(icmp[0]).toContain('3 of 3 echo request(s) unanswered');
+    expect(icmp[5]).toMatch(/… 7 more$/);
+    expect(section.length).toBeLessThanOrEqual(40);
+    // --problems all lists every one; JSON keeps every one.
+    const all = new FlowReport({ sort: 'bytes', top: 1, json: false, problems: Infinity });
+    const j = new FlowReport({ sort: 'bytes', top: 1, json: true });
+    for (const rep of [all, j]) {
+      const g = new Feeder(rep);
+      for (let i = 0; i < 30; i++) for (let k = 0; k <= i % 4; k++) g.send({ src: A, dst: '10.244.1.51', sport: 41000 + i, dport: 80, flags: TCP.SYN, t: T0 + i + k / 10, len: 74 });
+    }
+    expect(all.render()).toContain('Problems (30):');
+    expect(all.render().split('\n').filter((l) => l.startsWith('  tcp-failed-connect'))).toHaveLength(30);
+    const objs = j.render().trim().split('\n').map((l) => JSON.parse(l) as Record<string, { [k: string]: unknown }>);
+    expect(objs.filter((o) => o.problem !== undefined)).toHaveLength(30);
+    expect(objs[objs.length - 1].summary).toMatchObject({ problems: { total: 30, byKind: { 'tcp-failed-connect': 30 } } });
+  });
+
+  it('gives the digest as data: per-kind counts, packets affected and the top few', () => {
+    const t = new FlowTable({ idleTimeoutSec: Infinity });
+    const f = new Feeder(t);
+    for (let i = 0; i < 8; i++) for (let k = 0; k <= i % 2; k++) f.send({ src: A, dst: '10.244.1.51', sport: 42000 + i, dport: 80, flags: TCP.SYN, t: T0 + i + k / 10, len: 74 });
+    const d = t.problemDigest(3);
+    expect(d.total).toBe(8);
+    expect(d.kinds).toHaveLength(1);
+    expect(d.kinds[0]).toMatchObject({ kind: 'tcp-failed-connect', count: 8, packets: 12 });
+    expect(d.kinds[0].top.map((p) => p.details.port === 80 && p.packets)).toEqual([2, 2, 2]);
+    expect(d.kinds[0].top.map((p) => (p.details.syns as number) + '@' + Math.round(Number(p.time) - T0))).toEqual(['2@1', '2@3', '2@5']);
   });
 
   it('prints JSON lines: one per flow, one per problem, one summary; honours --top', () => {

@@ -1,4 +1,4 @@
-import { TextTable } from '../../src/analysis/textTable';
+import { TextTable } from '../../src/views/flows/textTable';
 
 /** The layout TextTable promises, written the obvious way with strings. */
 function reference(rows: string[][], right: number[]): string {

@@ -4,7 +4,7 @@
  */
 import fs from 'fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import type { FlowReport } from '../../analysis/report';
+import type { FlowReport } from '../../views/flows/report';
 import { decodeRecord } from '../../decode/decode';
 import { PacketView } from '../../decode/view';
 import type { RecordFilter } from '../../filter/filter';
@@ -28,6 +28,7 @@ interface ReadArgs {
   flows?: boolean;
   sort?: SortKey;
   top?: number;
+  problems?: string;
 }
 
 export const command = 'read <file> [filter..]';
@@ -43,6 +44,10 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
     .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
     .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default bytes)' })
+    .option('problems', {
+      type: 'string',
+      describe: 'problems listed per kind in the text report (with --flows; default 5, fitted to 40 lines); "all" lists every one',
+    })
     .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` });
   return addExamples(y, examples) as unknown as Argv<ReadArgs>;
 }
@@ -53,6 +58,7 @@ export const examples: readonly Example[] = [
   ['cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin'],
   ['read trace.pcap --summary', 'totals per protocol'],
   ['read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows'],
+  ['read trace.pcap --flows --problems all', 'every problem, not only the most significant per kind'],
 ];
 
 /** Flows shown in a text report without --top. */
@@ -148,8 +154,12 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const top = argv.top ?? (argv.json ? 0 : DEFAULT_TOP);
   if (!(Number.isInteger(top) && top >= 0)) return usage('--top must be 0 or a positive integer');
   if (argv.summary && argv.flows) return usage('choose one of --summary and --flows (the flow report has its own totals)');
-  if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined)) {
-    return usage('--sort and --top apply to --flows: add --flows');
+  if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined || argv.problems !== undefined)) {
+    return usage('--sort, --top and --problems apply to --flows: add --flows');
+  }
+  const problems = argv.problems === undefined ? undefined : argv.problems === 'all' ? Infinity : Number(argv.problems);
+  if (problems !== undefined && !(problems === Infinity || (Number.isInteger(problems) && problems >= 0))) {
+    return usage('--problems must be "all" or a number of problems per kind (0 = counts only)');
   }
 
   const expr = (argv.filter ?? []).join(' ').trim();
@@ -179,8 +189,8 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   let flows: FlowReport | undefined;
   if (argv.flows) {
     // Loaded only when asked for: printing packets does not need the flow engine.
-    const { FlowReport: Report } = await import('../../analysis/report');
-    flows = new Report({ sort: argv.sort ?? 'bytes', top, json: argv.json === true });
+    const { FlowReport: Report } = await import('../../views/flows/report');
+    flows = new Report({ sort: argv.sort ?? 'bytes', top, json: argv.json === true, problems });
   }
   const limit = count ?? Infinity;
 
@@ -232,7 +242,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   }
 
   if (summary !== undefined) printer.writer.write(argv.json ? summary.renderJson() : summary.render());
-  if (flows !== undefined) printer.writer.write(flows.renderBytes());
+  if (flows !== undefined) await flows.write(printer.writer);
   await printer.flush();
   printer.writer.detach();
   if (readError !== null) return fail(readErrorText(file, readError));

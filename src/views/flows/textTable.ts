@@ -184,20 +184,23 @@ export class TextTable {
 
   /** The laid-out table, one line per row, each ending in '\n'; between `prefix` and `suffix` when given. */
   render(prefix?: Uint8Array, suffix?: Uint8Array): Buffer {
+    const body = this.renderRows(0, this.rows);
+    if (prefix === undefined && suffix === undefined) return body;
+    return Buffer.concat([prefix ?? Buffer.alloc(0), body, suffix ?? Buffer.alloc(0)]);
+  }
+
+  /** Rows `from` to `to` (exclusive) laid out (widths are those of the whole table): a report is written in such chunks. */
+  renderRows(from: number, to: number): Buffer {
     const cols = this.cols;
-    const rows = this.rows;
     let lineMax = 0;
     for (let c = 0; c < cols; c++) lineMax += this.widths[c] + 2;
+    let start = from === 0 ? 0 : this.ends[from * cols - 1];
+    const contentEnd = to === 0 ? 0 : this.ends[to * cols - 1];
     // Bytes beyond widths come only from multi-byte characters, which the content bytes bound.
-    const out = Buffer.allocUnsafe(rows * (lineMax + 1) + this.n + (prefix?.length ?? 0) + (suffix?.length ?? 0));
+    const out = Buffer.allocUnsafe((to - from) * (lineMax + 1) + (contentEnd - start));
     const src = this.bytes;
     let o = 0;
-    if (prefix !== undefined) {
-      out.set(prefix, 0);
-      o = prefix.length;
-    }
-    let start = 0;
-    for (let r = 0; r < rows; r++) {
+    for (let r = from; r < to; r++) {
       for (let c = 0; c < cols; c++) {
         const i = r * cols + c;
         const end = this.ends[i];
@@ -214,10 +217,6 @@ export class TextTable {
       }
       while (o > 0 && out[o - 1] === 32) o--;
       out[o++] = 10;
-    }
-    if (suffix !== undefined) {
-      out.set(suffix, o);
-      o += suffix.length;
     }
     return out.subarray(0, o);
   }
