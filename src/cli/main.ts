@@ -22,7 +22,18 @@ export function main(argv: string[]): void {
   } else {
     y.commandDir(COMMANDS_DIR, { extensions: ['js'], exclude: /\.d\.ts$|\.map$/ });
   }
-  y.demandCommand(1, 'Name a command: netscope --help lists them.')
+  y.option('runtime-endpoint', {
+    type: 'string',
+    global: true,
+    requiresArg: true,
+    describe: 'container runtime (CRI) socket for pod names, e.g. unix:///run/containerd/containerd.sock (env NETSCOPE_RUNTIME_ENDPOINT)',
+  })
+    // Pod resolution reads the variable (src/k8s/pods.ts): the flag only overrides it, without loading anything here.
+    .middleware((a) => {
+      const e = a['runtime-endpoint'];
+      if (typeof e === 'string' && e !== '') process.env.NETSCOPE_RUNTIME_ENDPOINT = e;
+    })
+    .demandCommand(1, 'Name a command: netscope --help lists them.')
     .strict()
     .recommendCommands()
     .help()

@@ -6,7 +6,8 @@ import fs from 'fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { CaptureStartError, LiveCapture } from '../../capture/live';
 import { CAP_SNAPLEN } from '../../capture/capHandle';
-import { CaptureTarget, parseTarget, TargetError } from '../../capture/target';
+import { CaptureTarget, parseTarget, resolveTargets, selectorTargets, TargetError } from '../../capture/target';
+import { closeSharedPodResolver } from '../../k8s/pods';
 import { decodeRecord } from '../../decode/decode';
 import { PacketView } from '../../decode/view';
 import type { PacketRecord } from '../../pcap/record';
@@ -16,7 +17,8 @@ import { usage } from '../userError';
 
 interface CaptureArgs {
   filter?: string[];
-  interface: string | string[];
+  interface?: string | string[];
+  selector?: string;
   ether?: boolean;
   count?: number;
   duration?: number;
@@ -39,8 +41,13 @@ export function builder(y: Argv): Argv<CaptureArgs> {
       // Not an array option: an array would swallow the filter words after the last -i.
       type: 'string',
       requiresArg: true,
-      demandOption: true,
-      describe: 'IFACE (this namespace), IFACE@NETNS or IFACE@pid:PID; repeat for several',
+      describe: 'IFACE (this namespace), IFACE@NETNS, IFACE@pid:PID, IFACE@POD / IFACE@NAMESPACE/POD, or NAMESPACE/POD (its eth0); repeat for several',
+    })
+    .option('selector', {
+      alias: 'l',
+      type: 'string',
+      requiresArg: true,
+      describe: 'every pod whose labels match (app=web,tier!=db): its eth0, merged with any -i',
     })
     .option('ether', { alias: 'e', type: 'boolean', describe: 'print link-level headers' })
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N packets' })
@@ -52,6 +59,8 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('window-ms', { type: 'number', default: 100, describe: 'reorder window for merging interfaces (ms)' })
     .option('ring-mb', { type: 'number', default: 128, describe: 'kernel capture ring per interface (MiB; holds 16 frames per MiB)' })
     .example('$0 capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once')
+    .example('$0 capture -i default/web-0 -w web.pcapng', "a pod's eth0 by name (interface named default/web-0/eth0)")
+    .example('$0 capture --selector app=web tcp port 80', 'every app=web pod, merged')
     .example('$0 capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic') as unknown as Argv<CaptureArgs>;
 }
 
@@ -80,12 +89,22 @@ function openFileSink(file: string, capture: LiveCapture): Sink {
 }
 
 export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<void> {
+  if (argv.interface === undefined && argv.selector === undefined) return usage('name what to capture on: -i IFACE[@NETNS|@POD] (repeatable) or --selector LABEL=VALUE');
   let targets: CaptureTarget[];
   try {
-    targets = ([] as string[]).concat(argv.interface).map(parseTarget);
+    targets = await resolveTargets(([] as string[]).concat(argv.interface ?? []).map(parseTarget));
+    if (argv.selector !== undefined) targets.push(...(await selectorTargets(argv.selector)));
+    // A pod named by -i and matched by --selector is captured once.
+    const seen = new Set<string>();
+    targets = targets.filter((t) => {
+      const k = `${t.netns ?? ''}\0${t.iface}`;
+      return seen.has(k) ? false : (seen.add(k), true);
+    });
   } catch (e) {
     if (e instanceof TargetError) return usage(e.message);
     throw e;
+  } finally {
+    closeSharedPodResolver();
   }
   if (argv.count !== undefined && !(Number.isInteger(argv.count) && argv.count > 0)) return usage('-c must be a positive integer');
   if (argv.duration !== undefined && !(argv.duration > 0)) return usage('--duration must be a positive number of seconds');
