@@ -88,6 +88,9 @@ async function isSocket(p: string): Promise<boolean> {
   }
 }
 
+/** How long a runtime that failed is left alone before it is asked again. */
+const RETRY_FAILED_MS = 30_000;
+
 interface SandboxDetail {
   netnsInode: number;
   netnsPath?: string;
@@ -127,6 +130,8 @@ export class PodResolver {
   private readonly sandboxes = new Map<string, SandboxDetail>();
   private readonly procs = new Map<number, ProcEntry>();
   private readonly reported = new Set<string>();
+  /** Endpoint → when it failed: a dead runtime is not waited for again on every poll of a dashboard. */
+  private readonly failedAt = new Map<string, number>();
 
   constructor(private readonly opts: PodResolverOptions = {}) {
     this.procRoot = opts.procRoot ?? '/proc';
@@ -165,9 +170,14 @@ export class PodResolver {
   /** Every pod on this node whose network namespace can be found. Never throws for a missing runtime. */
   async resolve(): Promise<PodTable> {
     for (const endpoint of await this.endpoints()) {
+      const failed = this.failedAt.get(endpoint);
+      if (failed !== undefined && Date.now() - failed < RETRY_FAILED_MS) continue;
       try {
-        return await this.fromRuntime(endpoint);
+        const t = await this.fromRuntime(endpoint);
+        this.failedAt.delete(endpoint);
+        return t;
       } catch (e) {
+        this.failedAt.set(endpoint, Date.now());
         const why = e instanceof CriError ? e.message : `container runtime ${endpoint}: ${e instanceof Error ? e.message : String(e)}`;
         this.warnOnce(`${endpoint}:${e instanceof CriError ? e.code : 'x'}`, `${why}; pod names from the kubelet's files instead (--runtime-endpoint to name another)`);
       }

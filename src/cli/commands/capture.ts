@@ -7,7 +7,8 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { CaptureStartError, LiveCapture } from '../../capture/live';
 import { CAP_SNAPLEN } from '../../capture/capHandle';
 import { CaptureTarget, parseTarget, resolveTargets, selectorTargets, TargetError } from '../../capture/target';
-import { closeSharedPodResolver } from '../../k8s/pods';
+import { closeSharedPodResolver, sharedPodResolver } from '../../k8s/pods';
+import { PodNameIndex } from '../../k8s/podNames';
 import { decodeRecord } from '../../decode/decode';
 import { PacketView } from '../../decode/view';
 import type { PacketRecord } from '../../pcap/record';
@@ -71,7 +72,7 @@ interface Sink {
 }
 
 /** "-w -" streams pcapng to stdout (e.g. into tshark -r -). */
-function openFileSink(file: string, capture: LiveCapture): Sink {
+function openFileSink(file: string, capture: LiveCapture, names: PodNameIndex | null): Sink {
   const out: NodeJS.WritableStream = file === '-' ? process.stdout : fs.createWriteStream('', { fd: fs.openSync(file, 'w') });
   const ifs = capture.interfaces();
   if (file.endsWith('.pcap')) {
@@ -85,12 +86,15 @@ function openFileSink(file: string, capture: LiveCapture): Sink {
   }
   const w = new PcapngWriter(out);
   for (const i of ifs) w.addInterface(i.name, i.linktype, i.snaplen);
+  // Pod IP → "web-0.default": Wireshark shows pod names in place of their addresses.
+  if (names !== null && names.size > 0) w.addNameResolution(names.nameRecords());
   return { write: (rec) => w.write(rec.ifIndex, rec), close: () => w.close() };
 }
 
 export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<void> {
   if (argv.interface === undefined && argv.selector === undefined) return usage('name what to capture on: -i IFACE[@NETNS|@POD] (repeatable) or --selector LABEL=VALUE');
   let targets: CaptureTarget[];
+  let names: PodNameIndex | null = null;
   try {
     targets = await resolveTargets(([] as string[]).concat(argv.interface ?? []).map(parseTarget));
     if (argv.selector !== undefined) targets.push(...(await selectorTargets(argv.selector)));
@@ -100,6 +104,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
       const k = `${t.netns ?? ''}\0${t.iface}`;
       return seen.has(k) ? false : (seen.add(k), true);
     });
+    if (argv.write !== undefined && !argv.write.endsWith('.pcap')) names = PodNameIndex.from(await sharedPodResolver().resolve());
   } catch (e) {
     if (e instanceof TargetError) return usage(e.message);
     throw e;
@@ -153,7 +158,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
   let sink: Sink | null = null;
   if (argv.write !== undefined) {
     try {
-      sink = openFileSink(argv.write, capture);
+      sink = openFileSink(argv.write, capture, names);
     } catch (e) {
       await capture.stop();
       detachSignals();
