@@ -8,7 +8,7 @@
  * the node namespace and the directory.
  */
 import { execFile, execFileSync, spawn, type ChildProcess } from 'child_process';
-import { randomUUID } from 'crypto';
+import { createHash, randomUUID } from 'crypto';
 import fs from 'fs';
 import path from 'path';
 import { promisify } from 'util';
@@ -86,6 +86,7 @@ export class LabNode {
   /** Everything created, so destroy() also cleans up after a start that failed halfway. */
   private readonly netnsPaths = new Set<string>();
   private readonly uids = new Set<string>();
+  private readonly sandboxIds = new Set<string>();
   /** Shared directories containerd/libcni create if missing (removed again when empty and made by us). */
   private readonly madeShared: string[] = [];
 
@@ -233,6 +234,7 @@ export class LabNode {
       annotations: { 'kubernetes.io/config.source': 'api', 'kubernetes.io/config.seen': new Date().toISOString() },
       linux: { cgroup_parent: kubeletCgroupParent(uid), security_context: { namespace_options: { network: 'POD', pid: 'CONTAINER', ipc: 'POD' } } },
     });
+    this.sandboxIds.add(id);
     const st = await this.client.podSandboxStatus(id, true);
     const info = JSON.parse(st.info.info ?? '{}') as { pid?: number; runtimeSpec?: { linux?: { namespaces?: { type: string; path?: string }[] } } };
     const netnsPath = info.runtimeSpec?.linux?.namespaces?.find((n) => n.type === 'network')?.path ?? '';
@@ -284,9 +286,16 @@ export class LabNode {
     unmountUnder(dir);
     removePodCgroups(this.uids);
     await execFileP('ip', ['netns', 'del', netns]).catch(() => undefined);
+    // A shim killed above leaves its socket (named after containerd's address, the namespace and the sandbox id),
+    // and a sandbox never torn down by CNI leaves libcni's cached results (named after the network and the id).
+    for (const id of this.sandboxIds) {
+      fs.rmSync(path.join('/run/containerd/s', createHash('sha256').update(path.join(this.socket, 'k8s.io', id)).digest('hex')), { force: true });
+    }
     for (const d of ['/var/lib/cni/results', '/var/lib/cni/networks']) {
       try {
-        for (const f of fs.readdirSync(d)) if (f === this.network || f.startsWith(`${this.network}-`)) fs.rmSync(path.join(d, f), { recursive: true, force: true });
+        for (const f of fs.readdirSync(d)) {
+          if (f === this.network || f.startsWith(`${this.network}-`) || [...this.sandboxIds].some((id) => f.includes(`-${id}-`))) fs.rmSync(path.join(d, f), { recursive: true, force: true });
+        }
       } catch {
         /* absent */
       }

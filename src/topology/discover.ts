@@ -401,7 +401,7 @@ export function matchNetns(namespaces: NetnsInfo[], ref: string): NetnsInfo[] {
 
 /** What a user could have meant: pods first, then other namespaces (at most `max`). */
 export function namespaceCandidates(namespaces: NetnsInfo[], max = 12): string[] {
-  const pods = namespaces.filter((n) => n.pod).map((n) => n.label);
+  const pods = namespaces.filter((n) => n.pod).map((n) => n.label).sort();
   const others = namespaces.filter((n) => !n.pod && n.id !== '').map((n) => n.id);
   const all = [...pods, ...others, 'host'];
   return all.length > max ? [...all.slice(0, max), `… ${all.length - max} more`] : all;
@@ -412,7 +412,7 @@ export function lookupNetns(namespaces: NetnsInfo[], ref: string): NetnsInfo {
   const hits = matchNetns(namespaces, ref);
   if (hits.length === 1) return hits[0];
   if (hits.length > 1) {
-    const names = hits.map((n) => n.label);
+    const names = hits.map((n) => n.label).sort();
     throw new NetnsRefError(`"${ref}" matches ${hits.length} pods (${names.join(', ')}); name one as NAMESPACE/POD`, names);
   }
   const cands = namespaceCandidates(namespaces);

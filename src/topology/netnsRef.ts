@@ -35,7 +35,7 @@ export async function selectPodNamespaces(selector: string): Promise<ResolvedNet
   }
   const all = await listNamespaces();
   const pods = all.filter((n) => n.pod !== undefined);
-  const hits = pods.filter((n) => matchesSelector(n.pod?.labels ?? {}, terms));
+  const hits = pods.filter((n) => matchesSelector(n.pod?.labels ?? {}, terms)).sort((a, b) => a.label.localeCompare(b.label));
   if (hits.length === 0) {
     const cands = pods.map((n) => `${n.label} {${Object.entries(n.pod?.labels ?? {}).filter(([k]) => !k.startsWith('io.kubernetes.')).map(([k, v]) => `${k}=${v}`).join(',')}}`);
     throw new NetnsRefError(`--selector ${selector}: no pod matches (${cands.length ? `pods: ${cands.slice(0, 12).join(', ')}` : 'no pods found: is the container runtime reachable? (--runtime-endpoint)'})`, cands);

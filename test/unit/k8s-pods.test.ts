@@ -100,8 +100,8 @@ describe('matchNetns / lookupNetns: the one namespace matcher', () => {
     try {
       lookupNetns(namespaces, 'kube-system/dns');
     } catch (e) {
-      expect((e as NetnsRefError).candidates).toEqual(['default/web-0', 'prod/web-0', 'default/db-0', 'node1', 'db-0', 'host']);
-      expect((e as Error).message).toMatch(/^no network namespace or pod "kube-system\/dns" \(existing: default\/web-0, /);
+      expect((e as NetnsRefError).candidates).toEqual(['default/db-0', 'default/web-0', 'prod/web-0', 'node1', 'db-0', 'host']);
+      expect((e as Error).message).toMatch(/^no network namespace or pod "kube-system\/dns" \(existing: default\/db-0, default\/web-0, /);
     }
   });
 });
