@@ -6,8 +6,7 @@
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import * as grpc from '@grpc/grpc-js';
-import { criPackageDefinition } from '../../src/k8s/cri';
+import { startFakeRuntime, writeFakeProc } from '../../src/bench/_fakeNode';
 import { kubeletCgroupParent, parseKubeletPodDir, podUidFromCgroup } from '../../src/k8s/kubelet';
 import { matchesSelector, parsePodRef, parseSelector } from '../../src/k8s/podRef';
 import { PodNameIndex } from '../../src/k8s/podNames';
@@ -139,32 +138,11 @@ beforeAll(() => {
 });
 afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
 
-/** A made-up node: /proc/<pid>/{ns/net,cgroup} and /var/log/pods/<ns>_<name>_<uid>. */
-function fakeNode(root: string, pods: { ns: string; name: string; uid: string; pid: number; inode: number; systemd?: boolean }[], others: { pid: number; inode: number }[] = []): { proc: string; logs: string } {
-  const proc = path.join(root, 'proc');
-  const logs = path.join(root, 'pods');
-  fs.mkdirSync(logs, { recursive: true });
-  const proc1 = (pid: number, inode: number, cgroup: string): void => {
-    fs.mkdirSync(path.join(proc, String(pid), 'ns'), { recursive: true });
-    fs.symlinkSync(`net:[${inode}]`, path.join(proc, String(pid), 'ns', 'net'));
-    fs.writeFileSync(path.join(proc, String(pid), 'cgroup'), cgroup);
-  };
-  for (const p of pods) {
-    const cg = p.systemd
-      ? `0::/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${p.uid.replace(/-/g, '_')}.slice/cri-containerd-abc.scope\n`
-      : `1:cpu:/kubepods/besteffort/pod${p.uid}/abc\n0::/kubepods/besteffort/pod${p.uid}/abc\n`;
-    proc1(p.pid, p.inode, cg);
-    fs.mkdirSync(path.join(logs, `${p.ns}_${p.name}_${p.uid}`));
-  }
-  for (const o of others) proc1(o.pid, o.inode, '0::/system.slice/x.service\n');
-  return { proc, logs };
-}
-
 describe('PodResolver: kubelet files (no runtime)', () => {
   it('joins cgroup pod uids with /var/log/pods names; cgroups read once per process', async () => {
     const root = path.join(tmp, 'fallback');
     const u = (i: number): string => `00000000-0000-0000-0000-${String(i).padStart(12, '0')}`;
-    const { proc, logs } = fakeNode(
+    const { proc, logs } = writeFakeProc(
       root,
       [
         { ns: 'default', name: 'web-0', uid: u(1), pid: 100, inode: 9001 },
@@ -203,36 +181,6 @@ describe('PodResolver: kubelet files (no runtime)', () => {
   });
 });
 
-/** A fake CRI runtime on a unix socket: sandboxes whose verbose info points at files (their inodes). */
-async function fakeRuntime(sock: string, sandboxes: { id: string; ns: string; name: string; ip: string; netns: string; labels?: Record<string, string> }[], opts: { hang?: boolean } = {}) {
-  const pkg = grpc.loadPackageDefinition(criPackageDefinition()) as unknown as { runtime: { v1: { RuntimeService: { service: grpc.ServiceDefinition } } } };
-  const server = new grpc.Server();
-  const calls = { list: 0, status: 0, containers: 0 };
-  type Cb = (err: grpc.ServiceError | null, v?: object) => void;
-  const meta = (s: (typeof sandboxes)[number]) => ({ name: s.name, namespace: s.ns, uid: `uid-${s.id}`, attempt: 0 });
-  server.addService(pkg.runtime.v1.RuntimeService.service, {
-    Version: (_: unknown, cb: Cb) => cb(null, { version: '0.1.0', runtime_name: 'fake', runtime_version: '1', runtime_api_version: 'v1' }),
-    ListPodSandbox: (_: unknown, cb: Cb) => {
-      calls.list++;
-      if (opts.hang) return; // never answers: the client's deadline must end the call
-      cb(null, { items: sandboxes.map((s) => ({ id: s.id, metadata: meta(s), state: 'SANDBOX_READY', labels: { ...(s.labels ?? {}), 'io.kubernetes.pod.name': s.name } })) });
-    },
-    PodSandboxStatus: (call: { request: { pod_sandbox_id: string; verbose: boolean } }, cb: Cb) => {
-      calls.status++;
-      const s = sandboxes.find((x) => x.id === call.request.pod_sandbox_id);
-      if (!s) return cb({ code: grpc.status.NOT_FOUND, details: 'no sandbox', message: 'no sandbox', name: 'x', metadata: new grpc.Metadata() });
-      const info = call.request.verbose ? { info: JSON.stringify({ pid: 1, runtimeSpec: { linux: { namespaces: [{ type: 'network', path: s.netns }] } } }) } : {};
-      cb(null, { status: { id: s.id, metadata: meta(s), state: 'SANDBOX_READY', network: { ip: s.ip, additional_ips: [{ ip: 'fd00::1' }] } }, info });
-    },
-    ListContainers: (_: unknown, cb: Cb) => {
-      calls.containers++;
-      cb(null, { containers: sandboxes.map((s) => ({ id: `c-${s.id}`, pod_sandbox_id: s.id, metadata: { name: 'app', attempt: 0 }, image: { image: 'nginx' }, state: 'CONTAINER_RUNNING' })) });
-    },
-  });
-  await new Promise<void>((resolve, reject) => server.bindAsync(`unix:${sock}`, grpc.ServerCredentials.createInsecure(), (e) => (e ? reject(e) : resolve())));
-  return { server, calls, stop: () => new Promise<void>((r) => server.tryShutdown(() => r())) };
-}
-
 describe('PodResolver: CRI runtime', () => {
   it('names namespaces by inode from verbose status; status asked once per sandbox; containers and IPs', async () => {
     const dir = path.join(tmp, 'cri');
@@ -242,7 +190,7 @@ describe('PodResolver: CRI runtime', () => {
     fs.writeFileSync(netnsA, '');
     fs.writeFileSync(netnsB, '');
     const sock = path.join(dir, 'cri.sock');
-    const rt = await fakeRuntime(sock, [
+    const rt = await startFakeRuntime(sock, [
       { id: 'sb-a', ns: 'default', name: 'web-0', ip: '10.244.0.5', netns: netnsA, labels: { app: 'web' } },
       { id: 'sb-b', ns: 'default', name: 'db-0', ip: '10.244.0.6', netns: netnsB },
     ]);
@@ -269,8 +217,8 @@ describe('PodResolver: CRI runtime', () => {
     const dir = path.join(tmp, 'hang');
     fs.mkdirSync(dir);
     const sock = path.join(dir, 'cri.sock');
-    const rt = await fakeRuntime(sock, [], { hang: true });
-    const { proc, logs } = fakeNode(dir, [{ ns: 'default', name: 'web-0', uid: '00000000-0000-0000-0000-00000000000a', pid: 10, inode: 7001 }]);
+    const rt = await startFakeRuntime(sock, [], { hang: true });
+    const { proc, logs } = writeFakeProc(dir, [{ ns: 'default', name: 'web-0', uid: '00000000-0000-0000-0000-00000000000a', pid: 10, inode: 7001 }]);
     const warnings: string[] = [];
     const r = new PodResolver({ endpoint: `unix://${sock}`, procRoot: proc, podLogDir: logs, timeoutMs: 300, onWarning: (m) => warnings.push(m) });
     try {
