@@ -370,6 +370,8 @@ export class NetnsRefError extends Error {
   constructor(
     message: string,
     readonly candidates: string[],
+    /** Nothing matched, or several pods did. */
+    readonly kind: 'unknown' | 'ambiguous' = 'unknown',
   ) {
     super(message);
     this.name = 'NetnsRefError';
@@ -400,7 +402,7 @@ export function matchNetns(namespaces: NetnsInfo[], ref: string): NetnsInfo[] {
 }
 
 /** What a user could have meant: pods first, then other namespaces (at most `max`). */
-export function namespaceCandidates(namespaces: NetnsInfo[], max = 12): string[] {
+export function namespaceCandidates(namespaces: NetnsInfo[], max = Infinity): string[] {
   const pods = namespaces.filter((n) => n.pod).map((n) => n.label).sort();
   const others = namespaces.filter((n) => !n.pod && n.id !== '').map((n) => n.id);
   const all = [...pods, ...others, 'host'];
@@ -413,10 +415,11 @@ export function lookupNetns(namespaces: NetnsInfo[], ref: string): NetnsInfo {
   if (hits.length === 1) return hits[0];
   if (hits.length > 1) {
     const names = hits.map((n) => n.label).sort();
-    throw new NetnsRefError(`"${ref}" matches ${hits.length} pods (${names.join(', ')}); name one as NAMESPACE/POD`, names);
+    throw new NetnsRefError(`"${ref}" matches ${hits.length} pods (${names.join(', ')}); name one as NAMESPACE/POD`, names, 'ambiguous');
   }
   const cands = namespaceCandidates(namespaces);
-  throw new NetnsRefError(`no network namespace or pod "${ref}" (existing: ${cands.join(', ')})`, cands);
+  const what = parsePodRef(ref)?.explicit ? 'no pod' : 'no network namespace or pod';
+  throw new NetnsRefError(`${what} "${ref}"; existing: ${cands.join(', ')}`, cands);
 }
 
 /**

@@ -4,7 +4,7 @@
  * among the machine's namespaces with their pods — the same matching as findNetns (matchNetns).
  */
 import fs from 'fs';
-import { matchesSelector, parseSelector } from '../k8s/podRef';
+import { isExplicitPodRef, matchesSelector, parseSelector } from '../k8s/podRef';
 import { isValidNetnsName } from '../host/run';
 import { listNamespaces, lookupNetns, NetnsRefError, type NetnsInfo } from './discover';
 
@@ -17,11 +17,21 @@ export interface ResolvedNetns {
   pod?: NetnsInfo['pod'];
 }
 
-/** Resolves a namespace argument; NetnsRefError (exit 2, candidates listed) when unknown or ambiguous. */
+/**
+ * Resolves a namespace argument; NetnsRefError (exit 2, candidates listed) when ambiguous, or unknown and written
+ * as a pod (NS/POD, pod:…). A plain name that matches nothing is returned as is, so the command reports a
+ * missing namespace its usual way.
+ */
 export async function resolveNetnsRef(ref: string): Promise<ResolvedNetns> {
   if (/^pid:\d+$/.test(ref)) return { id: ref, label: ref };
   if (isValidNetnsName(ref) && fs.existsSync(`/run/netns/${ref}`)) return { id: ref, label: ref };
-  const ns = lookupNetns(await listNamespaces(), ref);
+  let ns: NetnsInfo;
+  try {
+    ns = lookupNetns(await listNamespaces(), ref);
+  } catch (e) {
+    if (e instanceof NetnsRefError && e.kind === 'unknown' && !isExplicitPodRef(ref) && isValidNetnsName(ref)) return { id: ref, label: ref };
+    throw e;
+  }
   return ns.pod ? { id: ns.id, label: ns.label, pod: ns.pod } : { id: ns.id, label: ns.id === '' ? 'host' : ns.label };
 }
 

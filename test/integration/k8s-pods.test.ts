@@ -102,7 +102,7 @@ d('pods by name on a containerd node', () => {
     expect(a.err).toBe('netscope: FROM "web-0" matches 2 pods (default/web-0, prod/web-0); name one as NAMESPACE/POD\n');
     const u = cli(['rules', '-n', 'default/nope']);
     expect(u.code).toBe(2);
-    expect(u.err).toMatch(/^netscope: --netns default\/nope: no network namespace or pod "default\/nope" \(existing: default\/db-0, default\/web-0, default\/web-1, prod\/web-0, /);
+    expect(u.err).toMatch(/^netscope: --netns default\/nope: no pod "default\/nope"; existing: default\/db-0, default\/web-0, default\/web-1, prod\/web-0, /);
     const c = cli(['capture', '-i', 'eth0@web-0', '-c', '1']);
     expect(c.code).toBe(2);
     expect(c.err).toContain('"web-0" matches 2 pods (default/web-0, prod/web-0)');
