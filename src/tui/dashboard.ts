@@ -131,6 +131,8 @@ export class Dashboard {
   private cpuMark = { usage: process.cpuUsage(), at: process.hrtime.bigint() };
   private watchedNetns: string[] | undefined;
   private lastFullDiscovery = 0;
+  /** Pod IP → "namespace/name" from discovery, shown beside flow endpoints. */
+  private readonly podByIp = new Map<string, string>();
 
   private constructor(
     private readonly opts: DashboardOptions,
@@ -141,6 +143,7 @@ export class Dashboard {
     const nsLabel = bridge.netns === '' ? undefined : (topo.namespaces.find((n) => n.id === bridge.netns)?.label ?? bridge.netns);
     this.model = new DashboardModel({ bridge: bridge.name, netns: nsLabel, captureFilter: opts.filter });
     this.model.setTopology(topologyLines(topo, bridge));
+    for (const n of topo.namespaces) for (const ip of n.pod?.ips ?? []) this.podByIp.set(ip, n.label);
     this.watchedNetns = this.netnsToWatch(topo, bridge);
     this.lastFullDiscovery = Date.now();
     const main: CaptureTarget = bridge.netns === '' ? { iface: bridge.name } : { iface: bridge.name, netns: bridge.netns };
@@ -230,7 +233,7 @@ export class Dashboard {
     // A `/` filter searches a deeper cut of the table, so a small flow among many is still found.
     const top = (this.opts.top ?? 500) * (this.model.flowFilter ? 10 : 1);
     const snap = this.collector.snapshot(now, ENGINE_SORT[this.model.sortKey], top);
-    const { flows, total, note } = flowsFromSnapshot(snap, now);
+    const { flows, total, note } = flowsFromSnapshot(snap, now, (ip) => this.podByIp.get(ip));
     this.records = new Map(snap.flows.map((f) => [f.key, f]));
     this.model.setFlows(flows, now, total, note);
     const { macs, moved } = this.wireMacs.update(snap.macs);
@@ -273,6 +276,9 @@ export class Dashboard {
           const full = this.watchedNetns === undefined || Date.now() - this.lastFullDiscovery > FULL_DISCOVERY_MS;
           const topo = await discover(full ? {} : { netns: this.watchedNetns });
           if (full) this.lastFullDiscovery = Date.now();
+          // Flow endpoints are named after pods: a full discovery replaces the map, a partial one adds to it.
+          if (full) this.podByIp.clear();
+          for (const n of topo.namespaces) for (const ip of n.pod?.ips ?? []) this.podByIp.set(ip, n.label);
           const bridge = topo.interfaces.find((i) => i.kind === 'bridge' && i.name === br.name && i.netns === br.netns);
           this.watchedNetns = bridge ? this.netnsToWatch(topo, bridge) : undefined;
           if (!bridge) return { topo, bridge, fdb: [] };
