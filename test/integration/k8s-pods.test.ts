@@ -169,6 +169,48 @@ d('pods by name on a containerd node', () => {
     );
   });
 
+  test('watch by pod name under tmux: pods in the topology and the MAC table, flow endpoints named', async () => {
+    const sock = `${k.netns}tmux`;
+    const tmux = (...args: string[]): string => sh('tmux', ['-L', sock, ...args]);
+    const exitFile = path.join(tmp, 'watch.exit');
+    const argv = ['env', `NETSCOPE_RUNTIME_ENDPOINT=${k.node.endpoint}`, 'NETSCOPE_RUNTIME_TIMEOUT_MS=15000', process.execPath, BIN, 'watch', `cni0@${k.netns}`, '-i', 'eth0@default/web-0', '--poll', '1'];
+    const quoted = argv.map((a) => `'${a}'`).join(' ');
+    tmux('new-session', '-d', '-s', 'w', '-x', '200', '-y', '50', `${quoted}; echo $? > ${exitFile}; sleep 60`);
+    const waitFor = async (what: string, ok: (t: string) => boolean): Promise<string> => {
+      const t0 = Date.now();
+      let text = '';
+      for (;;) {
+        text = tmux('capture-pane', '-p', '-t', 'w');
+        if (ok(text)) return text;
+        if (Date.now() - t0 > 60_000) throw new Error(`timed out waiting for ${what}; screen:\n${text}`);
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    };
+    try {
+      await waitFor('the dashboard with pod names', (t) => t.includes('default/web-0') && t.includes('default/db-0'));
+      const ping = spawn('ip', ['netns', 'exec', netnsOf('default', 'web-0'), 'ping', '-c', '30', '-i', '0.2', k.pod('default', 'db-0').ip], { stdio: 'ignore' });
+      try {
+        const db = k.pod('default', 'db-0').ip;
+        await waitFor('a flow to db-0 named after the pod', (t) => t.includes(`${db} default/db-0`));
+      } finally {
+        ping.kill();
+      }
+      tmux('send-keys', '-t', 'w', 'q');
+      const t0 = Date.now();
+      while (!fs.existsSync(exitFile) || fs.readFileSync(exitFile, 'utf8').trim() === '') {
+        if (Date.now() - t0 > 20_000) throw new Error('watch did not exit after q');
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(fs.readFileSync(exitFile, 'utf8').trim()).toBe('0');
+    } finally {
+      try {
+        tmux('kill-server');
+      } catch {
+        /* already gone */
+      }
+    }
+  }, 120_000);
+
   test('runtime stopped: cgroup + kubelet directories name the same pods; teardown leaves nothing', async () => {
     const warnings: string[] = [];
     const viaCri = await new PodResolver({ endpoint: k.node.endpoint, timeoutMs: 15_000, onWarning: (m) => warnings.push(m) }).resolve();
