@@ -2,7 +2,7 @@
  * Pod names on a real node: containerd + the CNI bridge/host-local plugins in a test node namespace, pods made
  * through CRI RunPodSandbox with the kubelet's labels and cgroup parent (test/helpers/k8sNode.ts). The CLI (bin)
  * is run with NETSCOPE_RUNTIME_ENDPOINT on the node's socket: topo show, fdb, diagnose (healthy and with a
- * FORWARD DROP), capture --selector into pcapng (interface and pod names checked with tshark), rules -n, and
+ * FORWARD DROP), capture --selector into pcapng (interface and pod names checked with tshark), rules --netns, and
  * the cgroup + kubelet-directory fallback once the runtime is stopped. Nothing touches the host's interfaces,
  * routes or firewall: cni0 lives in the node namespace only.
  */
@@ -100,7 +100,7 @@ d('pods by name on a containerd node', () => {
     const a = cli(['diagnose', 'web-0', 'default/db-0']);
     expect(a.code).toBe(2);
     expect(a.err).toBe('netscope: FROM "web-0" matches 2 pods (default/web-0, prod/web-0); name one as NAMESPACE/POD\n');
-    const u = cli(['rules', '-n', 'default/nope']);
+    const u = cli(['rules', '--netns', 'default/nope']);
     expect(u.code).toBe(2);
     expect(u.err).toMatch(/^netscope: --netns default\/nope: no pod "default\/nope"; existing: default\/db-0, default\/web-0, default\/web-1, prod\/web-0, /);
     const c = cli(['capture', '-i', 'eth0@web-0', '-c', '1']);
@@ -108,8 +108,8 @@ d('pods by name on a containerd node', () => {
     expect(c.err).toContain('"web-0" matches 2 pods (default/web-0, prod/web-0)');
   });
 
-  test('rules -n NAMESPACE/POD reads the pod namespace', () => {
-    const r = cli(['rules', '-n', 'pod:default/db-0', '--table', 'filter', '--json']);
+  test('rules --netns NAMESPACE/POD reads the pod namespace', () => {
+    const r = cli(['rules', '--netns', 'pod:default/db-0', '--table', 'filter', '--json']);
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     expect(JSON.parse(r.out)).toBeDefined();
