@@ -109,7 +109,7 @@ d('pods by name on a containerd node', () => {
   });
 
   test('rules --netns NAMESPACE/POD reads the pod namespace', () => {
-    const r = cli(['rules', '--netns', 'pod:default/db-0', '--table', 'filter', '--json']);
+    const r = cli(['rules', '--netns', 'pod:default/db-0', '--json']);
     expect(r.code).toBe(0);
     expect(r.err).toBe('');
     expect(JSON.parse(r.out)).toBeDefined();
