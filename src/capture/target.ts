@@ -1,14 +1,22 @@
 /**
- * Capture targets: "IFACE" (this namespace), "IFACE@NETNS" (a named namespace in /run/netns) or
- * "IFACE@pid:1234" (the namespace of a process). Parsing is pure; the existence checks ask the kernel.
+ * Capture targets: "IFACE" (this namespace), "IFACE@NETNS" (a named namespace in /run/netns),
+ * "IFACE@pid:1234" (the namespace of a process), or a Kubernetes pod: "IFACE@POD", "IFACE@NS/POD",
+ * "IFACE@pod:NS/POD", and "NS/POD" / "pod:NS/POD" alone for the pod's eth0. Parsing is pure; pods are resolved
+ * by resolveTargets (the runtime, topology/netnsRef); the existence checks ask the kernel.
  */
 import fs from 'fs';
 import { isValidIfName, isValidNetnsName, runJson } from '../host/run';
+import { isExplicitPodRef, parsePodRef } from '../k8s/podRef';
+import { resolveNetnsRef, selectPodNamespaces, NetnsRefError, type ResolvedNetns } from '../topology/netnsRef';
 
 export interface CaptureTarget {
   iface: string;
   /** Named namespace, or "pid:1234"; undefined = the namespace netscope runs in. */
   netns?: string;
+  /** What the user wrote for the namespace when it may name a pod (resolved into netns by resolveTargets). */
+  ref?: string;
+  /** The pod ("namespace/name") the namespace belongs to: records and pcapng interfaces are named after it. */
+  pod?: string;
 }
 
 /** A user mistake in a target (unknown interface/namespace, bad name): the CLI exits 2 with the message. */
@@ -19,8 +27,12 @@ export class TargetError extends Error {
   }
 }
 
-/** Parses "veth1", "cni0@node1", "eth0@pid:1234"; throws TargetError with the accepted forms. */
+/** Parses "veth1", "cni0@node1", "eth0@pid:1234", "eth0@default/web-0", "default/web-0"; throws TargetError. */
 export function parseTarget(spec: string): CaptureTarget {
+  if (!spec.includes('@') && isExplicitPodRef(spec)) {
+    if (!parsePodRef(spec)) throw new TargetError(`"${spec}": not a pod reference; use NAMESPACE/POD, pod:NAMESPACE/POD or IFACE@NAMESPACE/POD`);
+    return { iface: 'eth0', ref: spec };
+  }
   const at = spec.indexOf('@');
   const iface = at < 0 ? spec : spec.slice(0, at);
   const netns = at < 0 ? undefined : spec.slice(at + 1);
@@ -29,22 +41,68 @@ export function parseTarget(spec: string): CaptureTarget {
   }
   if (netns !== undefined) {
     if (/^pid:\d+$/.test(netns)) return { iface, netns };
-    if (!isValidNetnsName(netns)) {
-      throw new TargetError(`"${spec}": namespace "${netns}" is not valid; use a name from "ip netns list" or pid:PID`);
+    if (isExplicitPodRef(netns)) {
+      if (!parsePodRef(netns)) throw new TargetError(`"${spec}": "${netns}" is not a pod reference; use IFACE@NAMESPACE/POD or IFACE@pod:NAMESPACE/POD`);
+      return { iface, ref: netns };
     }
+    if (!isValidNetnsName(netns)) {
+      throw new TargetError(`"${spec}": namespace "${netns}" is not valid; use a name from "ip netns list", pid:PID or a pod (NAMESPACE/POD)`);
+    }
+    // A plain name may still be a pod's: resolveTargets looks it up when /run/netns has no such namespace.
     return { iface, netns };
   }
   return { iface };
 }
 
-/** The name records carry: "NETNS/IFACE", or "IFACE" in netscope's own namespace. */
+function applyResolved(t: CaptureTarget, r: ResolvedNetns): CaptureTarget {
+  const out: CaptureTarget = { iface: t.iface, netns: r.id === '' ? undefined : r.id };
+  if (r.pod) out.pod = r.label;
+  return out;
+}
+
+/**
+ * Resolves pod references in targets to their network namespaces (one discovery of namespaces and pods for
+ * all of them). Throws TargetError (usage: unknown or ambiguous, candidates listed).
+ */
+export async function resolveTargets(targets: CaptureTarget[]): Promise<CaptureTarget[]> {
+  const out: CaptureTarget[] = [];
+  for (const t of targets) {
+    const ref = t.ref ?? (t.netns !== undefined && !/^pid:\d+$/.test(t.netns) && !fs.existsSync(`/run/netns/${t.netns}`) ? t.netns : undefined);
+    if (ref === undefined) {
+      out.push(t);
+      continue;
+    }
+    try {
+      out.push(applyResolved(t, await resolveNetnsRef(ref)));
+    } catch (e) {
+      if (e instanceof NetnsRefError) throw new TargetError(`-i ${t.iface}@${ref}: ${e.message}`);
+      throw e;
+    }
+  }
+  return out;
+}
+
+/** IFACE in every pod whose labels match `selector`. Throws TargetError when none does. */
+export async function selectorTargets(selector: string, iface = 'eth0'): Promise<CaptureTarget[]> {
+  try {
+    return (await selectPodNamespaces(selector)).map((r) => applyResolved({ iface }, r));
+  } catch (e) {
+    if (e instanceof NetnsRefError) throw new TargetError(e.message);
+    throw e;
+  }
+}
+
+/** The name records carry: "NETNS/IFACE" ("namespace/pod/IFACE" for a pod), or "IFACE" in netscope's own namespace. */
 export function targetLabel(t: CaptureTarget): string {
+  if (t.pod !== undefined) return `${t.pod}/${t.iface}`;
   return t.netns === undefined ? t.iface : `${t.netns}/${t.iface}`;
 }
 
-/** The spelling the user typed ("IFACE@NETNS"), for messages. */
+/** The spelling the user typed ("IFACE@NETNS", "IFACE@namespace/pod"), for messages. */
 export function targetSpec(t: CaptureTarget): string {
-  return t.netns === undefined ? t.iface : `${t.iface}@${t.netns}`;
+  if (t.pod !== undefined) return `${t.iface}@${t.pod}`;
+  const ns = t.netns ?? t.ref;
+  return ns === undefined ? t.iface : `${t.iface}@${ns}`;
 }
 
 /** Named namespaces as `ip netns list` knows them (/run/netns). */

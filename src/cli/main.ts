@@ -53,7 +53,18 @@ export function main(argv: string[]): void {
   }
   // Help text lines are cut at the terminal's width (COLUMNS when output is not a terminal).
   const width = process.stdout.columns || Number(process.env.COLUMNS) || 100;
-  y.demandCommand(1, 'name a command')
+  y.option('runtime-endpoint', {
+    type: 'string',
+    global: true,
+    requiresArg: true,
+    describe: 'container runtime (CRI) socket for pod names, e.g. unix:///run/containerd/containerd.sock (env NETSCOPE_RUNTIME_ENDPOINT)',
+  })
+    // Pod resolution reads the variable (src/k8s/pods.ts): the flag only overrides it, without loading anything here.
+    .middleware((a) => {
+      const e = a['runtime-endpoint'];
+      if (typeof e === 'string' && e !== '') process.env.NETSCOPE_RUNTIME_ENDPOINT = e;
+    })
+    .demandCommand(1, 'name a command')
     .strict()
     .recommendCommands()
     .help()

@@ -1,10 +1,11 @@
 /**
- * Turns what the user typed for FROM or TO into an Endpoint: a namespace (name, id, "host", pid), a pod name
- * (the declared name a topology prefixed, e.g. "pod-a" for "k8s-node-pod-a"), or an IPv4 address (resolved to
- * the namespace holding it). Pure over a discovered Topology.
+ * Turns what the user typed for FROM or TO into an Endpoint: a namespace (name, id, "host", pid), a Kubernetes
+ * pod ("web-0", "default/web-0", "pod:default/web-0": discovery names pod namespaces), a topology's pod (the
+ * declared name a topology prefixed, e.g. "pod-a" for "k8s-node-pod-a"), or an IPv4 address (resolved to the
+ * namespace holding it). Pure over a discovered Topology.
  */
 import { isIP } from 'net';
-import { findNetns, type IfInfo, type NetnsInfo, type Topology } from '../topology/discover';
+import { findNetns, NetnsRefError, type IfInfo, type NetnsInfo, type Topology } from '../topology/discover';
 import { canonicalIp } from '../topology/cidr';
 import { connectedNamespaces } from './path';
 import type { Endpoint } from './types';
@@ -75,7 +76,14 @@ export function resolveEndpoint(topo: Topology, ref: string, opts: { allowUnknow
     if (!opts.allowUnknownIp) throw new EndpointError(`${opts.what} ${ref}: no namespace on this machine has that address; name a namespace or an address one of them holds`);
     return { ref, netns: null, label: '?', iface: null, ip: canonicalIp(ref), prefixlen: null };
   }
-  let ns = findNetns(topo, ref);
+  let ns: NetnsInfo | undefined;
+  try {
+    ns = findNetns(topo, ref);
+  } catch (e) {
+    // Several pods by that name in different Kubernetes namespaces.
+    if (e instanceof NetnsRefError) throw new EndpointError(`${opts.what} ${e.message}`);
+    throw e;
+  }
   if (!ns) {
     const pods = byPodName(topo, ref);
     if (pods.length > 1) {

@@ -160,13 +160,20 @@ export class UnknownBridgeError extends UnknownNameError {
 export async function readFdbDetailed(bridge: string, netns?: string): Promise<FdbRead> {
   if (!isValidIfName(bridge)) throw new UnknownBridgeError(`invalid bridge name "${bridge}": at most 15 of A-Z a-z 0-9 _ . -`);
   const topo = await discover();
-  if (netns !== undefined && findNetns(topo, netns) === undefined) {
+  let nsHit;
+  try {
+    nsHit = netns !== undefined ? findNetns(topo, netns) : undefined;
+  } catch (e) {
+    // An ambiguous pod name: a usage error like an unknown bridge.
+    throw new UnknownBridgeError((e as Error).message);
+  }
+  if (netns !== undefined && nsHit === undefined) {
     // Without root, discovery cannot enter other namespaces: one that exists is a permission problem.
     if (!isRootUser() && netnsExists(netns)) throw new Error(netnsPermissionMessage(netns, 'reading its bridges'));
     const known = topo.namespaces.map((n) => (n.id === '' ? 'host' : n.id)).join(', ');
     throw new UnknownBridgeError(`no network namespace "${netns}" (namespaces: ${known})`);
   }
-  const br = findBridge(topo, bridge, netns);
+  const br = findBridge(topo, bridge, nsHit?.id ?? netns);
   if (br && netns === undefined) {
     const same = topo.interfaces.filter((i) => i.kind === 'bridge' && i.name === bridge);
     if (same.length > 1) {

@@ -5,6 +5,7 @@
  * (the stream queues); with `maxQueuedBytes` a live capture sheds records instead of growing without bound,
  * counting them in `dropped`. Offline producers can await `waitForDrain()` while `congested` is true.
  */
+import { isIP } from 'net';
 import os from 'os';
 import type { PacketRecord } from './record';
 import { tsToNanos } from './timestamp';
@@ -279,6 +280,36 @@ export class PcapngWriter extends CaptureFileWriter {
     return this.snaplens.length - 1;
   }
 
+  /**
+   * Writes a Name Resolution Block: each address (IPv4 or IPv6 text) with its names, e.g. a pod IP →
+   * "web-0.default", which Wireshark and tshark -N n show in place of the address. Addresses that are not valid
+   * IPs, and empty name lists, are skipped; nothing is written when nothing is left.
+   */
+  addNameResolution(entries: ReadonlyArray<{ ip: string; names: readonly string[] }>): void {
+    const records: Buffer[] = [];
+    for (const e of entries) {
+      const addr = ipBytes(e.ip);
+      const names = e.names.filter((n) => n !== '' && !n.includes('\0'));
+      if (addr === null || names.length === 0) continue;
+      const value = Buffer.concat([addr, ...names.map((n) => Buffer.from(`${n}\0`, 'utf8'))]);
+      if (value.length > 0xffff) continue;
+      const rec = Buffer.alloc(4 + pad4(value.length));
+      rec.writeUInt16LE(addr.length === 4 ? 1 : 2, 0); // nrb_record_ipv4 / nrb_record_ipv6
+      rec.writeUInt16LE(value.length, 2);
+      value.copy(rec, 4);
+      records.push(rec);
+    }
+    if (records.length === 0) return;
+    const body = Buffer.concat([...records, Buffer.alloc(4)]); // nrb_record_end
+    const len = 8 + body.length + 4;
+    const at = this.o.reserve(len);
+    const b = this.o.buf;
+    b.writeUInt32LE(4, at);
+    b.writeUInt32LE(len, at + 4);
+    body.copy(b, at + 8);
+    b.writeUInt32LE(len, at + len - 4);
+  }
+
   /** Appends one record as an Enhanced Packet Block on interface `ifId` (from addInterface). */
   write(ifId: number, rec: PacketRecord): void {
     const snap = this.snaplens[ifId];
@@ -304,6 +335,31 @@ export class PcapngWriter extends CaptureFileWriter {
     b.writeUInt32LE(len, at + len - 4);
     this.count++;
   }
+}
+
+/** 4 (IPv4) or 16 (IPv6) address bytes, or null when `ip` is not an address. */
+function ipBytes(ip: string): Buffer | null {
+  const fam = isIP(ip);
+  if (fam === 4) return Buffer.from(ip.split('.').map(Number));
+  if (fam !== 6) return null;
+  return ipv6Bytes(ip.replace(/%.*$/, ''));
+}
+
+function ipv6Bytes(ip: string): Buffer {
+  const out = Buffer.alloc(16);
+  let text = ip;
+  // An IPv4 tail ("::ffff:1.2.3.4") becomes two groups.
+  const v4 = /(\d+\.\d+\.\d+\.\d+)$/.exec(text);
+  if (v4) {
+    const o = v4[1].split('.').map(Number);
+    text = `${text.slice(0, -v4[1].length)}${((o[0] << 8) | o[1]).toString(16)}:${((o[2] << 8) | o[3]).toString(16)}`;
+  }
+  const [head, tail] = text.includes('::') ? text.split('::') : [text, undefined];
+  const h = head ? head.split(':') : [];
+  const t = tail !== undefined && tail !== '' ? tail.split(':') : [];
+  const groups = tail === undefined ? h : [...h, ...new Array<string>(8 - h.length - t.length).fill('0'), ...t];
+  groups.forEach((g, i) => out.writeUInt16BE(parseInt(g, 16) & 0xffff, i * 2));
+  return out;
 }
 
 /** Writes option `code` with `value` (zero-padded to 4) at p; returns the offset after it. */

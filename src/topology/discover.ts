@@ -7,6 +7,8 @@
 import { promises as fsp } from 'fs';
 import { dumpNamespace, isMainTableRoute, linkKind, type IpLinkJson, type NamespaceDump } from '../host/iproute';
 import { isValidNetnsName } from '../host/run';
+import { parsePodRef, type PodRef } from '../k8s/podRef';
+import { podLabel, sharedPodResolver, type PodInfo, type PodTable } from '../k8s/pods';
 import { canonicalIp } from './cidr';
 
 export interface NetnsInfo {
@@ -14,9 +16,11 @@ export interface NetnsInfo {
   id: string;
   name?: string;
   pid?: number;
-  /** The name, "pid 1234 (comm)", or "host" for netscope's own namespace. */
+  /** "namespace/pod" for a pod's namespace, else the name, "pid 1234 (comm)", or "host" for netscope's own. */
   label: string;
   inode: number;
+  /** The Kubernetes pod whose network namespace this is (container runtime or kubelet files). */
+  pod?: PodInfo;
 }
 
 export interface IfAddr {
@@ -85,6 +89,11 @@ export interface DiscoverOptions {
   netns?: string[];
 }
 
+export interface ListNamespacesOptions {
+  /** Pods to name namespaces by (default: the shared resolver asks the runtime); null: no pod names. */
+  pods?: PodTable | null;
+}
+
 const NETNS_DIR = '/run/netns';
 
 function inodeOfLink(target: string): number | undefined {
@@ -147,9 +156,38 @@ async function commOf(pid: number): Promise<string> {
   }
 }
 
-/** Every network namespace, deduplicated by inode: netscope's own first, then named, then process-held. */
-export async function listNamespaces(): Promise<NetnsInfo[]> {
-  const [self, named, held] = await Promise.all([selfInode(), namedNamespaces(), processNamespaces()]);
+/**
+ * Every network namespace, deduplicated by inode: netscope's own first, then named, then process-held; a pod's
+ * namespace carries its pod and is labelled "namespace/pod".
+ */
+export async function listNamespaces(opts: ListNamespacesOptions = {}): Promise<NetnsInfo[]> {
+  const [self, named, held, pods] = await Promise.all([
+    selfInode(),
+    namedNamespaces(),
+    processNamespaces(),
+    opts.pods !== undefined ? Promise.resolve(opts.pods) : sharedPodResolver().resolve(),
+  ]);
+  const out = listFrom(self, named, held, await commsOf(held, self, named));
+  if (pods) {
+    for (const ns of out) {
+      const pod = pods.byInode.get(ns.inode);
+      if (pod && ns.id !== '') {
+        ns.pod = pod;
+        ns.label = podLabel(pod);
+      }
+    }
+  }
+  return out;
+}
+
+async function commsOf(held: Map<number, number>, self: number, named: { inode: number }[]): Promise<Map<number, string>> {
+  const seen = new Set<number>([self, ...named.map((n) => n.inode)]);
+  const pids = [...held.entries()].filter(([ino]) => !seen.has(ino)).map(([, pid]) => pid);
+  const comms = await Promise.all(pids.map(commOf));
+  return new Map(pids.map((pid, i) => [pid, comms[i]]));
+}
+
+function listFrom(self: number, named: { name: string; inode: number }[], held: Map<number, number>, comms: Map<number, string>): NetnsInfo[] {
   const out: NetnsInfo[] = [];
   const seen = new Set<number>();
   const selfName = named.find((n) => n.inode === self)?.name;
@@ -161,11 +199,10 @@ export async function listNamespaces(): Promise<NetnsInfo[]> {
     out.push({ id: n.name, name: n.name, label: n.name, inode: n.inode });
   }
   const unnamed = [...held.entries()].filter(([ino]) => !seen.has(ino)).sort((a, b) => a[1] - b[1]);
-  const comms = await Promise.all(unnamed.map(([, pid]) => commOf(pid)));
-  unnamed.forEach(([ino, pid], i) => {
+  for (const [ino, pid] of unnamed) {
     seen.add(ino);
-    out.push({ id: `pid:${pid}`, pid, label: `pid ${pid} (${comms[i]})`, inode: ino });
-  });
+    out.push({ id: `pid:${pid}`, pid, label: `pid ${pid} (${comms.get(pid) ?? '?'})`, inode: ino });
+  }
   return out;
 }
 
@@ -310,17 +347,89 @@ export async function discover(opts: DiscoverOptions = {}): Promise<Topology> {
     }
   }
   resolvePeers(dumped, byNs);
+  attachPodInterfaces(topo);
   return topo;
 }
 
-/** Finds a namespace by id, name or label ("host" and "" are netscope's own). */
+/** A pod's addresses (when the runtime gave none) and the node-side end of its veth, from what was dumped. */
+function attachPodInterfaces(topo: Topology): void {
+  for (const ns of topo.namespaces) {
+    const pod = ns.pod;
+    if (!pod) continue;
+    const ifs = topo.interfaces.filter((i) => i.netns === ns.id && i.kind !== 'loopback');
+    const main = ifs.find((i) => i.name === 'eth0') ?? ifs.find((i) => i.peer !== undefined) ?? ifs[0];
+    if (pod.ips.length === 0 && main) {
+      pod.ips = main.addrs.filter((a) => !(a.family === 'inet6' && /^fe[89ab]/i.test(a.local))).map((a) => a.local);
+    }
+    if (main?.peer && main.peer.netns !== ns.id) pod.nodeVeth = { netns: main.peer.netns, ifname: main.peer.ifname };
+  }
+}
+
+/** A namespace reference that names nothing, or several pods: a usage error; candidates are what exists. */
+export class NetnsRefError extends Error {
+  constructor(
+    message: string,
+    readonly candidates: string[],
+    /** Nothing matched, or several pods did. */
+    readonly kind: 'unknown' | 'ambiguous' = 'unknown',
+  ) {
+    super(message);
+    this.name = 'NetnsRefError';
+  }
+}
+
+function podMatches(pod: PodInfo, ref: PodRef): boolean {
+  return pod.name === ref.name && (ref.namespace === undefined || pod.namespace === ref.namespace);
+}
+
+/**
+ * The namespaces `ref` can mean, the one place every command resolves a namespace argument: "host"/"" (netscope's
+ * own), an id, a name in /run/netns, a pid, then pods: "POD", "NAMESPACE/POD", "pod:NAMESPACE/POD". A network
+ * namespace name wins over a pod of the same name; "NS/POD" and "pod:…" only ever mean pods.
+ */
+export function matchNetns(namespaces: NetnsInfo[], ref: string): NetnsInfo[] {
+  if (ref === 'host' || ref === '') return namespaces.filter((n) => n.id === '');
+  const podRef = parsePodRef(ref);
+  if (!podRef?.explicit) {
+    const direct =
+      namespaces.find((n) => n.id === ref) ??
+      namespaces.find((n) => n.name === ref) ??
+      (/^\d+$/.test(ref) ? namespaces.find((n) => n.pid === Number(ref)) : undefined);
+    if (direct) return [direct];
+  }
+  if (!podRef) return [];
+  return namespaces.filter((n) => n.pod !== undefined && podMatches(n.pod, podRef));
+}
+
+/** What a user could have meant: pods first, then other namespaces (at most `max`). */
+export function namespaceCandidates(namespaces: NetnsInfo[], max = Infinity): string[] {
+  const pods = namespaces.filter((n) => n.pod).map((n) => n.label).sort();
+  const others = namespaces.filter((n) => !n.pod && n.id !== '').map((n) => n.id);
+  const all = [...pods, ...others, 'host'];
+  return all.length > max ? [...all.slice(0, max), `… ${all.length - max} more`] : all;
+}
+
+/** Exactly one namespace for `ref`; NetnsRefError (unknown or ambiguous, with candidates) otherwise. */
+export function lookupNetns(namespaces: NetnsInfo[], ref: string): NetnsInfo {
+  const hits = matchNetns(namespaces, ref);
+  if (hits.length === 1) return hits[0];
+  if (hits.length > 1) {
+    const names = hits.map((n) => n.label).sort();
+    throw new NetnsRefError(`"${ref}" matches ${hits.length} pods (${names.join(', ')}); name one as NAMESPACE/POD`, names, 'ambiguous');
+  }
+  const cands = namespaceCandidates(namespaces);
+  const what = parsePodRef(ref)?.explicit ? 'no pod' : 'no network namespace or pod';
+  throw new NetnsRefError(`${what} "${ref}"; existing: ${cands.join(', ')}`, cands);
+}
+
+/**
+ * Finds a namespace by id, name, pid or pod ("host" and "" are netscope's own); undefined when nothing matches.
+ * Throws NetnsRefError when a pod name is ambiguous.
+ */
 export function findNetns(topo: Topology, ref: string): NetnsInfo | undefined {
-  if (ref === 'host' || ref === '') return topo.namespaces.find((n) => n.id === '');
-  return (
-    topo.namespaces.find((n) => n.id === ref) ??
-    topo.namespaces.find((n) => n.name === ref) ??
-    (/^\d+$/.test(ref) ? topo.namespaces.find((n) => n.pid === Number(ref)) : undefined)
-  );
+  const hits = matchNetns(topo.namespaces, ref);
+  if (hits.length > 1) lookupNetns(topo.namespaces, ref);
+  return hits[0];
 }
 
 /** The bridge called `bridge` (in `netns` — id, name or "host" — when given; else the first one found). */

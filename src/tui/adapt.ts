@@ -51,7 +51,15 @@ export function flowBadges(f: FlowRecord, nowSec: number): { state: string; badg
   return { state, badges };
 }
 
-export function flowInfo(f: FlowRecord, nowSec: number, problems: Problem[] = []): FlowInfo {
+/** Pod ("namespace/name") holding an address, when known (PodNameIndex.label). */
+export type PodNamer = (ip: string) => string | undefined;
+
+function named(text: string, addr: string, names: PodNamer | undefined): string {
+  const pod = names?.(addr);
+  return pod === undefined ? text : `${text} ${pod}`;
+}
+
+export function flowInfo(f: FlowRecord, nowSec: number, problems: Problem[] = [], names?: PodNamer): FlowInfo {
   const { state, badges } = flowBadges(f, nowSec);
   const notes: string[] = [];
   if (f.vni !== null) notes.push(`inside VXLAN vni ${f.vni}`);
@@ -65,8 +73,8 @@ export function flowInfo(f: FlowRecord, nowSec: number, problems: Problem[] = []
   return {
     key: f.key,
     proto: f.proto,
-    a: endpoint(f.a, f.aPort, f.family),
-    b: endpoint(f.b, f.bPort, f.family) + (f.echoId !== null ? ` id ${f.echoId}` : ''),
+    a: named(endpoint(f.a, f.aPort, f.family), f.a, names),
+    b: named(endpoint(f.b, f.bPort, f.family), f.b, names) + (f.echoId !== null ? ` id ${f.echoId}` : ''),
     packetsAB: f.packetsAB,
     packetsBA: f.packetsBA,
     bytesAB: f.bytesAB,
@@ -82,7 +90,7 @@ export function flowInfo(f: FlowRecord, nowSec: number, problems: Problem[] = []
 }
 
 /** Rows for the flows pane from a FlowTable snapshot (already sorted/cut by the engine). */
-export function flowsFromSnapshot(snap: FlowSnapshot, nowSec: number): { flows: FlowInfo[]; total: number; note: string } {
+export function flowsFromSnapshot(snap: FlowSnapshot, nowSec: number, names?: PodNamer): { flows: FlowInfo[]; total: number; note: string } {
   const byFlow = new Map<string, Problem[]>();
   for (const p of snap.problems) {
     if (p.flow === null) continue;
@@ -90,7 +98,7 @@ export function flowsFromSnapshot(snap: FlowSnapshot, nowSec: number): { flows: 
     if (list) list.push(p);
     else byFlow.set(p.flow, [p]);
   }
-  const flows = snap.flows.map((f) => flowInfo(f, nowSec, byFlow.get(f.key)));
+  const flows = snap.flows.map((f) => flowInfo(f, nowSec, byFlow.get(f.key), names));
   const notes: string[] = [];
   if (snap.counters.evicted > 0) notes.push(`${snap.counters.evicted} evicted`);
   if (snap.counters.flows > snap.flows.length) notes.push(`top ${snap.flows.length} shown`);

@@ -82,6 +82,8 @@ export class Dashboard {
   private ruleDeltas = new RuleDeltas();
   private detailSeen = -1;
   private readonly bridgeIf: IfInfo;
+  /** Pod IP → "namespace/name" from discovery, shown beside flow endpoints. */
+  private readonly podByIp = new Map<string, string>();
 
   constructor(
     private readonly opts: DashboardOptions,
@@ -92,6 +94,7 @@ export class Dashboard {
     const nsLabel = bridge.netns === '' ? undefined : (topo.namespaces.find((n) => n.id === bridge.netns)?.label ?? bridge.netns);
     this.model = new DashboardModel({ bridge: bridge.name, netns: nsLabel, captureFilter: opts.captureFilter });
     this.model.setTopology(topologyLines(topo, bridge));
+    this.namePods(topo);
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
@@ -159,7 +162,7 @@ export class Dashboard {
     // A `/` filter searches a deeper cut of the table, so a small flow among many is still found.
     const top = (this.opts.top ?? 500) * (this.model.flowFilter ? 10 : 1);
     const snap = this.collector.snapshot(now, ENGINE_SORT[this.model.sortKey], top);
-    const { flows, total, note } = flowsFromSnapshot(snap, now);
+    const { flows, total, note } = flowsFromSnapshot(snap, now, (ip) => this.podByIp.get(ip));
     this.records = new Map(snap.flows.map((f) => [f.key, f]));
     this.model.setFlows(flows, now, total, note);
     this.model.setProblems(problemGroups(snap.problems));
@@ -185,6 +188,12 @@ export class Dashboard {
     this.model.setDetailPackets(this.collector.detailLines());
   }
 
+  /** Flow endpoints are named after the pods discovery saw (the bridge's pods at least). */
+  private namePods(topo: Topology): void {
+    this.podByIp.clear();
+    for (const n of topo.namespaces) for (const ip of n.pod?.ips ?? []) this.podByIp.set(ip, n.label);
+  }
+
   private startPolls(): void {
     const br = this.bridgeIf;
     this.sources.bridgeState.start((res, at) => {
@@ -200,6 +209,7 @@ export class Dashboard {
         return;
       }
       this.model.setTopology(topologyLines(res.topo, res.bridge));
+      this.namePods(res.topo);
       const diff = this.fdbWatch.update(res.fdb);
       this.model.setFdb(
         res.fdb.map(fdbRow),

@@ -12,14 +12,25 @@ describe('parseTarget', () => {
     expect(targetLabel(parseTarget('cni0@node1'))).toBe('node1/cni0');
     expect(targetSpec(parseTarget('eth0@pid:1234'))).toBe('eth0@pid:1234');
   });
-  it.each(['', '@ns', 'a/b', 'x'.repeat(16), 'eth0@', 'eth0@../etc', 'eth0@a b', '..', 'eth0@pid:'])(
+  it('reads pod references: IFACE@POD forms and NS/POD alone (its eth0)', () => {
+    expect(parseTarget('eth0@default/web-0')).toEqual({ iface: 'eth0', ref: 'default/web-0' });
+    expect(parseTarget('eth0@pod:default/web-0')).toEqual({ iface: 'eth0', ref: 'pod:default/web-0' });
+    expect(parseTarget('default/web-0')).toEqual({ iface: 'eth0', ref: 'default/web-0' });
+    expect(parseTarget('pod:kube-system/coredns-1')).toEqual({ iface: 'eth0', ref: 'pod:kube-system/coredns-1' });
+    // A plain name is a namespace name until resolveTargets finds no such namespace in /run/netns.
+    expect(parseTarget('eth0@web-0')).toEqual({ iface: 'eth0', netns: 'web-0' });
+    const pod = { iface: 'eth0', netns: 'cni-1234', pod: 'default/web-0' };
+    expect(targetLabel(pod)).toBe('default/web-0/eth0');
+    expect(targetSpec(pod)).toBe('eth0@default/web-0');
+  });
+  it.each(['', '@ns', 'a/b/c', 'Default/web', 'eth0@a/', 'pod:', 'x'.repeat(16), 'eth0@', 'eth0@../etc', 'eth0@a b', '..', 'eth0@pid:'])(
     'rejects %j with a message naming the accepted forms',
     (spec) => {
       expect(() => parseTarget(spec)).toThrow(TargetError);
       try {
         parseTarget(spec);
       } catch (e) {
-        expect((e as Error).message).toMatch(/IFACE|ip netns list|pid:PID/);
+        expect((e as Error).message).toMatch(/IFACE|ip netns list|pid:PID|NAMESPACE\/POD/);
       }
     },
   );

@@ -7,6 +7,7 @@ import { PcapngWriter, PcapWriter } from '../../src/pcap/writer';
 import type { PacketRecord } from '../../src/pcap/record';
 import { run } from '../../src/host/run';
 import { parseCapture } from '../helpers/pcap';
+import { ether, icmpEcho, ipv4, ipv6, udp } from '../../src/decode/craft';
 
 function record(data: Buffer, tsSec: number, tsNsec: number, len = data.length): PacketRecord {
   // Put the frame at a non-zero offset inside a larger buffer, as the reader does.
@@ -250,5 +251,39 @@ describe('files written here open in tshark and capinfos', () => {
     const res = await readCapture(openCaptureInput(file), (r) => seen.push(`${r.iface}:${r.tsSec}.${r.tsNsec}:${r.caplen}`));
     expect(res).toMatchObject({ records: 100, error: null, format: 'pcapng' });
     expect(seen).toEqual(recs.map((r, i) => `${i % 2 ? 'ns2/eth0' : 'ns1/veth0'}:${r.tsSec}.${r.tsNsec}:${r.caplen}`));
+  });
+
+  it('pcapng name resolution: tshark -N n shows pod names for pod IPs (IPv4 and IPv6), our reader skips the block', async () => {
+    const file = path.join(dir, 'nrb.pcapng');
+    const w = new PcapngWriter(fs.createWriteStream(file));
+    w.addInterface('default/web-0/eth0', 1);
+    w.addNameResolution([
+      { ip: '10.244.5.2', names: ['web-0.default'] },
+      { ip: '10.244.5.3', names: ['db-0.default'] },
+      { ip: 'fd00:244::5', names: ['web-1.default'] },
+      { ip: 'not-an-ip', names: ['skipped'] },
+      { ip: '10.244.5.9', names: [] },
+    ]);
+    const mac = '02:00:00:00:00:01';
+    const v4 = ether(mac, mac, 0x0800, ipv4({ src: '10.244.5.2', dst: '10.244.5.3', proto: 1 }, icmpEcho(8, 1, 1)));
+    const v6 = ether(mac, mac, 0x86dd, ipv6({ src: 'fd00:244::5', dst: 'fd00:244::6', next: 17 }, udp(1000, 2000, Buffer.alloc(4))));
+    w.write(0, record(v4, 1795848999, 1));
+    w.write(0, record(v6, 1795848999, 2));
+    await w.close();
+    const { stdout } = await run(['tshark', '-r', file, '-N', 'n', '-T', 'fields', '-E', 'separator=|', '-e', 'frame.interface_name', '-e', 'ip.src_host', '-e', 'ip.dst_host', '-e', 'ipv6.src_host']);
+    expect(stdout.trim().split('\n')).toEqual(['default/web-0/eth0|web-0.default|db-0.default|', 'default/web-0/eth0|||web-1.default']);
+    const res = await readCapture(openCaptureInput(file), () => undefined);
+    expect(res).toMatchObject({ records: 2, error: null, format: 'pcapng' });
+  });
+
+  it('writes no name resolution block when nothing is resolvable', async () => {
+    const { stream, bytes } = sink();
+    const w = new PcapngWriter(stream);
+    const before = w.addInterface('x', 1);
+    w.addNameResolution([{ ip: 'x', names: ['y'] }]);
+    await w.close();
+    expect(before).toBe(0);
+    expect(parseCapture(bytes()).error).toBeNull();
+    expect(bytes().includes(Buffer.from([4, 0, 0, 0]))).toBe(false);
   });
 });

@@ -51,6 +51,16 @@ function scene(c: TrafficCollector): void {
 }
 
 describe('TrafficCollector + adapters (real decoder and flow engine)', () => {
+  it('names flow endpoints after their pods when a pod namer is given', () => {
+    const c = new TrafficCollector();
+    scene(c);
+    const now = T0 + 3;
+    const pods = new Map([[A, 'default/web-0'], [B, 'default/db-0']]);
+    const { flows } = flowsFromSnapshot(c.snapshot(now, 'bytes', 100), now, (ip) => pods.get(ip));
+    expect(flows.find((f) => f.a === `${A}:40000 default/web-0`)?.b).toBe(`${B}:80 default/db-0`);
+    expect(flows.find((f) => f.a === '10.244.1.4:41000')?.b).toBe(`${B}:8080 default/db-0`);
+    expect(flows.find((f) => f.proto === 'arp')?.b).toBe('10.244.1.99');
+  });
   it('turns a snapshot into rows with state badges, and the model shows them', () => {
     const c = new TrafficCollector();
     scene(c);

@@ -6,7 +6,9 @@ import fs from 'fs';
 import path from 'path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { CaptureStartError, LiveCapture, TargetStats } from '../../capture/live';
-import { CaptureTarget, parseTarget, TargetError } from '../../capture/target';
+import { CaptureTarget, parseTarget, resolveTargets, selectorTargets, TargetError } from '../../capture/target';
+import { closeSharedPodResolver, sharedPodResolver } from '../../k8s/pods';
+import { PodNameIndex } from '../../k8s/podNames';
 import { decodeRecord } from '../../decode/decode';
 import { PacketView } from '../../decode/view';
 import type { PacketRecord } from '../../pcap/record';
@@ -17,7 +19,8 @@ import { fail, usage } from '../userError';
 
 interface CaptureArgs {
   filter?: string[];
-  interface: string | string[];
+  interface?: string | string[];
+  selector?: string;
   ether?: boolean;
   count?: number;
   duration?: number;
@@ -43,8 +46,13 @@ export function builder(y: Argv): Argv<CaptureArgs> {
       // Not an array option: an array would swallow the filter words after the last -i.
       type: 'string',
       requiresArg: true,
-      demandOption: true,
-      describe: 'IFACE (this namespace), IFACE@NETNS or IFACE@pid:PID; repeat for several',
+      describe: 'IFACE (this namespace), IFACE@NETNS, IFACE@pid:PID, IFACE@POD / IFACE@NAMESPACE/POD, or NAMESPACE/POD (its eth0); repeat for several',
+    })
+    .option('selector', {
+      alias: 'l',
+      type: 'string',
+      requiresArg: true,
+      describe: 'every pod whose labels match (app=web,tier!=db): its eth0, merged with any -i',
     })
     .option('ether', { alias: 'e', type: 'boolean', describe: 'print link-level headers' })
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N packets' })
@@ -64,6 +72,8 @@ export function builder(y: Argv): Argv<CaptureArgs> {
 export const examples: readonly Example[] = [
   ['capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once'],
   ['capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic'],
+  ['capture -i default/web-0 -w web.pcapng', "a pod's eth0 by name (interface named default/web-0/eth0)"],
+  ['capture --selector app=web tcp port 80', 'every app=web pod, merged'],
 ];
 
 /** Opens FILE for writing: its descriptor, or the one line that says why it cannot be written. */
@@ -89,7 +99,7 @@ interface Sink {
 }
 
 /** "-w -" streams pcapng to stdout (e.g. into tshark -r -). */
-function openFileSink(file: string, fd: number | undefined, capture: LiveCapture): Sink {
+function openFileSink(file: string, fd: number | undefined, capture: LiveCapture, names: PodNameIndex | null): Sink {
   const out: NodeJS.WritableStream = fd === undefined ? process.stdout : fs.createWriteStream('', { fd });
   const ifs = capture.interfaces();
   if (file.endsWith('.pcap')) {
@@ -103,6 +113,8 @@ function openFileSink(file: string, fd: number | undefined, capture: LiveCapture
   }
   const w = new PcapngWriter(out);
   for (const i of ifs) w.addInterface(i.name, i.linktype, i.snaplen);
+  // Pod IP → "web-0.default": Wireshark shows pod names in place of their addresses.
+  if (names !== null && names.size > 0) w.addNameResolution(names.nameRecords());
   return { write: (rec) => w.write(rec.ifIndex, rec), close: () => w.close() };
 }
 
@@ -133,12 +145,24 @@ function summaryOf(s: TargetStats): Record<string, number | string | undefined> 
 }
 
 export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<void> {
+  if (argv.interface === undefined && argv.selector === undefined) return usage('name what to capture on: -i IFACE[@NETNS|@POD] (repeatable) or --selector LABEL=VALUE');
   let targets: CaptureTarget[];
+  let names: PodNameIndex | null = null;
   try {
-    targets = ([] as string[]).concat(argv.interface).map(parseTarget);
+    targets = await resolveTargets(([] as string[]).concat(argv.interface ?? []).map(parseTarget));
+    if (argv.selector !== undefined) targets.push(...(await selectorTargets(argv.selector)));
+    // A pod named by -i and matched by --selector is captured once.
+    const seen = new Set<string>();
+    targets = targets.filter((t) => {
+      const k = `${t.netns ?? ''}\0${t.iface}`;
+      return seen.has(k) ? false : (seen.add(k), true);
+    });
+    if (argv.write !== undefined && !argv.write.endsWith('.pcap')) names = PodNameIndex.from(await sharedPodResolver().resolve());
   } catch (e) {
     if (e instanceof TargetError) return usage(e.message);
     throw e;
+  } finally {
+    closeSharedPodResolver();
   }
   if (argv.count !== undefined && !(Number.isInteger(argv.count) && argv.count > 0)) return usage('-c must be a positive integer');
   if (argv.duration !== undefined && !(argv.duration > 0)) return usage('--duration must be a positive number of seconds');
@@ -201,7 +225,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
   let sink: Sink | null = null;
   if (argv.write !== undefined) {
     try {
-      sink = openFileSink(argv.write, outFd, capture);
+      sink = openFileSink(argv.write, outFd, capture, names);
     } catch (e) {
       await capture.stop();
       detachSignals();

@@ -10,6 +10,9 @@ import { UnknownNameError, isValidNetnsName } from '../../host/run';
 import { paint, pollUntilSignal, redraw, watchStamp } from '../watchOutput';
 import { addExamples, type Example } from '../help';
 import { fail, usage } from '../userError';
+import { isExplicitPodRef } from '../../k8s/podRef';
+import { closeSharedPodResolver } from '../../k8s/pods';
+import { NetnsRefError, resolveNetnsRef } from '../../topology/netnsRef';
 
 interface RulesArgs {
   netns?: string;
@@ -25,7 +28,7 @@ export const command = 'rules';
 export const describe = 'Firewall rule counters (iptables nft+legacy, ip6tables, nftables) with per-interval deltas';
 
 export function builder(y: Argv): Argv<RulesArgs> {
-  y.option('netns', { type: 'string', requiresArg: true, describe: 'network namespace (name or pid:PID); default: this one' })
+  y.option('netns', { type: 'string', requiresArg: true, describe: 'network namespace (name, pid:PID, or a pod: POD, NAMESPACE/POD); default: this one' })
     .option('table', { type: 'string', requiresArg: true, describe: 'only this table (filter, nat, mangle, raw, or an nft table; any case)' })
     .option('chain', { type: 'string', requiresArg: true, describe: 'only this chain (any case)' })
     .option('json', { type: 'boolean', describe: 'JSON output (one document; one line per refresh with --watch)' })
@@ -119,11 +122,23 @@ export function renderRules(rows: Array<RuleCounter | RuleDelta>, opts: RenderRu
 }
 
 export async function handler(argv: ArgumentsCamelCase<RulesArgs>): Promise<void> {
-  if (argv.netns !== undefined && !/^pid:\d+$/.test(argv.netns) && !isValidNetnsName(argv.netns)) {
-    return usage(`invalid namespace "${argv.netns}": give a name from "ip netns list" or pid:PID`);
-  }
   if (argv.watch !== undefined && !(argv.watch > 0)) return usage('--watch takes a positive number of seconds');
-  const opts = { netns: argv.netns, table: argv.table, chain: argv.chain };
+  let netns = argv.netns;
+  if (netns !== undefined) {
+    if (!/^pid:\d+$/.test(netns) && !isValidNetnsName(netns) && !isExplicitPodRef(netns)) {
+      return usage(`invalid namespace "${netns}": give a name from "ip netns list", pid:PID or a pod (NAMESPACE/POD)`);
+    }
+    try {
+      const r = await resolveNetnsRef(netns);
+      netns = r.id === '' ? undefined : r.id;
+    } catch (e) {
+      if (e instanceof NetnsRefError) return usage(`--netns ${argv.netns}: ${e.message}`);
+      throw e;
+    } finally {
+      closeSharedPodResolver();
+    }
+  }
+  const opts = { netns, table: argv.table, chain: argv.chain };
   const color = argv.color ?? (process.stdout.isTTY === true && !argv.json);
   const width = process.stdout.isTTY ? process.stdout.columns : 0;
 

@@ -6,7 +6,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { requireRoot, setCommandLogger } from '../../host/run';
 import { ApplyError, executePlan } from '../../topology/apply';
 import { listBridges } from '../../host/fdb-resolve';
-import { bridgeView, discover, findNetns, type Topology } from '../../topology/discover';
+import { bridgeView, discover, findNetns, NetnsRefError, type Topology } from '../../topology/discover';
 import { planApply, planDestroy } from '../../topology/lifecycle';
 import { formatPlan, PlanConflictError } from '../../topology/plan';
 import { lockTopology } from '../../topology/lock';
@@ -144,7 +144,13 @@ async function showHandler(args: ShowArgs): Promise<void> {
     if (args.netns && args.netns.length > 0) {
       only = [];
       for (const ref of args.netns) {
-        const ns = findNetns(topo, ref);
+        let ns;
+        try {
+          ns = findNetns(topo, ref);
+        } catch (e) {
+          if (e instanceof NetnsRefError) return fail(e.message, 2);
+          throw e;
+        }
         if (!ns) {
           fail(`no network namespace "${ref}" — netscope topo show lists them (names, "host", or a pid)`, 2);
           return;
@@ -230,7 +236,7 @@ export function builder(y: Argv): Argv {
       (a) =>
         addExamples(a
           .option('json', { type: 'boolean', describe: 'print the discovered topology as JSON' })
-          .option('netns', { type: 'string', array: true, describe: 'only these namespaces (name, "host", or pid)' })
+          .option('netns', { type: 'string', array: true, describe: 'only these namespaces (name, "host", pid, or a pod: POD, NAMESPACE/POD)' })
           .option('bridge', { type: 'string', describe: 'only this bridge, its ports and their peers' })
           .option('color', { type: 'boolean', describe: 'colour states (default: when stdout is a terminal)' })
           .option('verbose', verboseOpt), subcommandExamples.show),

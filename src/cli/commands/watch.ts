@@ -4,7 +4,7 @@
  */
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { CaptureStartError } from '../../capture/live';
-import { parseTarget, TargetError, type CaptureTarget } from '../../capture/target';
+import { parseTarget, resolveTargets, TargetError, type CaptureTarget } from '../../capture/target';
 import { requireRoot } from '../../host/run';
 import { Dashboard } from '../../tui/dashboard';
 import { tooSmall } from '../../tui/layout';
@@ -51,7 +51,8 @@ export async function handler(argv: ArgumentsCamelCase<WatchArgs>): Promise<void
   try {
     main = parseTarget(argv.bridge);
     const extras = argv.interface === undefined ? [] : Array.isArray(argv.interface) ? argv.interface : [argv.interface];
-    extra = extras.map(parseTarget);
+    // Pods by name (IFACE@POD, NAMESPACE/POD) become their namespaces here; the dashboard names them again.
+    [main, ...extra] = await resolveTargets([main, ...extras.map(parseTarget)]);
   } catch (err) {
     if (err instanceof TargetError) return fail(err.message, 2);
     throw err;
