@@ -2,6 +2,7 @@ import fs from 'fs';
 import path from 'path';
 import yargs from 'yargs';
 import type { CommandModule } from 'yargs';
+import { colorOption, setColorMode, type ColorMode } from './color';
 
 const COMMANDS_DIR = path.join(__dirname, 'commands');
 
@@ -22,7 +23,9 @@ export function main(argv: string[]): void {
   } else {
     y.commandDir(COMMANDS_DIR, { extensions: ['js'], exclude: /\.d\.ts$|\.map$/ });
   }
-  y.demandCommand(1, 'Name a command: netscope --help lists them.')
+  y.option('color', colorOption)
+    .middleware((a) => setColorMode(a.color as ColorMode))
+    .demandCommand(1, 'Name a command: netscope --help lists them.')
     .strict()
     .recommendCommands()
     .help()
@@ -30,11 +33,12 @@ export function main(argv: string[]): void {
     .version()
     .wrap(Math.min(120, process.stdout.columns || 100))
     .fail((msg, err) => {
-      if (err) {
+      // yargs wraps its parse errors (a coerce function's too) in YError: those are usage errors.
+      if (err && err.name !== 'YError') {
         process.stderr.write(`netscope: ${err.message}\n`);
         process.exit(1);
       }
-      process.stderr.write(`netscope: ${msg}\nRun "netscope --help" for usage.\n`);
+      process.stderr.write(`netscope: ${msg ?? err?.message}\nRun "netscope --help" for usage.\n`);
       process.exit(2);
     })
     .parse();

@@ -8,6 +8,7 @@ import { renderReport } from '../../diagnose/render';
 import type { DiagnoseReport, ProbeProto } from '../../diagnose/types';
 import { setCommandLogger } from '../../host/run';
 import { usage } from '../userError';
+import { useColor } from '../color';
 
 interface DiagnoseArgs {
   from: string;
@@ -18,7 +19,6 @@ interface DiagnoseArgs {
   count?: number;
   timeout?: number;
   json?: boolean;
-  color?: boolean;
   verbose?: boolean;
 }
 
@@ -35,7 +35,6 @@ export function builder(y: Argv): Argv<DiagnoseArgs> {
     .option('count', { alias: 'c', type: 'number', default: 2, describe: 'probes to send (1-20)' })
     .option('timeout', { type: 'number', default: 1000, describe: 'how long each probe waits for an answer, ms' })
     .option('json', { type: 'boolean', describe: 'print the report as one JSON document (docs/diagnose.md)' })
-    .option('color', { type: 'boolean', describe: 'colour the verdict (default: when output is a terminal)' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print each step and every command run' })
     .example('$0 diagnose pod-a pod-b', 'ping pod-b from pod-a, watching every hop')
     .example('$0 diagnose k8s-node-pod-a 10.244.1.3 --port 8080', 'TCP SYN to port 8080')
@@ -72,6 +71,6 @@ export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<v
     if (argv.verbose) setCommandLogger(null);
   }
   if (argv.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-  else process.stdout.write(renderReport(report, { color: argv.color ?? process.stdout.isTTY === true }));
+  else process.stdout.write(renderReport(report, { color: useColor(process.stdout) }));
   process.exitCode = report.verdict.connected ? 0 : 1;
 }

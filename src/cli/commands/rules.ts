@@ -9,6 +9,7 @@ import { RuleDeltas, isDropTarget, readRules, type RuleCounter, type RuleDelta, 
 import { isValidNetnsName } from '../../host/run';
 import { paint, pollUntilSignal, redraw, watchStamp } from '../watchOutput';
 import { fail, usage } from '../userError';
+import { useColor } from '../color';
 
 interface RulesArgs {
   netns?: string;
@@ -17,7 +18,6 @@ interface RulesArgs {
   json?: boolean;
   watch?: number;
   nonzero?: boolean;
-  color?: boolean;
 }
 
 export const command = 'rules';
@@ -31,7 +31,6 @@ export function builder(y: Argv): Argv<RulesArgs> {
     .option('json', { type: 'boolean', describe: 'JSON output (one document; one line per refresh with --watch)' })
     .option('watch', { alias: 'w', type: 'number', describe: 'refresh every S seconds with deltas and rates (Ctrl-C stops)' })
     .option('nonzero', { alias: 'z', type: 'boolean', describe: 'only rules whose counters are not zero (moving ones with --watch)' })
-    .option('color', { type: 'boolean', describe: 'highlight moving rules and hit drops (default: when output is a terminal)' })
     .example('$0 rules --netns node1 --table filter --chain FORWARD', '')
     .example('$0 rules -n node1 -t nat --watch 1 --nonzero', '')
     .example('$0 rules --json | jq \'.rules[] | select(.service)\'', '') as unknown as Argv<RulesArgs>;
@@ -120,7 +119,7 @@ export async function handler(argv: ArgumentsCamelCase<RulesArgs>): Promise<void
   }
   if (argv.watch !== undefined && !(argv.watch > 0)) return usage('--watch takes a positive number of seconds');
   const opts = { netns: argv.netns, table: argv.table, chain: argv.chain };
-  const color = argv.color ?? (process.stdout.isTTY === true && !argv.json);
+  const color = !argv.json && useColor(process.stdout);
   const width = process.stdout.isTTY ? process.stdout.columns : 0;
 
   if (argv.watch === undefined) {

@@ -11,6 +11,7 @@ import { formatPlan, PlanConflictError } from '../../topology/plan';
 import { lockTopology } from '../../topology/lock';
 import { loadTopologyFile, TOPOLOGY_NAME, TopologyFileError } from '../../topology/schema';
 import { renderTree } from '../../topology/tree';
+import { useColor } from '../color';
 
 export const command = 'topo';
 export const describe = 'Build (apply), remove (destroy) or show network namespace topologies';
@@ -34,7 +35,6 @@ interface ShowArgs extends Common {
   json?: boolean;
   netns?: string[];
   bridge?: string;
-  color?: boolean;
 }
 
 /** Prints an error as `netscope: …` lines (one per issue) and sets the exit code. */
@@ -164,7 +164,7 @@ async function showHandler(args: ShowArgs): Promise<void> {
       process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
       return;
     }
-    process.stdout.write(renderTree(topo, { color: args.color ?? Boolean(process.stdout.isTTY), bridge: args.bridge, netns: only }));
+    process.stdout.write(renderTree(topo, { color: useColor(process.stdout), bridge: args.bridge, netns: only }));
   } catch (err) {
     fail(err);
   }
@@ -208,7 +208,6 @@ export function builder(y: Argv): Argv {
           .option('json', { type: 'boolean', describe: 'print the discovered topology as JSON' })
           .option('netns', { type: 'string', array: true, describe: 'only these namespaces (name, "host", or pid)' })
           .option('bridge', { type: 'string', describe: 'only this bridge, its ports and their peers' })
-          .option('color', { type: 'boolean', describe: 'colour states (default: when stdout is a terminal)' })
           .option('verbose', verboseOpt),
       (a) => showHandler(a as ArgumentsCamelCase<ShowArgs>),
     )
