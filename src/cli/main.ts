@@ -16,7 +16,7 @@ const COMMANDS_DIR = path.join(__dirname, 'commands');
 export function main(argv: string[]): void {
   const y = yargs(argv).scriptName('netscope');
   const first = argv[0];
-  const single = first && /^[a-z][a-z0-9-]*$/.test(first) ? path.join(COMMANDS_DIR, `${first}.js`) : '';
+  const single = first && /^(__)?[a-z][a-z0-9-]*$/.test(first) ? path.join(COMMANDS_DIR, `${first}.js`) : '';
   if (single && fs.existsSync(single)) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     y.command(require(single) as CommandModule);
