@@ -11,6 +11,7 @@ import { formatPlan, PlanConflictError } from '../../topology/plan';
 import { lockTopology } from '../../topology/lock';
 import { loadTopologyFile, TOPOLOGY_NAME, TopologyFileError } from '../../topology/schema';
 import { renderTree } from '../../topology/tree';
+import { renderDot } from '../../topology/dot';
 import { useColor } from '../color';
 
 export const command = 'topo';
@@ -33,6 +34,7 @@ interface DestroyArgs extends Common {
 }
 interface ShowArgs extends Common {
   json?: boolean;
+  format?: 'text' | 'json' | 'dot';
   netns?: string[];
   bridge?: string;
 }
@@ -150,7 +152,16 @@ async function showHandler(args: ShowArgs): Promise<void> {
         only.push(ns.id);
       }
     }
-    if (args.json) {
+    const format = args.format ?? (args.json ? 'json' : 'text');
+    if (args.json && format !== 'json') {
+      fail(`--json and --format ${format}: choose one`, 2);
+      return;
+    }
+    if (format === 'dot') {
+      process.stdout.write(renderDot(topo, { netns: only, bridge: args.bridge }));
+      return;
+    }
+    if (format === 'json') {
       const ids = only;
       // Peers stay resolved against the whole machine; only the requested namespaces are printed.
       const shown: Topology = ids
@@ -205,10 +216,13 @@ export function builder(y: Argv): Argv {
       'Show every network namespace (named and process-held): interfaces, bridges and ports, veth peers, routes',
       (a) =>
         a
-          .option('json', { type: 'boolean', describe: 'print the discovered topology as JSON' })
+          .option('json', { type: 'boolean', describe: 'print the discovered topology as JSON (= --format json)' })
+          .option('format', { choices: ['text', 'json', 'dot'] as const, describe: 'text tree (default), JSON, or Graphviz DOT (pipe to dot -Tsvg)' })
           .option('netns', { type: 'string', array: true, describe: 'only these namespaces (name, "host", or pid)' })
           .option('bridge', { type: 'string', describe: 'only this bridge, its ports and their peers' })
-          .option('verbose', verboseOpt),
+          .option('verbose', verboseOpt)
+          .example('$0 topo show --bridge cni0', 'the bridge, its ports, their veth peers and namespaces')
+          .example('$0 topo show --format dot | dot -Tsvg > topo.svg', 'a picture: namespaces as clusters, veth pairs as edges'),
       (a) => showHandler(a as ArgumentsCamelCase<ShowArgs>),
     )
     .demandCommand(1, 'Name an action: apply, destroy or show.');
