@@ -12,6 +12,7 @@ import { CaptureParser, openCaptureInput, readCapture } from '../../pcap/reader'
 import type { PacketRecord, ReadError } from '../../pcap/record';
 import { PacketPrinter, ProtocolSummary } from '../packetOutput';
 import { fail, usage } from '../userError';
+import { ioGraphFromArgs, renderIoGraph } from '../ioGraphArgs';
 
 const SORT_KEYS = ['packets', 'bytes', 'rate', 'start'] as const;
 type SortKey = (typeof SORT_KEYS)[number];
@@ -26,6 +27,8 @@ interface ReadArgs {
   flows?: boolean;
   sort?: SortKey;
   top?: number;
+  ioGraph?: boolean;
+  interval?: string;
 }
 
 export const command = 'read <file> [filter..]';
@@ -41,12 +44,15 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
     .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
     .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default bytes)' })
-    .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` })
+    .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json); with --io-graph: per flow, the N biggest` })
+    .option('io-graph', { type: 'boolean', describe: 'packets and bytes per interval as a terminal chart, per protocol (per flow with --top N)' })
+    .option('interval', { type: 'string', describe: 'with --io-graph: interval length, e.g. 1s, 100ms, 1m (default 1s, longer for long captures)' })
     .example('$0 read ping.pcap', 'tcpdump-like lines')
     .example('$0 read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs')
     .example('cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin')
     .example('$0 read trace.pcap --summary', 'totals per protocol')
-    .example('$0 read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows') as unknown as Argv<ReadArgs>;
+    .example('$0 read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows')
+    .example('$0 read trace.pcap --io-graph --interval 100ms --top 5', 'traffic over time of the 5 biggest flows') as unknown as Argv<ReadArgs>;
 }
 
 /** Flows shown in a text report without --top. */
@@ -163,7 +169,9 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const top = argv.top ?? (argv.json ? 0 : DEFAULT_TOP);
   if (!(Number.isInteger(top) && top >= 0)) return usage('--top must be 0 or a positive integer');
   if (argv.summary && argv.flows) return usage('choose one of --summary and --flows (the flow report has its own totals)');
-  if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined)) {
+  const ioGraph = ioGraphFromArgs(argv);
+  if (typeof ioGraph === 'string') return usage(ioGraph);
+  if (!argv.flows && (argv.sort !== undefined || (argv.top !== undefined && ioGraph === undefined))) {
     return usage('--sort and --top apply to --flows: add --flows');
   }
 
@@ -186,7 +194,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const problem = checkInput(file);
   if (problem !== undefined) return fail(problem);
 
-  const printing = !argv.summary && !argv.flows;
+  const printing = !argv.summary && !argv.flows && ioGraph === undefined;
   const printer = new PacketPrinter(process.stdout, {
     json: argv.json,
     ether: argv.ether,
@@ -211,6 +219,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     matched++;
     if (summary !== undefined) summary.add(view, rec);
     if (flows !== undefined) flows.add(view, rec);
+    if (ioGraph !== undefined) ioGraph.add(view, rec);
     if (printing) {
       if (!printer.print(view, rec, frame)) throw new StopReading();
     } else if (matched >= limit) {
@@ -228,7 +237,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     if (!printer.print(view, rec, ++frame)) throw new StopReading();
   };
   const onRecord =
-    match !== undefined || flows !== undefined ? general : summary !== undefined ? summaryOnly(summary) : printing ? printOnly : general;
+    match !== undefined || flows !== undefined || ioGraph !== undefined ? general : summary !== undefined ? summaryOnly(summary) : printing ? printOnly : general;
 
   // Ctrl-C stops reading and still prints what was read (the report of a live pipe is the point of it);
   // a second one quits at once.
@@ -250,13 +259,14 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
 
   if (summary !== undefined) printer.writer.write(argv.json ? summary.renderJson() : summary.render());
   if (flows !== undefined) printer.writer.write(flows.renderBytes());
+  if (ioGraph !== undefined) printer.writer.write(renderIoGraph(ioGraph, argv.json === true));
   await printer.flush();
   printer.writer.detach();
   if (readError !== null) return fail(readErrorText(file, readError));
   const werr = printer.writer.error;
   if (werr !== null) return fail(`cannot write output: ${werr.message}`);
   if (interrupt.signal.aborted) {
-    process.stderr.write(`netscope: interrupted after ${Math.max(frame, matched)} packets read${summary !== undefined || flows !== undefined ? '; the report covers them' : ''}\n`);
+    process.stderr.write(`netscope: interrupted after ${Math.max(frame, matched)} packets read${summary !== undefined || flows !== undefined || ioGraph !== undefined ? '; the report covers them' : ''}\n`);
     process.exitCode = 130;
   }
 }
