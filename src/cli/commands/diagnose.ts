@@ -9,6 +9,7 @@ import type { DiagnoseReport, ProbeProto } from '../../diagnose/types';
 import { setCommandLogger } from '../../host/run';
 import { usage } from '../userError';
 import { useColor } from '../color';
+import { progressFor, progressOption } from '../progress';
 
 interface DiagnoseArgs {
   from: string;
@@ -20,6 +21,7 @@ interface DiagnoseArgs {
   timeout?: number;
   json?: boolean;
   verbose?: boolean;
+  progress?: boolean;
 }
 
 export const command = 'diagnose <from> <to>';
@@ -36,6 +38,7 @@ export function builder(y: Argv): Argv<DiagnoseArgs> {
     .option('timeout', { type: 'number', default: 1000, describe: 'how long each probe waits for an answer, ms' })
     .option('json', { type: 'boolean', describe: 'print the report as one JSON document (docs/diagnose.md)' })
     .option('verbose', { alias: 'v', type: 'boolean', describe: 'print each step and every command run' })
+    .option('progress', progressOption)
     .example('$0 diagnose pod-a pod-b', 'ping pod-b from pod-a, watching every hop')
     .example('$0 diagnose k8s-node-pod-a 10.244.1.3 --port 8080', 'TCP SYN to port 8080')
     .example('$0 diagnose pod-a pod-c --size 1400 --json', 'MTU check with DF, JSON for scripts') as unknown as Argv<DiagnoseArgs>;
@@ -51,6 +54,10 @@ export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<v
   }
   let report: DiagnoseReport;
   const t0 = Date.now();
+  // Without -v, the current step on one line (a terminal only); -v prints every step instead.
+  const progress = argv.verbose ? undefined : progressFor(argv);
+  let step = 'starting';
+  progress?.every(() => `diagnose: ${step} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
   try {
     report = await diagnose({
       from: String(argv.from),
@@ -60,7 +67,9 @@ export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<v
       size: argv.size,
       count: argv.count,
       timeoutMs: argv.timeout,
-      onStep: argv.verbose ? (l) => process.stderr.write(`netscope: [+${((Date.now() - t0) / 1000).toFixed(2)}s] ${l}\n`) : undefined,
+      onStep: argv.verbose
+        ? (l) => process.stderr.write(`netscope: [+${((Date.now() - t0) / 1000).toFixed(2)}s] ${l}\n`)
+        : progress && ((l) => void (step = l)),
     });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
@@ -68,6 +77,7 @@ export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<v
     process.exitCode = e instanceof EndpointError || e instanceof DiagnoseUsageError ? 2 : 1;
     return;
   } finally {
+    progress?.done();
     if (argv.verbose) setCommandLogger(null);
   }
   if (argv.json) process.stdout.write(`${JSON.stringify(report)}\n`);

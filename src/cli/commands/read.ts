@@ -13,6 +13,8 @@ import type { PacketRecord, ReadError } from '../../pcap/record';
 import { PacketPrinter, ProtocolSummary } from '../packetOutput';
 import { fail, usage } from '../userError';
 import { ioGraphFromArgs, renderIoGraph } from '../ioGraphArgs';
+import { progressOption } from '../progress';
+import { readProgress } from '../readProgress';
 
 const SORT_KEYS = ['packets', 'bytes', 'rate', 'start'] as const;
 type SortKey = (typeof SORT_KEYS)[number];
@@ -29,6 +31,7 @@ interface ReadArgs {
   top?: number;
   ioGraph?: boolean;
   interval?: string;
+  progress?: boolean;
 }
 
 export const command = 'read <file> [filter..]';
@@ -46,6 +49,7 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default bytes)' })
     .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json); with --io-graph: per flow, the N biggest` })
     .option('io-graph', { type: 'boolean', describe: 'packets and bytes per interval as a terminal chart, per protocol (per flow with --top N)' })
+    .option('progress', progressOption)
     .option('interval', { type: 'string', describe: 'with --io-graph: interval length, e.g. 1s, 100ms, 1m (default 1s, longer for long captures)' })
     .example('$0 read ping.pcap', 'tcpdump-like lines')
     .example('$0 read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs')
@@ -111,6 +115,7 @@ async function readInput(
   onRecord: (rec: PacketRecord) => void,
   printer: PacketPrinter,
   signal: AbortSignal,
+  onChunk?: (bytesRead: number) => void,
 ): Promise<ReadError | null> {
   let fd: number;
   if (file === '-') {
@@ -134,6 +139,7 @@ async function readInput(
     const parser = new CaptureParser(onRecord);
     const buf = Buffer.allocUnsafe(FILE_CHUNK);
     let sinceYield = 0;
+    let total = 0;
     for (;;) {
       let n: number;
       try {
@@ -148,6 +154,7 @@ async function readInput(
         if (e instanceof StopReading) return null;
         throw e;
       }
+      if (onChunk !== undefined) onChunk((total += n));
       const congested = printer.waitForDrain();
       sinceYield += n;
       if (congested !== undefined || sinceYield >= YIELD_BYTES) {
@@ -247,13 +254,16 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     interrupt.abort();
   };
   process.on('SIGINT', onSigint);
+  // Progress only where it cannot mix with the packets printed to the same terminal.
+  const progress = readProgress(file, argv, printing, () => Math.max(frame, matched));
   let readError: ReadError | null;
   try {
-    readError = await readInput(file, onRecord, printer, interrupt.signal);
+    readError = await readInput(file, onRecord, printer, interrupt.signal, progress && ((n) => progress.tick(n)));
   } catch (e) {
     await printer.flush();
     return fail(`${file === '-' ? 'stdin' : file}: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
+    progress?.done();
     process.off('SIGINT', onSigint);
   }
 

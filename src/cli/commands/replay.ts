@@ -6,6 +6,7 @@ import { CaptureStartError } from '../../capture/live';
 import { Replay } from '../../capture/replay';
 import { parseTarget, TargetError } from '../../capture/target';
 import { usage } from '../userError';
+import { progressFor, progressOption } from '../progress';
 
 interface ReplayArgs {
   file: string;
@@ -16,6 +17,7 @@ interface ReplayArgs {
   count?: number;
   loop: number;
   json?: boolean;
+  progress?: boolean;
 }
 
 export const command = 'replay <file>';
@@ -31,6 +33,7 @@ export function builder(y: Argv): Argv<ReplayArgs> {
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N frames' })
     .option('loop', { type: 'number', default: 1, describe: 'passes over the file (0 = until -c N or Ctrl-C)' })
     .option('json', { type: 'boolean', describe: 'print the result as JSON' })
+    .option('progress', progressOption)
     .example('$0 replay fixtures/pcap/ping.pcap -i veth1@pod1 --pps 100', '')
     .example('$0 replay flood.pcap -i eth0@pid:4242 --top-speed -c 1000000 --loop 0', '') as unknown as Argv<ReplayArgs>;
 }
@@ -59,8 +62,13 @@ export async function handler(argv: ArgumentsCamelCase<ReplayArgs>): Promise<voi
   const onSignal = (): void => void replay.stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The sending agent reports only at the end: the line shows the target and the time elapsed.
+  const progress = progressFor(argv);
+  const t0 = Date.now();
+  progress?.every(() => `replay: sending ${argv.file} to ${argv.interface}, ${((Date.now() - t0) / 1000).toFixed(1)}s (Ctrl-C stops)`);
   try {
     const r = await replay.run();
+    progress?.done();
     if (argv.json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {
       const rate = r.elapsedMs > 0 ? ` in ${(r.elapsedMs / 1000).toFixed(3)} s (${Math.round((r.sent * 1000) / r.elapsedMs)} frames/s)` : '';
@@ -77,6 +85,7 @@ export async function handler(argv: ArgumentsCamelCase<ReplayArgs>): Promise<voi
     process.stderr.write(`netscope: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
   } finally {
+    progress?.done();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

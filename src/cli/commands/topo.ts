@@ -13,12 +13,14 @@ import { loadTopologyFile, TOPOLOGY_NAME, TopologyFileError } from '../../topolo
 import { renderTree } from '../../topology/tree';
 import { renderDot } from '../../topology/dot';
 import { useColor } from '../color';
+import { progressFor, progressOption } from '../progress';
 
 export const command = 'topo';
 export const describe = 'Build (apply), remove (destroy) or show network namespace topologies';
 
 interface Common {
   verbose?: boolean;
+  progress?: boolean;
 }
 interface ApplyArgs extends Common {
   file: string;
@@ -63,12 +65,17 @@ async function execute(plan: Parameters<typeof executePlan>[0], args: Common): P
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // -v logs every change as a line; otherwise a progress line shows the current one (on a terminal).
+  const progress = args.verbose ? undefined : progressFor(args);
   try {
     return await executePlan(plan, {
       signal: ctl.signal,
-      onChange: args.verbose ? (c, i, n) => process.stderr.write(`[${i}/${n}] ${c.op} ${c.text}\n`) : undefined,
+      onChange: args.verbose
+        ? (c, i, n) => process.stderr.write(`[${i}/${n}] ${c.op} ${c.text}\n`)
+        : progress && ((c, i, n) => progress.update(() => `[${i}/${n}] ${c.op} ${c.text}`, i === n)),
     });
   } finally {
+    progress?.done();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -196,6 +203,7 @@ export function builder(y: Argv): Argv {
           .option('prefix', { type: 'string', describe: 'namespace name prefix (default "<name>-")' })
           .option('allow-overlap', { type: 'boolean', describe: "allow addresses that overlap the host's addresses or routes" })
           .option('verbose', verboseOpt)
+          .option('progress', progressOption)
           .example('$0 topo apply examples/topology/k8s-node.yaml', 'build a node namespace with a cni0 bridge and three pods')
           .example('$0 topo apply k8s-node.yaml --name lab1 --prefix lab1-', 'a second copy under another name'),
       (a) => applyHandler(a as ArgumentsCamelCase<ApplyArgs>),
