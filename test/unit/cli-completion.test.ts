@@ -29,7 +29,7 @@ describe('analyse', () => {
     expect(at('netscope capture --interface eth').kind).toBe('interface');
     expect(at('netscope capture -e -i ').kind).toBe('interface'); // -e is a flag: no value follows it
     expect(at('netscope rules --netns ').kind).toBe('netns');
-    expect(at('netscope rules -n node1 --chain ').given).toEqual({ netns: 'node1' });
+    expect(at('netscope rules --netns node1 --chain ').given).toEqual({ netns: 'node1' });
     expect(at('netscope rules --chain ').kind).toBe('chain');
     expect(at('netscope fdb ').kind).toBe('bridge');
     expect(at('netscope topo show --bridge ').kind).toBe('bridge-name');
