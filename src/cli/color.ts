@@ -3,8 +3,8 @@
  * "auto" meaning the stream is a terminal that understands escapes. Colour only ever underlines meaning that
  * the text already carries (a verdict word, a mark, a state): with colour off nothing is lost.
  *
- * Nothing here reads the environment at load time (the startup snapshot would freeze it): the mode is set by
- * main's middleware for each run and the environment is read when a command asks.
+ * Nothing here reads the environment at load time: the mode is set by main's middleware for each run and the
+ * environment is read when a command asks.
  */
 
 export const COLOR_MODES = ['auto', 'always', 'never'] as const;
