@@ -2,6 +2,7 @@ import fs from 'fs';
 import path from 'path';
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
+import { colorOption, setColorMode, type ColorMode } from './color';
 
 const COMMANDS_DIR = path.join(__dirname, 'commands');
 
@@ -45,7 +46,7 @@ function commandFiles(): string[] {
 export function main(argv: string[]): void {
   const y = yargs(argv).scriptName('netscope');
   const first = argv[0];
-  const single = first && /^[a-z][a-z0-9-]*$/.test(first) && fs.existsSync(path.join(COMMANDS_DIR, `${first}.js`)) ? first : '';
+  const single = first && /^(__)?[a-z][a-z0-9-]*$/.test(first) && fs.existsSync(path.join(COMMANDS_DIR, `${first}.js`)) ? first : '';
   const names = single ? [single] : commandFiles();
   for (const name of names) {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -53,7 +54,9 @@ export function main(argv: string[]): void {
   }
   // Help text lines are cut at the terminal's width (COLUMNS when output is not a terminal).
   const width = process.stdout.columns || Number(process.env.COLUMNS) || 100;
-  y.option('runtime-endpoint', {
+  y.option('color', colorOption)
+    .middleware((a) => setColorMode(a.color as ColorMode))
+    .option('runtime-endpoint', {
     type: 'string',
     global: true,
     requiresArg: true,

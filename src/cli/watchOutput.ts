@@ -7,8 +7,7 @@ import type { Poll } from '../host/poller';
 
 const ESC = '\x1b[';
 
-/** `s` in SGR colour `code` when `on`, else as it is. */
-export const paint = (on: boolean, code: string, s: string): string => (on ? `${ESC}${code}m${s}${ESC}0m` : s);
+export { paint } from './color';
 
 /** Epoch seconds → "YYYY-MM-DD HH:MM:SS" (UTC) for a refresh header. */
 export function watchStamp(atSec: number): string {

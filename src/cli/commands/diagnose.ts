@@ -9,6 +9,8 @@ import type { DiagnoseReport, ProbeProto } from '../../diagnose/types';
 import { setCommandLogger } from '../../host/run';
 import { addExamples, type Example } from '../help';
 import { usage } from '../userError';
+import { useColor } from '../color';
+import { progressFor, progressOption } from '../progress';
 
 interface DiagnoseArgs {
   from: string;
@@ -19,8 +21,8 @@ interface DiagnoseArgs {
   count?: number;
   timeout?: number;
   json?: boolean;
-  color?: boolean;
   verbose?: boolean;
+  progress?: boolean;
 }
 
 export const command = 'diagnose <from> <to>';
@@ -36,8 +38,8 @@ export function builder(y: Argv): Argv<DiagnoseArgs> {
     .option('count', { alias: 'c', type: 'number', default: 2, describe: 'probes to send (1-20)' })
     .option('timeout', { type: 'number', default: 1000, describe: 'how long each probe waits for an answer, ms' })
     .option('json', { type: 'boolean', describe: 'print the report as one JSON document (docs/diagnose.md)' })
-    .option('color', { type: 'boolean', describe: 'colour the verdict (default: when output is a terminal)' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print each step and every command run' });
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print each step and every command run' })
+    .option('progress', progressOption);
   return addExamples(y, examples) as unknown as Argv<DiagnoseArgs>;
 }
 
@@ -57,6 +59,10 @@ export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<v
   }
   let report: DiagnoseReport;
   const t0 = Date.now();
+  // Without -v, the current step on one line (a terminal only); -v prints every step instead.
+  const progress = argv.verbose ? undefined : progressFor(argv);
+  let step = 'starting';
+  progress?.every(() => `diagnose: ${step} (${((Date.now() - t0) / 1000).toFixed(1)}s)`);
   try {
     report = await diagnose({
       from: String(argv.from),
@@ -66,7 +72,9 @@ export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<v
       size: argv.size,
       count: argv.count,
       timeoutMs: argv.timeout,
-      onStep: argv.verbose ? (l) => process.stderr.write(`netscope: [+${((Date.now() - t0) / 1000).toFixed(2)}s] ${l}\n`) : undefined,
+      onStep: argv.verbose
+        ? (l) => process.stderr.write(`netscope: [+${((Date.now() - t0) / 1000).toFixed(2)}s] ${l}\n`)
+        : progress && ((l) => void (step = l)),
     });
   } catch (e) {
     const msg = e instanceof Error ? e.message : String(e);
@@ -74,9 +82,10 @@ export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<v
     process.exitCode = e instanceof EndpointError || e instanceof DiagnoseUsageError ? 2 : 1;
     return;
   } finally {
+    progress?.done();
     if (argv.verbose) setCommandLogger(null);
   }
   if (argv.json) process.stdout.write(`${JSON.stringify(report)}\n`);
-  else process.stdout.write(renderReport(report, { color: argv.color ?? process.stdout.isTTY === true }));
+  else process.stdout.write(renderReport(report, { color: useColor(process.stdout) }));
   process.exitCode = report.verdict.connected ? 0 : 1;
 }

@@ -8,13 +8,13 @@ import { pollEvery } from '../../host/poller';
 import { paint, pollUntilSignal, redraw, watchStamp } from '../watchOutput';
 import { addExamples, type Example } from '../help';
 import { fail } from '../userError';
+import { useColor } from '../color';
 
 interface FdbArgs {
   bridge: string;
   json?: boolean;
   watch?: number;
   all?: boolean;
-  color?: boolean;
 }
 
 export const command = 'fdb <bridge>';
@@ -26,7 +26,6 @@ export function builder(y: Argv): Argv<FdbArgs> {
     .option('json', { type: 'boolean', describe: 'JSON output (one document; one line per refresh with --watch)' })
     .option('watch', { type: 'number', requiresArg: true, describe: 'refresh every S seconds, marking new (+), expired (-) and moved (~) MACs' })
     .option('all', { alias: 'a', type: 'boolean', describe: "also the devices' own multicast entries (self)" })
-    .option('color', { type: 'boolean', describe: 'colour the marks (default: when output is a terminal)' });
   return addExamples(y, examples) as unknown as Argv<FdbArgs>;
 }
 
@@ -159,7 +158,7 @@ export async function handler(argv: ArgumentsCamelCase<FdbArgs>): Promise<void> 
   const { bridge, netns } = parseBridgeRef(argv.bridge);
   if (bridge === '' || netns === '') return fail(`"${argv.bridge}" is not BRIDGE or BRIDGE@NETNS`, 2);
   if (argv.watch !== undefined && !(argv.watch > 0)) return fail('--watch takes a positive number of seconds', 2);
-  const color = argv.color ?? (process.stdout.isTTY === true && !argv.json);
+  const color = !argv.json && useColor(process.stdout);
   const errorCode = (err: Error): number => (err instanceof UnknownBridgeError ? 2 : 1);
 
   if (argv.watch === undefined) {

@@ -14,6 +14,9 @@ import { PacketPrinter, ProtocolSummary } from '../packetOutput';
 import { addExamples, type Example } from '../help';
 import { checkInput } from '../inputFile';
 import { fail, usage } from '../userError';
+import { ioGraphFromArgs, renderIoGraph } from '../ioGraphArgs';
+import { progressOption } from '../progress';
+import { readProgress } from '../readProgress';
 
 const SORT_KEYS = ['packets', 'bytes', 'rate', 'start'] as const;
 type SortKey = (typeof SORT_KEYS)[number];
@@ -29,6 +32,9 @@ interface ReadArgs {
   sort?: SortKey;
   top?: number;
   problems?: string;
+  ioGraph?: boolean;
+  interval?: string;
+  progress?: boolean;
 }
 
 export const command = 'read <file> [filter..]';
@@ -48,7 +54,10 @@ export function builder(y: Argv): Argv<ReadArgs> {
       type: 'string',
       describe: 'problems listed per kind in the text report (with --flows; default 5, fitted to 40 lines); "all" lists every one',
     })
-    .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` });
+    .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json); with --io-graph: per flow, the N biggest` })
+    .option('io-graph', { type: 'boolean', describe: 'packets and bytes per interval as a terminal chart, per protocol (per flow with --top N)' })
+    .option('interval', { type: 'string', describe: 'with --io-graph: interval length, e.g. 1s, 100ms, 1m (default 1s, longer for long captures)' })
+    .option('progress', progressOption);
   return addExamples(y, examples) as unknown as Argv<ReadArgs>;
 }
 
@@ -59,6 +68,7 @@ export const examples: readonly Example[] = [
   ['read trace.pcap --summary', 'totals per protocol'],
   ['read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows'],
   ['read trace.pcap --flows --problems all', 'every problem, not only the most significant per kind'],
+  ['read trace.pcap --io-graph --interval 100ms --top 5', 'traffic over time of the 5 biggest flows'],
 ];
 
 /** Flows shown in a text report without --top. */
@@ -96,6 +106,7 @@ async function readInput(
   onRecord: (rec: PacketRecord) => void,
   printer: PacketPrinter,
   signal: AbortSignal,
+  onChunk?: (bytesRead: number) => void,
 ): Promise<ReadError | null> {
   let fd: number;
   if (file === '-') {
@@ -119,6 +130,7 @@ async function readInput(
     const parser = new CaptureParser(onRecord);
     const buf = Buffer.allocUnsafe(FILE_CHUNK);
     let sinceYield = 0;
+    let total = 0;
     for (;;) {
       let n: number;
       try {
@@ -133,6 +145,7 @@ async function readInput(
         if (e instanceof StopReading) return null;
         throw e;
       }
+      if (onChunk !== undefined) onChunk((total += n));
       const congested = printer.waitForDrain();
       sinceYield += n;
       if (congested !== undefined || sinceYield >= YIELD_BYTES) {
@@ -154,7 +167,9 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const top = argv.top ?? (argv.json ? 0 : DEFAULT_TOP);
   if (!(Number.isInteger(top) && top >= 0)) return usage('--top must be 0 or a positive integer');
   if (argv.summary && argv.flows) return usage('choose one of --summary and --flows (the flow report has its own totals)');
-  if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined || argv.problems !== undefined)) {
+  const ioGraph = ioGraphFromArgs(argv);
+  if (typeof ioGraph === 'string') return usage(ioGraph);
+  if (!argv.flows && (argv.sort !== undefined || argv.problems !== undefined || (argv.top !== undefined && ioGraph === undefined))) {
     return usage('--sort, --top and --problems apply to --flows: add --flows');
   }
   const problems = argv.problems === undefined ? undefined : argv.problems === 'all' ? Infinity : Number(argv.problems);
@@ -179,7 +194,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const problem = checkInput(file);
   if (problem !== undefined) return fail(problem);
 
-  const printing = !argv.summary && !argv.flows;
+  const printing = !argv.summary && !argv.flows && ioGraph === undefined;
   const printer = new PacketPrinter(process.stdout, {
     json: argv.json,
     ether: argv.ether,
@@ -204,6 +219,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     matched++;
     if (summary !== undefined) summary.add(view, rec);
     if (flows !== undefined) flows.add(view, rec);
+    if (ioGraph !== undefined) ioGraph.add(view, rec);
     if (printing) {
       if (!printer.print(view, rec, frame)) throw new StopReading();
     } else if (matched >= limit) {
@@ -221,7 +237,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     if (!printer.print(view, rec, ++frame)) throw new StopReading();
   };
   const onRecord =
-    match !== undefined || flows !== undefined ? general : summary !== undefined ? summaryOnly(summary) : printing ? printOnly : general;
+    match !== undefined || flows !== undefined || ioGraph !== undefined ? general : summary !== undefined ? summaryOnly(summary) : printing ? printOnly : general;
 
   // Ctrl-C stops reading and still prints what was read (the report of a live pipe is the point of it);
   // a second one quits at once.
@@ -231,25 +247,29 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     interrupt.abort();
   };
   process.on('SIGINT', onSigint);
+  // Progress only where it cannot mix with the packets printed to the same terminal.
+  const progress = readProgress(file, argv, printing, () => Math.max(frame, matched));
   let readError: ReadError | null;
   try {
-    readError = await readInput(file, onRecord, printer, interrupt.signal);
+    readError = await readInput(file, onRecord, printer, interrupt.signal, progress && ((n) => progress.tick(n)));
   } catch (e) {
     await printer.flush();
     return fail(`${file === '-' ? 'stdin' : file}: ${e instanceof Error ? e.message : String(e)}`);
   } finally {
+    progress?.done();
     process.off('SIGINT', onSigint);
   }
 
   if (summary !== undefined) printer.writer.write(argv.json ? summary.renderJson() : summary.render());
   if (flows !== undefined) await flows.write(printer.writer);
+  if (ioGraph !== undefined) printer.writer.write(renderIoGraph(ioGraph, argv.json === true));
   await printer.flush();
   printer.writer.detach();
   if (readError !== null) return fail(readErrorText(file, readError));
   const werr = printer.writer.error;
   if (werr !== null) return fail(`cannot write output: ${werr.message}`);
   if (interrupt.signal.aborted) {
-    process.stderr.write(`netscope: interrupted after ${Math.max(frame, matched)} packets read${summary !== undefined || flows !== undefined ? '; the report covers them' : ''}\n`);
+    process.stderr.write(`netscope: interrupted after ${Math.max(frame, matched)} packets read${summary !== undefined || flows !== undefined || ioGraph !== undefined ? '; the report covers them' : ''}\n`);
     process.exitCode = 130;
   }
 }

@@ -8,6 +8,7 @@ import { parseTarget, TargetError } from '../../capture/target';
 import { addExamples, type Example } from '../help';
 import { checkInput } from '../inputFile';
 import { fail, usage } from '../userError';
+import { progressFor, progressOption } from '../progress';
 
 interface ReplayArgs {
   file: string;
@@ -18,6 +19,7 @@ interface ReplayArgs {
   count?: number;
   loop: number;
   json?: boolean;
+  progress?: boolean;
 }
 
 export const command = 'replay <file>';
@@ -32,7 +34,8 @@ export function builder(y: Argv): Argv<ReplayArgs> {
     .option('top-speed', { type: 'boolean', describe: 'as fast as possible' })
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N frames' })
     .option('loop', { type: 'number', default: 1, describe: 'passes over the file (0 = until -c N or Ctrl-C)' })
-    .option('json', { type: 'boolean', describe: 'print the result as JSON' });
+    .option('json', { type: 'boolean', describe: 'print the result as JSON' })
+    .option('progress', progressOption);
   return addExamples(y, examples) as unknown as Argv<ReplayArgs>;
 }
 
@@ -67,8 +70,13 @@ export async function handler(argv: ArgumentsCamelCase<ReplayArgs>): Promise<voi
   const onSignal = (): void => void replay.stop();
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // The sending agent reports only at the end: the line shows the target and the time elapsed.
+  const progress = progressFor(argv);
+  const t0 = Date.now();
+  progress?.every(() => `replay: sending ${argv.file} to ${argv.interface}, ${((Date.now() - t0) / 1000).toFixed(1)}s (Ctrl-C stops)`);
   try {
     const r = await replay.run();
+    progress?.done();
     if (argv.json) process.stdout.write(`${JSON.stringify(r)}\n`);
     else {
       const rate = r.elapsedMs > 0 ? ` in ${(r.elapsedMs / 1000).toFixed(3)} s (${Math.round((r.sent * 1000) / r.elapsedMs)} frames/s)` : '';
@@ -85,6 +93,7 @@ export async function handler(argv: ArgumentsCamelCase<ReplayArgs>): Promise<voi
     process.stderr.write(`netscope: ${e instanceof Error ? e.message : String(e)}\n`);
     process.exitCode = 1;
   } finally {
+    progress?.done();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }

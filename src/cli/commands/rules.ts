@@ -13,6 +13,7 @@ import { fail, usage } from '../userError';
 import { isExplicitPodRef } from '../../k8s/podRef';
 import { closeSharedPodResolver } from '../../k8s/pods';
 import { NetnsRefError, resolveNetnsRef } from '../../topology/netnsRef';
+import { useColor } from '../color';
 
 interface RulesArgs {
   netns?: string;
@@ -21,7 +22,6 @@ interface RulesArgs {
   json?: boolean;
   watch?: number;
   nonzero?: boolean;
-  color?: boolean;
 }
 
 export const command = 'rules';
@@ -34,7 +34,6 @@ export function builder(y: Argv): Argv<RulesArgs> {
     .option('json', { type: 'boolean', describe: 'JSON output (one document; one line per refresh with --watch)' })
     .option('watch', { type: 'number', requiresArg: true, describe: 'refresh every S seconds with deltas and rates (Ctrl-C stops)' })
     .option('nonzero', { alias: 'z', type: 'boolean', describe: 'only rules whose counters are not zero (moving ones with --watch)' })
-    .option('color', { type: 'boolean', describe: 'highlight moving rules and hit drops (default: when output is a terminal)' });
   return addExamples(y, examples) as unknown as Argv<RulesArgs>;
 }
 
@@ -139,7 +138,7 @@ export async function handler(argv: ArgumentsCamelCase<RulesArgs>): Promise<void
     }
   }
   const opts = { netns, table: argv.table, chain: argv.chain };
-  const color = argv.color ?? (process.stdout.isTTY === true && !argv.json);
+  const color = !argv.json && useColor(process.stdout);
   const width = process.stdout.isTTY ? process.stdout.columns : 0;
 
   if (argv.watch === undefined) {

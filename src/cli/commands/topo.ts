@@ -12,6 +12,9 @@ import { formatPlan, PlanConflictError } from '../../topology/plan';
 import { lockTopology } from '../../topology/lock';
 import { loadTopologyFile, TOPOLOGY_NAME, TopologyFileError } from '../../topology/schema';
 import { renderTree } from '../../topology/tree';
+import { renderDot } from '../../topology/dot';
+import { useColor } from '../color';
+import { progressFor, progressOption } from '../progress';
 import { addExamples, type Example } from '../help';
 
 export const command = 'topo';
@@ -19,6 +22,7 @@ export const describe = 'Build (apply), remove (destroy) or show network namespa
 
 interface Common {
   verbose?: boolean;
+  progress?: boolean;
 }
 interface ApplyArgs extends Common {
   file: string;
@@ -34,9 +38,9 @@ interface DestroyArgs extends Common {
 }
 interface ShowArgs extends Common {
   json?: boolean;
+  format?: 'text' | 'json' | 'dot';
   netns?: string[];
   bridge?: string;
-  color?: boolean;
 }
 
 /** Prints an error as `netscope: …` lines (one per issue) and sets the exit code. */
@@ -63,12 +67,17 @@ async function execute(plan: Parameters<typeof executePlan>[0], args: Common): P
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // -v logs every change as a line; otherwise a progress line shows the current one (on a terminal).
+  const progress = args.verbose ? undefined : progressFor(args);
   try {
     return await executePlan(plan, {
       signal: ctl.signal,
-      onChange: args.verbose ? (c, i, n) => process.stderr.write(`[${i}/${n}] ${c.op} ${c.text}\n`) : undefined,
+      onChange: args.verbose
+        ? (c, i, n) => process.stderr.write(`[${i}/${n}] ${c.op} ${c.text}\n`)
+        : progress && ((c, i, n) => progress.update(() => `[${i}/${n}] ${c.op} ${c.text}`, i === n)),
     });
   } finally {
+    progress?.done();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
@@ -158,6 +167,11 @@ async function showHandler(args: ShowArgs): Promise<void> {
         only.push(ns.id);
       }
     }
+    const format = args.format ?? (args.json ? 'json' : 'text');
+    if (args.json && format !== 'json') {
+      fail(`--json and --format ${format}: choose one`, 2);
+      return;
+    }
     if (args.bridge !== undefined) {
       const view = bridgeView(topo, args.bridge, only);
       if (view === undefined) {
@@ -165,12 +179,16 @@ async function showHandler(args: ShowArgs): Promise<void> {
         fail(`no bridge "${args.bridge}"${where}; bridges: ${listBridges(topo)}`, 2);
         return;
       }
-      if (args.json) {
+      if (format === 'json') {
         process.stdout.write(JSON.stringify(view, null, 2) + '\n');
         return;
       }
     }
-    if (args.json) {
+    if (format === 'dot') {
+      process.stdout.write(renderDot(topo, { netns: only, bridge: args.bridge }));
+      return;
+    }
+    if (format === 'json') {
       const ids = only;
       // Peers stay resolved against the whole machine; only the requested namespaces are printed.
       const shown: Topology = ids
@@ -184,7 +202,7 @@ async function showHandler(args: ShowArgs): Promise<void> {
       process.stdout.write(JSON.stringify(shown, null, 2) + '\n');
       return;
     }
-    process.stdout.write(renderTree(topo, { color: args.color ?? Boolean(process.stdout.isTTY), bridge: args.bridge, netns: only }));
+    process.stdout.write(renderTree(topo, { color: useColor(process.stdout), bridge: args.bridge, netns: only }));
   } catch (err) {
     fail(err);
   }
@@ -199,6 +217,7 @@ export const subcommandExamples: Record<'apply' | 'show', readonly Example[]> = 
   show: [
     ['topo show', 'every namespace: interfaces, bridges, veth peers, routes'],
     ['topo show --bridge cni0 --json', 'one bridge, its ports and their peers, as JSON'],
+    ['topo show --format dot | dot -Tsvg > topo.svg', 'a picture: namespaces as clusters, veth pairs as edges'],
   ],
 };
 
@@ -216,7 +235,8 @@ export function builder(y: Argv): Argv {
           .option('name', { type: 'string', describe: 'topology name (overrides the file; tags what is created)' })
           .option('prefix', { type: 'string', describe: 'namespace name prefix (default "<name>-")' })
           .option('allow-overlap', { type: 'boolean', describe: "allow addresses that overlap the host's addresses or routes" })
-          .option('verbose', verboseOpt), subcommandExamples.apply),
+          .option('verbose', verboseOpt)
+          .option('progress', progressOption), subcommandExamples.apply),
       (a) => applyHandler(a as ArgumentsCamelCase<ApplyArgs>),
     )
     .command(
@@ -235,10 +255,10 @@ export function builder(y: Argv): Argv {
       'Show every network namespace (named and process-held): interfaces, bridges and ports, veth peers, routes',
       (a) =>
         addExamples(a
-          .option('json', { type: 'boolean', describe: 'print the discovered topology as JSON' })
+          .option('json', { type: 'boolean', describe: 'print the discovered topology as JSON (= --format json)' })
+          .option('format', { choices: ['text', 'json', 'dot'] as const, describe: 'text tree (default), JSON, or Graphviz DOT (pipe to dot -Tsvg)' })
           .option('netns', { type: 'string', array: true, describe: 'only these namespaces (name, "host", pid, or a pod: POD, NAMESPACE/POD)' })
           .option('bridge', { type: 'string', describe: 'only this bridge, its ports and their peers' })
-          .option('color', { type: 'boolean', describe: 'colour states (default: when stdout is a terminal)' })
           .option('verbose', verboseOpt), subcommandExamples.show),
       (a) => showHandler(a as ArgumentsCamelCase<ShowArgs>),
     )
