@@ -56,7 +56,10 @@ d('diagnose: layer-2 causes on real namespaces', () => {
     expect(hopOf(r)).toEqual({ netns: fw('node'), iface: 'veth-a', role: 'bridge port' });
     const hit = r.counters.rules.find((x) => x.target === 'DROP');
     expect(hit).toMatchObject({ netns: fw('node'), table: 'filter', chain: 'FORWARD', position: 1, dPackets: 2 });
-    expect(r.verdict.evidence[0]).toMatch(/FORWARD rule 1 in .*-s 10\.244\.1\.2\/32 -d 10\.244\.1\.3\/32 -p icmp.*\+2 packets/);
+    // Traced: the exact iptables-nft rule (position and iptables-save text), and its counter agrees.
+    expect(r.verdict.evidence[0]).toMatch(/^nft trace in \S+node: iptables-nft filter FORWARD rule 1 \(nft handle \d+\): "-s 10\.244\.1\.2\/32 -d 10\.244\.1\.3\/32 -p icmp -j DROP" gave verdict drop to 2\/2 probes/);
+    expect(r.trace.drops[0]).toMatchObject({ backend: 'iptables-nft', family: 'ip', table: 'filter', chain: 'FORWARD', iptables: { position: 1 } });
+    expect(r.verdict.evidence).toEqual(expect.arrayContaining([expect.stringMatching(/^counter: iptables-nft filter FORWARD rule 1 in .*-s 10\.244\.1\.2\/32 -d 10\.244\.1\.3\/32 -p icmp.*\+2 packets/)]));
     // Seen where it enters the bridge, not where it would leave it.
     expect(r.hops.find((h) => h.iface === 'veth-a')?.observed.request).toBe(2);
     expect(r.hops.find((h) => h.iface === 'veth-b')?.observed.request).toBe(0);

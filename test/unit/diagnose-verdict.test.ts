@@ -124,6 +124,7 @@ describe('renderReport', () => {
       arp: [],
       result: { proto: 'icmp', sent: 2, answered: 0, refused: 0, identity: { icmpId: 9 } },
       counters: { rules: [drop], interfaces: [], neighbours: [] },
+      trace: { method: 'off', traced: [], failed: [], legacy: [], drops: [], walks: [] },
       warnings: [],
       durationMs: 1,
     };
