@@ -268,11 +268,17 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
       ...(c.note !== undefined ? { note: c.note } : captureFailed !== undefined ? { note: 'capture failed' } : {}),
     })),
   );
+  // Per-hop latency from the records' timestamps; a negative step means the stamps of different capture
+  // agents are not comparable (taken on arrival, not by the kernel): then no latency is shown.
   const lat = matcher.hopLatencies();
-  observed.forEach((ob, i) => {
-    const v = lat[i];
-    if (v !== undefined && !hops[i].replyOnly) ob.addedUs = v;
-  });
+  if (lat.some((v) => v !== undefined && v < 0)) {
+    warnings.push('per-hop latency not shown: capture timestamps of different hops are out of order (records stamped on arrival, not by the kernel)');
+  } else {
+    observed.forEach((ob, i) => {
+      const v = lat[i];
+      if (v !== undefined && !hops[i].replyOnly) ob.addedUs = v;
+    });
+  }
   const arp = matcher.arpExchanges();
   const interfaces = interfaceDeltas(hops, topo, after);
   const neighbours = neighbourStates(topo, after, nextHops);

@@ -115,7 +115,7 @@ d('diagnose: healthy topology and the CLI', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.out) as DiagnoseReport;
-    expect(Object.keys(doc)).toEqual(['version', 'from', 'to', 'probe', 'verdict', 'hops', 'arp', 'result', 'counters', 'warnings', 'durationMs']);
+    expect(Object.keys(doc)).toEqual(['version', 'from', 'to', 'probe', 'verdict', 'hops', 'arp', 'result', 'counters', 'trace', 'warnings', 'durationMs']);
     expect(doc).toMatchObject({ version: 1, verdict: { connected: true }, probe: { proto: 'icmp', count: 1, df: true } });
   });
 

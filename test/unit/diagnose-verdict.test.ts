@@ -139,3 +139,15 @@ describe('renderReport', () => {
     expect(renderReport(report, { color: true })).toMatch(/\x1b\[31;1mverdict/);
   });
 });
+
+describe('per-hop latency', () => {
+  test('a hop adding far more than the others is flagged (slowHop, evidence); ordinary spread is not', () => {
+    const lat = (us: Array<number | undefined>) => HOPS.map((_, i) => ({ ...obs(2, 2), ...(us[i] !== undefined ? { addedUs: us[i] } : {}) }));
+    const slow = decideVerdict(input({ observed: lat([undefined, 40, undefined, 60000, 35]), result: { proto: 'icmp', sent: 2, answered: 2, refused: 0, identity: { icmpId: 9 } } }));
+    expect(slow.connected).toBe(true);
+    expect(slow.slowHop).toBe(4);
+    expect(slow.evidence.join('\n')).toMatch(/slow hop: .* \(hop 4\) adds 60\.0 ms per probe/);
+    const fine = decideVerdict(input({ observed: lat([undefined, 40, undefined, 900, 35]), result: { proto: 'icmp', sent: 2, answered: 2, refused: 0, identity: { icmpId: 9 } } }));
+    expect(fine.slowHop).toBeUndefined();
+  });
+});
