@@ -3,16 +3,17 @@
  * in time order; printed like `netscope read` (text or --json) or written to a pcapng/pcap file (-w).
  */
 import fs from 'fs';
+import path from 'path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { CaptureStartError, LiveCapture } from '../../capture/live';
-import { CAP_SNAPLEN } from '../../capture/capHandle';
+import { CaptureStartError, LiveCapture, TargetStats } from '../../capture/live';
 import { CaptureTarget, parseTarget, TargetError } from '../../capture/target';
 import { decodeRecord } from '../../decode/decode';
 import { PacketView } from '../../decode/view';
 import type { PacketRecord } from '../../pcap/record';
 import { PcapngWriter, PcapWriter } from '../../pcap/writer';
 import { PacketPrinter } from '../packetOutput';
-import { usage } from '../userError';
+import { addExamples, type Example } from '../help';
+import { fail, usage } from '../userError';
 
 interface CaptureArgs {
   filter?: string[];
@@ -25,14 +26,17 @@ interface CaptureArgs {
   print?: boolean;
   quiet?: boolean;
   'window-ms': number;
-  'ring-mb': number;
+  'buffer-size': number;
+  snaplen: number;
+  'no-promiscuous-mode'?: boolean;
+  immediate?: boolean;
 }
 
 export const command = 'capture [filter..]';
 export const describe = 'Capture live on interfaces in any network namespaces (merged in time order), print or write pcapng';
 
 export function builder(y: Argv): Argv<CaptureArgs> {
-  return y
+  y
     .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression (compiled by libpcap, kernel BPF)' })
     .option('interface', {
       alias: 'i',
@@ -49,10 +53,33 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('write', { alias: 'w', type: 'string', describe: 'write packets to FILE ("-" = stdout): pcapng (one interface block per -i), classic pcap if FILE ends in .pcap' })
     .option('print', { type: 'boolean', describe: 'with -w: print packets too' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no per-interface counts at the end' })
-    .option('window-ms', { type: 'number', default: 100, describe: 'reorder window for merging interfaces (ms)' })
-    .option('ring-mb', { type: 'number', default: 128, describe: 'kernel capture ring per interface (MiB; holds 16 frames per MiB)' })
-    .example('$0 capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once')
-    .example('$0 capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic') as unknown as Argv<CaptureArgs>;
+    .option('window-ms', { type: 'number', default: 2000, describe: 'merging interfaces by kernel timestamp: how long a silent capture agent may hold the others back (ms)' })
+    .option('buffer-size', { alias: 'B', type: 'number', default: 32768, describe: 'kernel capture ring per interface in KiB (as tcpdump -B)' })
+    .option('snaplen', { alias: 's', type: 'number', default: 262144, describe: 'bytes captured per packet (as tcpdump -s; 0 = 262144)' })
+    .option('no-promiscuous-mode', { alias: 'p', type: 'boolean', describe: 'do not put the interfaces into promiscuous mode (as tcpdump -p)' })
+    .option('immediate', { type: 'boolean', describe: 'libpcap immediate mode: lowest latency, fewer frames per ring' });
+  return addExamples(y, examples) as unknown as Argv<CaptureArgs>;
+}
+
+export const examples: readonly Example[] = [
+  ['capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once'],
+  ['capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic'],
+];
+
+/** Opens FILE for writing: its descriptor, or the one line that says why it cannot be written. */
+export function openOutputFile(file: string): number | string {
+  try {
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) return `-w ${file}: is a directory, not a file`;
+    return fs.openSync(file, 'w');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const dir = path.dirname(path.resolve(file));
+    if (code === 'ENOENT') return `-w ${file}: directory ${dir} does not exist (create it first)`;
+    if (code === 'ENOTDIR') return `-w ${file}: a part of ${dir} is not a directory`;
+    if (code === 'EACCES' || code === 'EPERM') return `-w ${file}: permission denied`;
+    if (code === 'EROFS') return `-w ${file}: read-only file system`;
+    return `-w ${file}: cannot open for writing (${code ?? (e as Error).message})`;
+  }
 }
 
 /** Where captured records go: a file writer (pcapng keeps one interface per target) and/or the printer. */
@@ -62,8 +89,8 @@ interface Sink {
 }
 
 /** "-w -" streams pcapng to stdout (e.g. into tshark -r -). */
-function openFileSink(file: string, capture: LiveCapture): Sink {
-  const out: NodeJS.WritableStream = file === '-' ? process.stdout : fs.createWriteStream('', { fd: fs.openSync(file, 'w') });
+function openFileSink(file: string, fd: number | undefined, capture: LiveCapture): Sink {
+  const out: NodeJS.WritableStream = fd === undefined ? process.stdout : fs.createWriteStream('', { fd });
   const ifs = capture.interfaces();
   if (file.endsWith('.pcap')) {
     const linktypes = new Set(ifs.map((i) => i.linktype));
@@ -71,12 +98,38 @@ function openFileSink(file: string, capture: LiveCapture): Sink {
       out.end();
       throw new TargetError(`${file}: classic pcap holds one link type, these interfaces have ${[...linktypes].join(', ')}: use a .pcapng name`);
     }
-    const w = new PcapWriter(out, { linktype: ifs[0].linktype, snaplen: CAP_SNAPLEN, nanosecond: true });
+    const w = new PcapWriter(out, { linktype: ifs[0].linktype, snaplen: ifs[0].snaplen, nanosecond: true });
     return { write: (rec) => w.write(rec), close: () => w.close() };
   }
   const w = new PcapngWriter(out);
   for (const i of ifs) w.addInterface(i.name, i.linktype, i.snaplen);
   return { write: (rec) => w.write(rec.ifIndex, rec), close: () => w.close() };
+}
+
+/** tcpdump's closing accounting, per interface, plus what netscope itself dropped. */
+export function closingLines(stats: TargetStats[]): string[] {
+  return stats.map((s) => {
+    const parts = [`${s.packets} packets captured (${s.bytes} bytes)`];
+    if (s.kernelReceived !== undefined) parts.push(`${s.kernelReceived} received by filter`);
+    if (s.kernelDropped !== undefined) parts.push(`${s.kernelDropped} dropped by kernel`);
+    if (s.kernelIfDropped !== undefined) parts.push(`${s.kernelIfDropped} dropped by interface`);
+    if (s.agentDropped > 0) parts.push(`${s.agentDropped} dropped by netscope (fell behind)`);
+    if (s.truncated > 0) parts.push(`${s.truncated} cut at the snapshot length`);
+    return `${s.target}: ${parts.join(', ')}`;
+  });
+}
+
+function summaryOf(s: TargetStats): Record<string, number | string | undefined> {
+  return {
+    iface: s.target,
+    captured: s.packets,
+    bytes: s.bytes,
+    received_by_filter: s.kernelReceived,
+    dropped_by_kernel: s.kernelDropped,
+    dropped_by_interface: s.kernelIfDropped,
+    dropped_by_netscope: s.agentDropped,
+    truncated: s.truncated,
+  };
 }
 
 export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<void> {
@@ -90,15 +143,24 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
   if (argv.count !== undefined && !(Number.isInteger(argv.count) && argv.count > 0)) return usage('-c must be a positive integer');
   if (argv.duration !== undefined && !(argv.duration > 0)) return usage('--duration must be a positive number of seconds');
   if (!(argv['window-ms'] >= 0)) return usage('--window-ms must be 0 or more');
-  if (!(argv['ring-mb'] >= 1 && argv['ring-mb'] <= 2048)) return usage('--ring-mb must be between 1 and 2048');
-  if (argv.write !== undefined && argv.write !== '-' && fs.existsSync(argv.write) && fs.statSync(argv.write).isDirectory()) {
-    return usage(`-w ${argv.write}: is a directory`);
-  }
+  if (!(argv['buffer-size'] >= 64 && argv['buffer-size'] <= 2 * 1024 * 1024)) return usage('-B must be between 64 and 2097152 KiB');
+  if (!(Number.isInteger(argv.snaplen) && argv.snaplen >= 0 && argv.snaplen <= 262144)) return usage('-s must be an integer from 0 to 262144');
   if (argv.write === '-' && argv.print) return usage('-w - writes the capture to stdout: --print cannot share it');
+  // The output file is opened before the capture starts: a bad path is one clear line, and no capture is lost.
+  let outFd: number | undefined;
+  const createdOut = argv.write !== undefined && argv.write !== '-' && !fs.existsSync(argv.write);
+  if (argv.write !== undefined && argv.write !== '-') {
+    const opened = openOutputFile(argv.write);
+    if (typeof opened === 'string') return fail(opened);
+    outFd = opened;
+  }
   const capture = new LiveCapture(targets, {
     filter: (argv.filter ?? []).join(' '),
     reorderWindowMs: argv['window-ms'],
-    ringBytes: Math.round(argv['ring-mb'] * 1024 * 1024),
+    ringBytes: Math.round(argv['buffer-size'] * 1024),
+    snaplen: argv.snaplen === 0 ? 262144 : argv.snaplen,
+    promisc: argv['no-promiscuous-mode'] !== true,
+    immediate: argv.immediate === true,
   });
 
   let stopRequested = false;
@@ -122,6 +184,11 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
     await capture.start();
   } catch (e) {
     detachSignals();
+    if (outFd !== undefined) {
+      // Nothing was captured: leave no empty file behind that this run created.
+      fs.closeSync(outFd);
+      if (createdOut) fs.rmSync(argv.write!, { force: true });
+    }
     if (e instanceof CaptureStartError) {
       process.stderr.write(`netscope: ${e.message}\n`);
       process.exitCode = e.usage ? 2 : 1;
@@ -134,7 +201,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
   let sink: Sink | null = null;
   if (argv.write !== undefined) {
     try {
-      sink = openFileSink(argv.write, capture);
+      sink = openFileSink(argv.write, outFd, capture);
     } catch (e) {
       await capture.stop();
       detachSignals();
@@ -155,6 +222,8 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
       if (durationTimer) clearTimeout(durationTimer);
       await capture.stop();
       if (printer !== null) {
+        // --json ends with the capture's accounting as one object (jq 'select(.summary)').
+        if (argv.json) printer.writer.write(JSON.stringify({ summary: { interfaces: capture.stats().map(summaryOf), late: capture.lateRecords } }) + '\n');
         await printer.flush();
         printer.writer.detach();
         if (printer.writer.error) {
@@ -169,12 +238,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
         process.exitCode = 1;
       }
       if (!argv.quiet) {
-        for (const s of capture.stats()) {
-          const drops = s.ifaceDrops === undefined ? 'interface drops unknown' : `interface rx_dropped +${s.ifaceDrops}`;
-          const trunc = s.truncated > 0 ? `, ${s.truncated} truncated` : '';
-          const behind = s.agentDropped > 0 ? `, ${s.agentDropped} dropped because netscope fell behind` : '';
-          process.stderr.write(`netscope: ${s.target}: ${s.packets} packets (${s.bytes} bytes), ${drops}${trunc}${behind}\n`);
-        }
+        for (const line of closingLines(capture.stats())) process.stderr.write(`netscope: ${line}\n`);
         if (capture.lateRecords > 0) {
           process.stderr.write(`netscope: ${capture.lateRecords} packets arrived later than the ${argv['window-ms']} ms reorder window (kept, slightly out of order)\n`);
         }
