@@ -140,7 +140,17 @@ function firstIssue(candidates: Array<PathIssue | undefined>): PathIssue | undef
 }
 
 /** Runs the whole diagnosis. Throws EndpointError / DiagnoseUsageError for usage mistakes. */
-export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
+/** "IP:PORT" as TO (a Service's ClusterIP and port): the address, and the port for a TCP probe. */
+function splitHostPort(opts: DiagnoseOptions): DiagnoseOptions {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(opts.to);
+  if (!m) return opts;
+  const port = Number(m[2]);
+  if (opts.port !== undefined && opts.port !== port) throw new DiagnoseUsageError(`TO ${opts.to} names port ${port} but --port is ${opts.port}: give the port once`);
+  return { ...opts, to: m[1], port };
+}
+
+export async function diagnose(options: DiagnoseOptions): Promise<DiagnoseReport> {
+  const opts = splitHostPort(options);
   const started = Date.now();
   const step = opts.onStep ?? (() => undefined);
   const o = validate(opts);

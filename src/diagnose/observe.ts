@@ -45,6 +45,7 @@ const ICMP_UNREACH_NAMES: Record<number, string> = {
 function errorKind(type: number, code: number): string {
   if (type === 3) return ICMP_UNREACH_NAMES[code] ?? 'icmp-unreachable';
   if (type === 11) return 'icmp-time-exceeded';
+  if (type === 5) return 'icmp-redirect';
   return `icmp-type-${type}`;
 }
 

@@ -69,6 +69,7 @@ export type CauseCode =
   | 'arp-unanswered'
   | 'wrong-neighbour'
   | 'rp-filter'
+  | 'service-no-endpoints'
   | 'duplicate-ip'
   | 'port-closed'
   | 'mtu'

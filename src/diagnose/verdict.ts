@@ -211,6 +211,19 @@ export function decideVerdict(input: VerdictInput): Verdict {
     const what = d.direction === 'request' ? 'probes' : 'replies';
     const name = d.policy ? `the ${d.verdict.toUpperCase()} policy of ${d.table} ${d.chain}` : `${d.backend === 'nft' ? 'nft' : d.backend} rule ${d.backend !== 'nft' && d.iptables ? `${d.table} ${d.chain} #${d.iptables.position}` : `${d.family} ${d.table} ${d.chain} handle ${d.handle ?? '?'}`}`;
     const counted = input.rules.filter((r) => isDropTarget(r.target));
+    // kube-proxy rejects connections to a Service that has no endpoints (iptables: a REJECT commented
+    // "NS/NAME:PORT has no endpoints"; nftables mode: its no-endpoint-services map).
+    const svc = /"([^"]+?) has no endpoints"/.exec(d.iptables?.text ?? '')?.[1] ?? /comment "([^"]+?) has no endpoints"/.exec(d.text)?.[1];
+    if (svc !== undefined || /no-endpoint/.test(`${d.chain} ${d.text}`)) {
+      const name = svc ?? 'the Service';
+      return not('service-no-endpoints', hop, d.direction, `Service ${name} has no endpoints: kube-proxy rejects connections to ${input.to.ip}${input.port !== null ? `:${input.port}` : ''} in ${d.netnsLabel}`, [
+        `nft trace in ${d.netnsLabel}: ${tracedRuleName(d)} gave verdict ${d.verdict} to ${d.probes}/${input.result.sent} probes`,
+        `fix: give the Service ready endpoints — check its selector matches running, Ready pods (kubectl get endpointslices -l kubernetes.io/service-name=${svc?.split(/[/:]/)[1] ?? 'NAME'}${svc?.includes('/') ? ` -n ${svc.split('/')[0]}` : ''})`,
+        ...counted.map((x) => `counter: ${ruleText(x)} +${x.dPackets} packets`),
+        ...trace,
+        ...errorLines(input),
+      ]);
+    }
     return not('firewall', hop, d.direction, `firewall: ${name} in ${d.netnsLabel} drops the ${what}`, [
       `nft trace in ${d.netnsLabel}: ${tracedRuleName(d)} gave verdict ${d.verdict} to ${d.probes}/${input.result.sent} ${what}${d.packets !== d.probes ? ` (${d.packets} packets with retransmissions)` : ''}${d.iif ? ` (iif ${d.iif}${d.oif ? `, oif ${d.oif}` : ''})` : ''}`,
       ...(d.backend !== 'nft' && d.iptables ? [`as nft prints it: ${d.family} ${d.table} ${d.chain} handle ${d.handle ?? '?'} "${d.text}"`] : []),

@@ -1,7 +1,8 @@
 /**
- * diagnose on real namespaces, neighbour and reverse-path causes (examples/diagnose/neighbour.yaml and
- * rp-filter.yaml with the faults their headers list): a wrong static neighbour entry in the source (frames
- * to a MAC nobody has), an address two pods hold (two MACs answer ARP), and strict rp_filter in a router.
+ * diagnose on real namespaces, neighbour, reverse-path and Service causes (examples/diagnose/neighbour.yaml,
+ * rp-filter.yaml and service.yaml with the faults their headers list): a wrong static neighbour entry in the
+ * source (frames to a MAC nobody has), an address two pods hold (two MACs answer ARP), strict rp_filter in a
+ * router, and a Service without endpoints (kube-proxy's REJECT in KUBE-SERVICES, built by hand).
  */
 import { diagnose } from '../../src/diagnose/diagnose';
 import type { DiagnoseReport } from '../../src/diagnose/types';
@@ -10,18 +11,22 @@ import { cleanupPrefix, isRoot, nsExec, testPrefix } from '../helpers/netns';
 
 const P = testPrefix('dn');
 const d = isRoot ? describe : describe.skip;
+// Each test awaits a diagnosis started in beforeAll: on a loaded machine one takes tens of seconds.
+jest.setTimeout(180_000);
 
 d('diagnose: neighbour and rp_filter causes on real namespaces', () => {
   let nb: (n: string) => string;
   let rp: (n: string) => string;
+  let sv: (n: string) => string;
   const runs = new Map<string, Promise<DiagnoseReport>>();
   const result = (name: string): Promise<DiagnoseReport> => runs.get(name) ?? Promise.reject(new Error(`${name} was not started`));
 
   beforeAll(async () => {
     cleanupPrefix(P);
-    [nb, rp] = await Promise.all([applyExample(P, 'neighbour.yaml', 'n'), applyExample(P, 'rp-filter.yaml', 'r')]);
+    [nb, rp, sv] = await Promise.all([applyExample(P, 'neighbour.yaml', 'n'), applyExample(P, 'rp-filter.yaml', 'r'), applyExample(P, 'service.yaml', 's')]);
     applyFaults('neighbour.yaml', nb);
     applyFaults('rp-filter.yaml', rp);
+    applyFaults('service.yaml', sv);
     const limit = limiter(2);
     const start = (name: string, opts: Parameters<typeof diagnose>[0]) => {
       const p = limit(() => diagnose(opts));
@@ -32,11 +37,12 @@ d('diagnose: neighbour and rp_filter causes on real namespaces', () => {
     start('rp-filter', { from: rp('pod-a'), to: rp('pod-c') });
     start('duplicate', { from: nb('pod-b'), to: nb('pod-d') });
     start('rp-ok', { from: rp('pod-b'), to: rp('pod-c') });
+    start('no-endpoints', { from: sv('pod-a'), to: '10.96.0.10:80' });
   }, 180_000);
 
   afterAll(async () => {
     await Promise.allSettled(runs.values());
-    await Promise.all(['n', 'r'].map((t) => destroyExample(P, t)));
+    await Promise.all(['n', 'r', 's'].map((t) => destroyExample(P, t)));
     cleanupPrefix(P);
   }, 60_000);
 
@@ -80,5 +86,15 @@ d('diagnose: neighbour and rp_filter causes on real namespaces', () => {
   test('rp_filter leaves other sources alone: connected', async () => {
     const r = await result('rp-ok');
     expect(r.verdict).toMatchObject({ connected: true });
+  });
+
+  test('Service without endpoints: ClusterIP:port, named by the kube-proxy REJECT it meets, with the fix', async () => {
+    const r = await result('no-endpoints');
+    expect(r.probe).toMatchObject({ proto: 'tcp', port: 80 });
+    expect(r.verdict).toMatchObject({ connected: false, cause: 'service-no-endpoints', direction: 'request' });
+    expect(r.hops.find((h) => h.index === r.verdict.hop)?.netns).toBe(sv('node'));
+    expect(r.verdict.summary).toBe(`Service default/web:http has no endpoints: kube-proxy rejects connections to 10.96.0.10:80 in ${sv('node')}`);
+    expect(r.trace.drops[0]).toMatchObject({ backend: 'iptables-nft', table: 'filter', chain: 'KUBE-SERVICES', iptables: { position: 1 } });
+    expect(r.verdict.evidence).toContain('fix: give the Service ready endpoints — check its selector matches running, Ready pods (kubectl get endpointslices -l kubernetes.io/service-name=web -n default)');
   });
 });
