@@ -11,6 +11,8 @@ import { cleanupPrefix, isRoot, sh, testPrefix } from '../helpers/netns';
 
 const P = testPrefix('dg');
 const d = isRoot ? describe : describe.skip;
+// Each test awaits a diagnosis started in beforeAll: on a loaded machine one takes tens of seconds.
+jest.setTimeout(180_000);
 const applyExample = (file: string, tag: string): Promise<(declared: string) => string> => applyExampleAs(P, file, tag);
 const destroy = (tag: string): Promise<void> => destroyExample(P, tag);
 
@@ -42,13 +44,13 @@ d('diagnose: layer-2 causes on real namespaces', () => {
     start('wrong-bridge', { from: na('pod-a'), to: na('pod-c') });
     start('tcp-closed', { from: pc('pod-a'), to: pc('pod-b'), port: 7777 });
     start('udp-closed', { from: pc('pod-a'), to: pc('pod-b'), proto: 'udp', port: 7777 });
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await Promise.allSettled(runs.values());
     await Promise.all(['f', 'l', 'n', 'p'].map(destroy));
     cleanupPrefix(P);
-  }, 60_000);
+  }, 180_000);
 
   test('DROP in the node FORWARD chain: the rule, its counter, the hop after which requests vanish', async () => {
     const r = await result('drop');
