@@ -59,7 +59,7 @@ d('diagnose: layer-2 causes on real namespaces', () => {
     const hit = r.counters.rules.find((x) => x.target === 'DROP');
     expect(hit).toMatchObject({ netns: fw('node'), table: 'filter', chain: 'FORWARD', position: 1, dPackets: 2 });
     // Traced: the exact iptables-nft rule (position and iptables-save text), and its counter agrees.
-    expect(r.verdict.evidence[0]).toMatch(/^nft trace in \S+node: iptables-nft filter FORWARD rule 1 \(nft handle \d+\): "-s 10\.244\.1\.2\/32 -d 10\.244\.1\.3\/32 -p icmp -j DROP" gave verdict drop to 2\/2 probes/);
+    expect(r.verdict.evidence[0]).toMatch(/^nft trace in \S+node: iptables-nft filter FORWARD rule 1 \(nft handle \d+\): "-s 10\.244\.1\.2\/32 -d 10\.244\.1\.3\/32 -p icmp .*-j DROP" gave verdict drop to 2\/2 probes/);
     expect(r.trace.drops[0]).toMatchObject({ backend: 'iptables-nft', family: 'ip', table: 'filter', chain: 'FORWARD', iptables: { position: 1 } });
     expect(r.verdict.evidence).toEqual(expect.arrayContaining([expect.stringMatching(/^counter: iptables-nft filter FORWARD rule 1 in .*-s 10\.244\.1\.2\/32 -d 10\.244\.1\.3\/32 -p icmp.*\+2 packets/)]));
     // Seen where it enters the bridge, not where it would leave it.
