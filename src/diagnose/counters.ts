@@ -10,6 +10,8 @@ import type { Hop, IfaceDelta, NeighbourState, RuleHit } from './types';
 
 export interface RulesBefore {
   deltas: Map<string, RuleDeltas>;
+  /** Namespaces holding iptables-legacy rules (nftables tracing cannot see them). */
+  legacy: string[];
   warnings: string[];
 }
 
@@ -21,11 +23,13 @@ function nsArg(netns: string): string | undefined {
 export async function readRulesBefore(namespaces: string[]): Promise<RulesBefore> {
   const deltas = new Map<string, RuleDeltas>();
   const warnings: string[] = [];
+  const legacy: string[] = [];
   await Promise.all(
     namespaces.map(async (ns) => {
       const d = new RuleDeltas();
       try {
         const snap = await readRules({ netns: nsArg(ns) });
+        if (snap.backends.some((b) => b.endsWith('-legacy'))) legacy.push(ns);
         d.update(snap.rules, Date.now() / 1000);
         deltas.set(ns, d);
       } catch (e) {
@@ -33,7 +37,7 @@ export async function readRulesBefore(namespaces: string[]): Promise<RulesBefore
       }
     }),
   );
-  return { deltas, warnings };
+  return { deltas, legacy, warnings };
 }
 
 /** Second read: every rule whose counter moved, per namespace. */
@@ -112,6 +116,18 @@ export async function readIpForward(netns: string): Promise<boolean | null> {
   try {
     const r = await run(['sysctl', '-n', 'net.ipv4.ip_forward'], { netns: nsArg(netns) });
     return r.stdout.trim() === '1';
+  } catch {
+    return null;
+  }
+}
+
+/** rp_filter of "all" and of one interface in a namespace (null when they cannot be read). */
+export async function readRpFilter(netns: string, iface: string): Promise<{ all: number; dev: number } | null> {
+  try {
+    // sysctl separates with dots: an interface name's own dots are written as slashes.
+    const r = await run(['sysctl', '-n', 'net.ipv4.conf.all.rp_filter', `net.ipv4.conf.${iface.replace(/\./g, '/')}.rp_filter`], { netns: nsArg(netns) });
+    const [all, dev] = r.stdout.trim().split('\n').map((x) => Number(x.trim()));
+    return Number.isInteger(all) && Number.isInteger(dev) ? { all, dev } : null;
   } catch {
     return null;
   }

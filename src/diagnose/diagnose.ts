@@ -1,17 +1,24 @@
 /**
  * `diagnose FROM TO`, end to end: discover → resolve endpoints → trace the path both ways from the
  * configuration → capture on every hop and read counters → send the probes → read counters again → verdict.
- * Nothing is changed on the machine: captures are stopped (even on errors), no rule or address is added.
+ * The only thing added is a netscope-owned nftables trace table per namespace on the path (selecting only
+ * the probes), removed when the diagnosis ends, fails or is aborted (and by the kernel if netscope dies:
+ * host/nft-trace.ts). Captures are stopped even on errors; no other rule, address or route is touched.
  */
 import { CaptureStartError, LiveCapture } from '../capture/live';
 import type { CaptureTarget } from '../capture/target';
 import { discover, type Topology } from '../topology/discover';
-import { interfaceDeltas, neighbourStates, readIpForward, readRuleHits, readRulesBefore } from './counters';
+import { interfaceDeltas, neighbourStates, readIpForward, readRpFilter, readRuleHits, readRulesBefore } from './counters';
+import { receivingHops, rpFilterIssue, type RpFilterSetting } from './rpfilter';
 import { resolveEndpoint } from './endpoints';
 import { ProbeMatcher } from './observe';
 import { tracePath } from './path';
+import { NftTracer, cleanupStaleTraces } from '../host/nft-trace';
+import type { TraceEvent } from '../host/nft-trace-parse';
+import { neighbourIssue } from './neighbour';
+import { analyseTrace, describeXtablesDrops, traceMatches } from './trace';
 import { chooseIdentity, probePacketBytes, sendProbes, type ProbePlan } from './probe';
-import type { DiagnoseReport, Endpoint, Hop, PathIssue, PathTrace, ProbeProto } from './types';
+import type { DiagnoseReport, Endpoint, Hop, PathIssue, PathTrace, ProbeProto, TraceSummary } from './types';
 import { decideVerdict } from './verdict';
 
 export { EndpointError } from './endpoints';
@@ -30,8 +37,20 @@ export interface DiagnoseOptions {
   timeoutMs?: number;
   /** Don't fragment (default true: an MTU problem must show, not be hidden by fragmentation). */
   df?: boolean;
+  /** Trace the probes through nftables in every namespace on the path (default true). */
+  trace?: boolean;
+  /** Aborts the diagnosis (Ctrl-C): everything started is stopped and removed, then DiagnoseAbortedError. */
+  signal?: AbortSignal;
   /** Called with a short line at each step (for -v). */
   onStep?: (line: string) => void;
+}
+
+/** The diagnosis was aborted (opts.signal); nothing is left behind. */
+export class DiagnoseAbortedError extends Error {
+  constructor() {
+    super('diagnose interrupted: captures stopped, trace tables removed');
+    this.name = 'DiagnoseAbortedError';
+  }
 }
 
 /** Invalid options (exit 2). */
@@ -43,6 +62,26 @@ export class DiagnoseUsageError extends Error {
 }
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Resolves with p, or rejects with DiagnoseAbortedError as soon as the signal fires. */
+function abortable<T>(p: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return p;
+  if (signal.aborted) return Promise.reject(new DiagnoseAbortedError());
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(new DiagnoseAbortedError());
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
+  });
+}
 
 /** Captured packets are tagged "NETNS/IFACE" ("IFACE" in netscope's own namespace). */
 function captureLabel(h: Hop): string {
@@ -101,7 +140,17 @@ function firstIssue(candidates: Array<PathIssue | undefined>): PathIssue | undef
 }
 
 /** Runs the whole diagnosis. Throws EndpointError / DiagnoseUsageError for usage mistakes. */
-export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
+/** "IP:PORT" as TO (a Service's ClusterIP and port): the address, and the port for a TCP probe. */
+function splitHostPort(opts: DiagnoseOptions): DiagnoseOptions {
+  const m = /^(\d{1,3}(?:\.\d{1,3}){3}):(\d{1,5})$/.exec(opts.to);
+  if (!m) return opts;
+  const port = Number(m[2]);
+  if (opts.port !== undefined && opts.port !== port) throw new DiagnoseUsageError(`TO ${opts.to} names port ${port} but --port is ${opts.port}: give the port once`);
+  return { ...opts, to: m[1], port };
+}
+
+export async function diagnose(options: DiagnoseOptions): Promise<DiagnoseReport> {
+  const opts = splitHostPort(options);
   const started = Date.now();
   const step = opts.onStep ?? (() => undefined);
   const o = validate(opts);
@@ -123,7 +172,13 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
 
   // Routers must forward: ip_forward is per namespace.
   const routers = [...new Set([...fwd.routers, ...(rev?.routers ?? [])])];
-  const fwdFlags = await Promise.all(routers.map((ns) => readIpForward(ns)));
+  const receiving = receivingHops(hops);
+  const [fwdFlags, rpRead] = await Promise.all([Promise.all(routers.map((ns) => readIpForward(ns))), Promise.all(receiving.map((h) => readRpFilter(h.netns, h.iface)))]);
+  const rpSettings: RpFilterSetting[] = [];
+  receiving.forEach((h, i) => {
+    const r = rpRead[i];
+    if (r) rpSettings.push({ netns: h.netns, iface: h.iface, ...r });
+  });
   let forwardingIssue: PathIssue | undefined;
   routers.forEach((ns, i) => {
     if (forwardingIssue || fwdFlags[i] !== false) return;
@@ -137,7 +192,9 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
       evidence: [`sysctl net.ipv4.ip_forward = 0 in ${label} (fix: ip netns exec ${ns || '<ns>'} sysctl -w net.ipv4.ip_forward=1)`],
     };
   });
-  const issue = firstIssue([fwd.issue, forwardingIssue, revIssue]);
+  const labels0 = new Map(topo.namespaces.map((n) => [n.id, n.label] as [string, string]));
+  const rpIssue = rpFilterIssue({ topo, hops, settings: rpSettings, src: from.ip, walks: [], labels: labels0 });
+  let issue = firstIssue([fwd.issue, forwardingIssue, revIssue, rpIssue]);
 
   const nextHops = [...fwd.nextHops, ...(rev?.nextHops ?? [])];
   const pathNs = [...new Set([from.netns ?? '', ...hops.map((h) => h.netns), ...(to.netns !== null ? [to.netns] : [])])];
@@ -157,36 +214,62 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
   capture?.on('record', (rec) => matcher.observe(rec));
   capture?.on('warning', (m) => warnings.push(`capture: ${m}`));
 
+  const signal = opts.signal;
+  const tracer = opts.trace === false ? null : new NftTracer(traceMatches(o.proto, identity, o.port));
+  const trace: TraceSummary = { method: tracer ? 'nftrace' : 'off', traced: [], failed: [], legacy: [], drops: [], walks: [] };
+  let traceEvents = new Map<string, TraceEvent[]>();
+
   let result;
   let rulesAfter;
   let after: Topology;
   try {
-    step(`capturing on ${targets.length} interfaces, reading firewall counters in ${pathNs.length} namespaces`);
-    const [rulesBefore] = await Promise.all([
-      readRulesBefore(pathNs),
-      capture?.start().catch((e: unknown) => {
-        captureFailed = e instanceof CaptureStartError || e instanceof Error ? e.message : String(e);
-        warnings.push(`capture could not start (${captureFailed}); the verdict relies on configuration and counters only`);
-        capture = null;
-      }),
-    ]);
+    if (tracer) {
+      // A diagnosis that was killed left its trace record: remove what it left before adding ours.
+      const stale = await cleanupStaleTraces();
+      if (stale.tables.length > 0) warnings.push(`removed trace tables a killed diagnosis left: ${stale.tables.join(', ')}`);
+    }
+    step(`capturing on ${targets.length} interfaces, reading firewall counters${tracer ? ' and tracing' : ''} in ${pathNs.length} namespaces`);
+    const [rulesBefore] = await abortable(
+      Promise.all([
+        readRulesBefore(pathNs),
+        capture?.start().catch((e: unknown) => {
+          captureFailed = e instanceof CaptureStartError || e instanceof Error ? e.message : String(e);
+          warnings.push(`capture could not start (${captureFailed}); the verdict relies on configuration and counters only`);
+          capture = null;
+        }),
+        tracer?.start(pathNs).then((r) => {
+          trace.traced = r.traced;
+          trace.failed = r.failed;
+          for (const f of r.failed) warnings.push(`nft tracing could not start in ${labels.get(f.netns) ?? f.netns}: ${f.reason}`);
+        }),
+      ]),
+      signal,
+    );
     warnings.push(...rulesBefore.warnings);
+    trace.legacy = rulesBefore.legacy;
     step('capture running');
     // Agents are streaming once start() resolves; a moment lets the first batch timer run everywhere.
-    await sleep(30);
+    await abortable(sleep(30), signal);
     step(`sending ${o.count} ${o.proto} probe(s) from ${from.label} to ${to.ip}${o.port !== null ? ` port ${o.port}` : ''}`);
-    result = await sendProbes(plan);
+    result = await abortable(sendProbes(plan, signal), signal);
     step(`probes done (${result.answered}/${result.sent} answered${result.localError ? `, ${result.localError}` : ''})`);
     // Late answers (a slow ARP, an ICMP error in flight) and the merge window.
-    await sleep(150);
-    await capture?.stop();
+    await abortable(sleep(150), signal);
+    const [, events] = await abortable(Promise.all([capture?.stop(), tracer?.finish()]), signal);
     capture = null;
+    if (events) traceEvents = events;
     step('reading counters again');
-    [rulesAfter, after] = await Promise.all([readRuleHits(rulesBefore, labels), discover({ netns: pathNs })]);
+    [rulesAfter, after] = await abortable(Promise.all([readRuleHits(rulesBefore, labels), discover({ netns: pathNs })]), signal);
     warnings.push(...rulesAfter.warnings);
+    if (tracer) {
+      const a = analyseTrace(traceEvents, tracer.table, { proto: o.proto, identity, port: o.port }, labels);
+      await describeXtablesDrops(a.drops);
+      trace.drops = a.drops;
+      trace.walks = a.walks;
+    }
     step('done');
   } finally {
-    await capture?.stop();
+    await Promise.all([capture?.stop(), tracer?.stop()]);
   }
 
   const observed = matcher.observations(
@@ -195,10 +278,23 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
       ...(c.note !== undefined ? { note: c.note } : captureFailed !== undefined ? { note: 'capture failed' } : {}),
     })),
   );
+  // Per-hop latency from the records' timestamps; a negative step means the stamps of different capture
+  // agents are not comparable (taken on arrival, not by the kernel): then no latency is shown.
+  const lat = matcher.hopLatencies();
+  if (lat.some((v) => v !== undefined && v < 0)) {
+    warnings.push('per-hop latency not shown: capture timestamps of different hops are out of order (records stamped on arrival, not by the kernel)');
+  } else {
+    observed.forEach((ob, i) => {
+      const v = lat[i];
+      if (v !== undefined && !hops[i].replyOnly) ob.addedUs = v;
+    });
+  }
   const arp = matcher.arpExchanges();
   const interfaces = interfaceDeltas(hops, topo, after);
   const neighbours = neighbourStates(topo, after, nextHops);
-  const verdict = decideVerdict({ from, to, proto: o.proto, port: o.port, hops, observed, issue, result, rules: rulesAfter.hits, arp, neighbours, nextHops, interfaces });
+  if (issue && issue === rpIssue) issue = rpFilterIssue({ topo, hops, settings: rpSettings, src: from.ip, walks: trace.walks, labels }) ?? issue;
+  const neighIssue = neighbourIssue({ topo: after, hops, nextHops, requestMacs: matcher.requestMacs(), arpAnswers: matcher.arpAnswers(), labels });
+  const verdict = decideVerdict({ from, to, proto: o.proto, port: o.port, hops, observed, issue, neighbourIssue: neighIssue, result, rules: rulesAfter.hits, traced: trace.drops, arp, neighbours, nextHops, interfaces });
   const report: DiagnoseReport = {
     version: 1,
     from,
@@ -209,6 +305,7 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
     arp,
     result,
     counters: { rules: rulesAfter.hits, interfaces, neighbours },
+    trace,
     warnings,
     durationMs: Date.now() - started,
   };

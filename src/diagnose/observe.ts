@@ -5,7 +5,7 @@
  * it crafted frames).
  */
 import { decodeRecord } from '../decode/decode';
-import { ip4ToString } from '../decode/format';
+import { ip4ToString, macToString } from '../decode/format';
 import { L, PacketView, TCP } from '../decode/view';
 import { parseIp4 } from '../decode/addr';
 import type { PacketRecord } from '../pcap/record';
@@ -21,6 +21,10 @@ export interface MatchSpec {
 }
 
 interface HopCounts {
+  /** First capture time (µs since the epoch) of each request probe seen here, by probe key. */
+  requestTimes: Map<number, number>;
+  /** Destination MACs of the probe frames seen here (only probes: a handful of strings). */
+  requestMacs: Map<string, number>;
   requests: Set<number>;
   replies: Set<number>;
   errors: Map<string, ObservedError>;
@@ -41,6 +45,7 @@ const ICMP_UNREACH_NAMES: Record<number, string> = {
 function errorKind(type: number, code: number): string {
   if (type === 3) return ICMP_UNREACH_NAMES[code] ?? 'icmp-unreachable';
   if (type === 11) return 'icmp-time-exceeded';
+  if (type === 5) return 'icmp-redirect';
   return `icmp-type-${type}`;
 }
 
@@ -50,6 +55,8 @@ export class ProbeMatcher {
   private readonly counts: HopCounts[];
   private readonly arp = new Map<string, ArpExchange>();
   private readonly arpPerHop = new Map<string, Map<number, { requests: number; replies: number }>>();
+  /** ARP replies per answered address: the MACs that answered (two: a duplicate address). */
+  private readonly arpAnswerers = new Map<string, Set<string>>();
   private readonly fromIp: number;
   private readonly toIp: number;
   private readonly sports: Set<number>;
@@ -63,7 +70,7 @@ export class ProbeMatcher {
     private readonly spec: MatchSpec,
   ) {
     hops.forEach((label, i) => this.hopByLabel.set(label, i));
-    this.counts = hops.map(() => ({ requests: new Set(), replies: new Set(), errors: new Map(), arpRequests: 0, arpReplies: 0 }));
+    this.counts = hops.map(() => ({ requestTimes: new Map(), requestMacs: new Map(), requests: new Set(), replies: new Set(), errors: new Map(), arpRequests: 0, arpReplies: 0 }));
     this.fromIp = parseIp4(spec.fromIp) ?? -1;
     this.toIp = parseIp4(spec.toIp) ?? -1;
     this.sports = new Set(spec.identity.sourcePorts ?? []);
@@ -90,6 +97,8 @@ export class ProbeMatcher {
         if (!(v.layers & L.ICMP) || v.icmpId !== this.spec.identity.icmpId) return;
         if (v.icmpType === 8 && v.ip4Dst === this.toIp) {
           c.requests.add(v.icmpSeq);
+          this.noteRequest(rec, v.icmpSeq, c);
+          this.noteMac(v, c);
           this.matched++;
         } else if (v.icmpType === 0 && v.ip4Src === this.toIp) {
           c.replies.add(v.icmpSeq);
@@ -101,6 +110,8 @@ export class ProbeMatcher {
         if (v.ip4Dst === this.toIp && v.dport === this.spec.port && this.sports.has(v.sport)) {
           if (v.tcpFlags & TCP.SYN && !(v.tcpFlags & TCP.ACK)) {
             c.requests.add(v.sport);
+            this.noteRequest(rec, v.sport, c);
+            this.noteMac(v, c);
             this.matched++;
           }
         } else if (v.ip4Src === this.toIp && v.sport === this.spec.port && this.sports.has(v.dport)) {
@@ -113,6 +124,8 @@ export class ProbeMatcher {
         if (!(v.layers & L.UDP)) return;
         if (v.ip4Dst === this.toIp && v.dport === this.spec.port && this.sports.has(v.sport) && this.hasTag(v)) {
           c.requests.add(v.sport);
+          this.noteRequest(rec, v.sport, c);
+          this.noteMac(v, c);
           this.matched++;
         } else if (v.ip4Src === this.toIp && v.sport === this.spec.port && this.sports.has(v.dport)) {
           c.replies.add(v.dport);
@@ -120,6 +133,40 @@ export class ProbeMatcher {
         }
         return;
     }
+  }
+
+  private noteRequest(rec: PacketRecord, key: number, c: HopCounts): void {
+    if (!c.requestTimes.has(key)) c.requestTimes.set(key, rec.tsSec * 1e6 + Math.floor(rec.tsNsec / 1000));
+  }
+
+  /**
+   * Per hop: the median time (µs) the request probes took from the previous hop that saw them to this one,
+   * from the capture timestamps as the records carry them (undefined: no earlier hop saw the same probe).
+   */
+  hopLatencies(): Array<number | undefined> {
+    const out: Array<number | undefined> = [];
+    let prev: Map<number, number> | undefined;
+    for (const c of this.counts) {
+      if (c.requestTimes.size === 0) {
+        out.push(undefined);
+        continue;
+      }
+      const d: number[] = [];
+      if (prev) for (const [k, t] of c.requestTimes) {
+        const p = prev.get(k);
+        if (p !== undefined) d.push(t - p);
+      }
+      d.sort((a, b) => a - b);
+      out.push(d.length > 0 ? d[Math.floor((d.length - 1) / 2)] : undefined);
+      prev = c.requestTimes;
+    }
+    return out;
+  }
+
+  private noteMac(v: PacketView, c: HopCounts): void {
+    if (v.ethDstOff < 0) return;
+    const mac = macToString(v.buf, v.ethDstOff);
+    c.requestMacs.set(mac, (c.requestMacs.get(mac) ?? 0) + 1);
   }
 
   private hasTag(v: PacketView): boolean {
@@ -189,6 +236,11 @@ export class ProbeMatcher {
     } else {
       h.replies++;
       c.arpReplies++;
+      if (v.arpShaOff >= 0) {
+        const who = this.arpAnswerers.get(e.target) ?? new Set<string>();
+        who.add(macToString(v.buf, v.arpShaOff));
+        this.arpAnswerers.set(e.target, who);
+      }
       if (h.replies > e.replies) e.replies = h.replies;
     }
     if (!e.seenAt.includes(hop + 1)) e.seenAt.push(hop + 1);
@@ -205,6 +257,16 @@ export class ProbeMatcher {
       captured: captured[i]?.captured ?? true,
       ...(captured[i]?.note !== undefined ? { note: captured[i].note } : {}),
     }));
+  }
+
+  /** Per hop: destination MACs of the probe frames seen there, with counts. */
+  requestMacs(): Array<Record<string, number>> {
+    return this.counts.map((c) => Object.fromEntries(c.requestMacs));
+  }
+
+  /** The MACs that answered ARP for each address (more than one: two holders of one address). */
+  arpAnswers(): Map<string, string[]> {
+    return new Map([...this.arpAnswerers].map(([ip, macs]) => [ip, [...macs].sort()]));
   }
 
   /** ARP exchanges seen, in the order they were first seen. */

@@ -105,14 +105,14 @@ function oneLine(s: string): string {
 }
 
 /** Sends the probes and waits for them to finish (at most about timeoutMs + count × 0.2 s). */
-export async function sendProbes(p: ProbePlan): Promise<ProbeResult> {
+export async function sendProbes(p: ProbePlan, signal?: AbortSignal): Promise<ProbeResult> {
   const netns = p.netns === '' ? undefined : p.netns;
   const base: ProbeResult = { proto: p.proto, sent: p.count, answered: 0, refused: 0, identity: p.identity };
   if (p.proto === 'icmp') {
     const argv = pingArgv(p);
     const limit = 5000 + p.timeoutMs + 200 * p.count;
     try {
-      const r = await run(argv, { netns, timeoutMs: limit });
+      const r = await run(argv, { netns, timeoutMs: limit, signal });
       const parsed = parsePing(r.stdout, r.stderr);
       return { ...base, sent: parsed.sent || p.count, answered: parsed.received };
     } catch (e) {
@@ -125,7 +125,7 @@ export async function sendProbes(p: ProbePlan): Promise<ProbeResult> {
     }
   }
   const args = { proto: p.proto, dst: p.dst, port: p.port, sports: p.identity.sourcePorts ?? [], tag: p.identity.tag ?? '', size: p.size, timeoutMs: p.timeoutMs };
-  const r = await run([process.execPath, '-e', SOCKET_PROBE, JSON.stringify(args)], { netns, timeoutMs: p.timeoutMs + 10_000 });
+  const r = await run([process.execPath, '-e', SOCKET_PROBE, JSON.stringify(args)], { netns, timeoutMs: p.timeoutMs + 10_000, signal });
   let parsed: { answered: number; refused: number; errors: string[] };
   try {
     parsed = JSON.parse(r.stdout.trim()) as typeof parsed;

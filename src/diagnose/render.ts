@@ -4,6 +4,11 @@
  * object itself (docs/diagnose.md).
  */
 import type { DiagnoseReport, Endpoint } from './types';
+import { tracedRuleName } from './verdict';
+
+function labelOf(r: DiagnoseReport, ns: string): string {
+  return r.hops.find((h) => h.netns === ns)?.netnsLabel ?? (ns || 'host');
+}
 
 const ESC = '\x1b[';
 const paint = (on: boolean, code: string, s: string): string => (on ? `${ESC}${code}m${s}${ESC}0m` : s);
@@ -34,6 +39,10 @@ function pad(cells: string[][]): string[] {
   return cells.map((r) => r.map((x, c) => (c === r.length - 1 ? x : x.padEnd(widths[c]))).join('  ').trimEnd());
 }
 
+function latencyText(us: number): string {
+  return us >= 1000 ? `${(us / 1000).toFixed(1)} ms` : `${us} µs`;
+}
+
 export interface RenderOptions {
   color?: boolean;
 }
@@ -46,7 +55,7 @@ export function renderReport(r: DiagnoseReport, opts: RenderOptions = {}): strin
   lines.push(`probe    ${probeText(r)}`);
   lines.push('');
   const total = r.result.sent;
-  const rows: string[][] = [['#', 'NAMESPACE', 'INTERFACE', 'ROLE', 'LINK', 'MTU', 'REQUEST →', '← REPLY', 'NOTES']];
+  const rows: string[][] = [['#', 'NAMESPACE', 'INTERFACE', 'ROLE', 'LINK', 'MTU', 'REQUEST →', '← REPLY', '+LATENCY', 'NOTES']];
   for (const h of r.hops) {
     const o = h.observed;
     const link = !h.up ? 'admin-down' : h.state === 'UP' || h.state === 'UNKNOWN' ? 'up' : h.state.toLowerCase();
@@ -65,6 +74,7 @@ export function renderReport(r: DiagnoseReport, opts: RenderOptions = {}): strin
       String(h.mtu),
       h.replyOnly ? '' : seen(o.request, total, o.captured),
       seen(o.reply, total, o.captured),
+      o.addedUs === undefined ? '' : `${r.verdict.slowHop === h.index ? '!' : ''}${latencyText(o.addedUs)}`,
       notes.join('; '),
     ]);
   }
@@ -91,6 +101,12 @@ export function renderReport(r: DiagnoseReport, opts: RenderOptions = {}): strin
       const where = x.position === 0 ? `policy` : `#${x.position}`;
       lines.push(`  ${x.netnsLabel}  ${x.backend} ${x.table} ${x.chain} ${where}  +${x.dPackets} pkts  ${x.target || '-'}  ${x.text}`);
     }
+  }
+  const t = r.trace;
+  if (t.method === 'nftrace') {
+    const legacy = t.legacy.length > 0 ? `; iptables-legacy rules in ${t.legacy.map((ns) => labelOf(r, ns)).join(', ')} read by counters (tracing cannot see them)` : '';
+    lines.push(`nft trace in ${t.traced.length}/${t.traced.length + t.failed.length} namespaces${legacy}`);
+    for (const d of t.drops) lines.push(`  ${d.netnsLabel}  ${d.direction}  ${tracedRuleName(d)}  verdict ${d.verdict} ×${d.packets}`);
   }
   for (const w of r.warnings) lines.push(`warning  ${w}`);
   return `${lines.join('\n')}\n`;

@@ -67,6 +67,10 @@ export type CauseCode =
   | 'no-route'
   | 'forwarding-disabled'
   | 'arp-unanswered'
+  | 'wrong-neighbour'
+  | 'rp-filter'
+  | 'service-no-endpoints'
+  | 'duplicate-ip'
   | 'port-closed'
   | 'mtu'
   | 'unreachable'
@@ -103,6 +107,8 @@ export interface HopObservation {
   errors: ObservedError[];
   arpRequests: number;
   arpReplies: number;
+  /** Median µs the probes took from the previous capturing hop to this one (capture timestamps). */
+  addedUs?: number;
   /** false: not captured (link down, or the bridge device itself between two ports). */
   captured: boolean;
   /** Why it was not captured. */
@@ -135,6 +141,60 @@ export interface RuleHit extends Pick<RuleDelta, 'family' | 'table' | 'chain' | 
   netns: string;
   netnsLabel: string;
   backend: string;
+}
+
+/** A rule (or chain policy) that nftables tracing saw drop our probes or their replies. */
+export interface TracedDrop {
+  netns: string;
+  netnsLabel: string;
+  direction: 'request' | 'reply';
+  /** Who owns the table: native nftables, or iptables-nft / ip6tables-nft (their tables in nft). */
+  backend: 'nft' | 'iptables-nft' | 'ip6tables-nft';
+  family: string;
+  table: string;
+  chain: string;
+  /** The chain's policy dropped it (no rule did). */
+  policy: boolean;
+  /** nft rule handle (absent for a policy). */
+  handle?: number;
+  /** The rule as nft prints it (counter values left out), or "policy drop". */
+  text: string;
+  /** drop (a reject rule also ends with drop after sending its answer). */
+  verdict: string;
+  /** Packets it dropped (a TCP SYN retransmitted counts again). */
+  packets: number;
+  /** Distinct probes (or replies) among them. */
+  probes: number;
+  /** Interfaces of the packet in the dropping chain. */
+  iif?: string;
+  oif?: string;
+  /** iptables-nft: the rule's position in its chain and its iptables-save text. */
+  iptables?: { position: number; text: string };
+}
+
+/** Where a probe (or reply) went in one namespace, by the netfilter hooks it reached. */
+export interface TracedWalk {
+  netns: string;
+  netnsLabel: string;
+  direction: 'request' | 'reply';
+  /** prerouting, input, forward, output, postrouting — in the order reached. */
+  hooks: string[];
+  iif?: string;
+  oif?: string;
+  dropped: boolean;
+  packets: number;
+}
+
+/** What tracing did: the method per namespace and what it found. */
+export interface TraceSummary {
+  /** "nftrace" where it ran; namespaces whose rules are iptables-legacy only are read by counters. */
+  method: 'nftrace' | 'off';
+  traced: string[];
+  failed: Array<{ netns: string; reason: string }>;
+  /** Namespaces with iptables-legacy rules: tracing cannot see those, counters are the method there. */
+  legacy: string[];
+  drops: TracedDrop[];
+  walks: TracedWalk[];
 }
 
 export interface IfaceDelta {
@@ -200,6 +260,8 @@ export interface Verdict {
   direction: 'request' | 'reply' | null;
   summary: string;
   evidence: string[];
+  /** A hop that adds far more latency than the others (capture timestamps), when there is one. */
+  slowHop?: number;
 }
 
 export interface DiagnoseReport {
@@ -216,6 +278,7 @@ export interface DiagnoseReport {
     interfaces: IfaceDelta[];
     neighbours: NeighbourState[];
   };
+  trace: TraceSummary;
   warnings: string[];
   durationMs: number;
 }

@@ -6,7 +6,7 @@
  * errors, resets); then unanswered ARP; else the last hop that saw the traffic.
  */
 import { isDropTarget } from '../host/rules';
-import type { ArpExchange, Endpoint, Hop, HopObservation, IfaceDelta, NeighbourState, PathIssue, ProbeProto, ProbeResult, RuleHit, Verdict } from './types';
+import type { ArpExchange, Endpoint, Hop, HopObservation, IfaceDelta, NeighbourState, PathIssue, ProbeProto, ProbeResult, RuleHit, TracedDrop, Verdict } from './types';
 
 export interface VerdictInput {
   from: Endpoint;
@@ -19,6 +19,10 @@ export interface VerdictInput {
   issue?: PathIssue;
   result: ProbeResult;
   rules: RuleHit[];
+  /** A neighbour (ARP) fault on the path: wrong MAC in a neighbour entry, duplicate address. */
+  neighbourIssue?: PathIssue;
+  /** Drops nftables tracing saw (rule-exact, with or without counters). */
+  traced?: TracedDrop[];
   arp: ArpExchange[];
   neighbours: NeighbourState[];
   nextHops: Array<{ netns: string; ip: string; dev: string }>;
@@ -66,6 +70,27 @@ export function traceEvidence(input: Pick<VerdictInput, 'hops' | 'observed' | 'p
 function ruleText(r: RuleHit): string {
   const where = r.position === 0 ? `policy ${r.target}` : `rule ${r.position}`;
   return `${r.backend} ${r.backend === 'nft' ? `${r.family} ${r.table}` : r.table} ${r.chain} ${where} in ${r.netnsLabel}: "${r.text}"`;
+}
+
+/** How a traced drop is named: iptables-nft rules the way iptables shows them, nft rules by handle. */
+export function tracedRuleName(d: TracedDrop): string {
+  if (d.policy) return `${d.backend === 'nft' ? `nft ${d.family} ${d.table}` : `${d.backend} ${d.table}`} ${d.chain} policy ${d.verdict.toUpperCase()}`;
+  if (d.backend !== 'nft' && d.iptables) return `${d.backend} ${d.table} ${d.chain} rule ${d.iptables.position} (nft handle ${d.handle ?? '?'}): "${d.iptables.text}"`;
+  return `${d.backend === 'nft' ? 'nft' : d.backend} ${d.family} ${d.table} ${d.chain} rule handle ${d.handle ?? '?'}: "${d.text}"`;
+}
+
+/** The command that shows (or removes) the rule in its namespace. */
+function tracedFix(d: TracedDrop): string {
+  const ns = d.netns === '' ? '' : `ip netns exec ${d.netns} `;
+  if (d.policy) return d.backend === 'nft' ? `${ns}nft list chain ${d.family} ${d.table} ${d.chain} (policy ${d.verdict}: add an accept rule for this traffic or change the policy)` : `${ns}${d.backend.replace('-nft', '')} -t ${d.table} -P ${d.chain} ACCEPT, or add an ACCEPT rule for this traffic`;
+  if (d.backend !== 'nft' && d.iptables) return `${ns}${d.backend.replace('-nft', '')} -t ${d.table} -D ${d.chain} ${d.iptables.position} removes it (or narrow its match)`;
+  return `${ns}nft delete rule ${d.family} ${d.table} ${d.chain} handle ${d.handle ?? '?'} removes it (or narrow its match)`;
+}
+
+function tracedHop(input: VerdictInput, d: TracedDrop): Hop | undefined {
+  if (d.direction === 'reply') return firstReplyInNs(input, d.netns);
+  const byIif = d.iif !== undefined ? input.hops.find((h) => h.netns === d.netns && h.iface === d.iif && h.role !== 'bridge' && !h.replyOnly) : undefined;
+  return byIif ?? lastSeenInNs(input, d.netns);
 }
 
 function lastSeenInNs(input: VerdictInput, netns: string): Hop | undefined {
@@ -138,13 +163,36 @@ function connected(input: VerdictInput): { ok: boolean; how: string } {
   return { ok: false, how: '' };
 }
 
+/** A hop adds "too much" above this many µs and more than SLOW_FACTOR × the median of the other hops. */
+export const SLOW_HOP_US = 5000;
+const SLOW_FACTOR = 10;
+
+function slowHopIndex(input: VerdictInput): number | undefined {
+  const lat = input.observed.map((o, i) => ({ i, us: o?.addedUs })).filter((x): x is { i: number; us: number } => x.us !== undefined);
+  if (lat.length === 0) return undefined;
+  const worst = lat.reduce((a, b) => (b.us > a.us ? b : a));
+  const others = lat.filter((x) => x !== worst).map((x) => x.us).sort((a, b) => a - b);
+  const typical = others.length > 0 ? others[Math.floor((others.length - 1) / 2)] : 0;
+  return worst.us > SLOW_HOP_US && worst.us > SLOW_FACTOR * Math.max(typical, 1) ? input.hops[worst.i]?.index : undefined;
+}
+
+/** An evidence line for a hop that adds far more latency than the others. */
+function slowHops(input: VerdictInput): string[] {
+  const idx = slowHopIndex(input);
+  if (idx === undefined) return [];
+  const h = input.hops[idx - 1];
+  const us = input.observed[idx - 1]?.addedUs ?? 0;
+  return [`slow hop: ${hopName(h)} (hop ${idx}) adds ${(us / 1000).toFixed(1)} ms per probe (median), far more than the other hops`];
+}
+
 /** Decides the verdict; see the module comment for the order of reasoning. */
 export function decideVerdict(input: VerdictInput): Verdict {
   const trace = traceEvidence(input);
   const c = connected(input);
+  const slow = slowHops(input);
   if (c.ok) {
-    const notes = input.issue ? [`note: ${input.issue.summary}`] : [];
-    return { connected: true, cause: null, hop: null, direction: null, summary: `connected: ${c.how}`, evidence: [...trace, ...notes] };
+    const notes = [input.issue, input.neighbourIssue].filter((x): x is PathIssue => x !== undefined).map((x) => `note: ${x.summary}`);
+    return { connected: true, cause: null, hop: null, direction: null, summary: `connected: ${c.how}`, evidence: [...trace, ...notes, ...slow], ...(slow.length > 0 ? { slowHop: slowHopIndex(input) } : {}) };
   }
   const not = (cause: Verdict['cause'], hop: Hop | number | null | undefined, direction: 'request' | 'reply', summary: string, evidence: string[]): Verdict => ({
     connected: false,
@@ -154,6 +202,38 @@ export function decideVerdict(input: VerdictInput): Verdict {
     summary,
     evidence,
   });
+
+  // 0. A rule or policy that nftables tracing saw drop the probes: the exact rule, counter or not.
+  const traced = [...(input.traced ?? [])].sort((a, b) => (a.direction === b.direction ? 0 : a.direction === 'request' ? -1 : 1));
+  if (traced.length > 0) {
+    const d = traced[0];
+    const hop = tracedHop(input, d);
+    const what = d.direction === 'request' ? 'probes' : 'replies';
+    const name = d.policy ? `the ${d.verdict.toUpperCase()} policy of ${d.table} ${d.chain}` : `${d.backend === 'nft' ? 'nft' : d.backend} rule ${d.backend !== 'nft' && d.iptables ? `${d.table} ${d.chain} #${d.iptables.position}` : `${d.family} ${d.table} ${d.chain} handle ${d.handle ?? '?'}`}`;
+    const counted = input.rules.filter((r) => isDropTarget(r.target));
+    // kube-proxy rejects connections to a Service that has no endpoints (iptables: a REJECT commented
+    // "NS/NAME:PORT has no endpoints"; nftables mode: its no-endpoint-services map).
+    const svc = /"([^"]+?) has no endpoints"/.exec(d.iptables?.text ?? '')?.[1] ?? /comment "([^"]+?) has no endpoints"/.exec(d.text)?.[1];
+    if (svc !== undefined || /no-endpoint/.test(`${d.chain} ${d.text}`)) {
+      const name = svc ?? 'the Service';
+      return not('service-no-endpoints', hop, d.direction, `Service ${name} has no endpoints: kube-proxy rejects connections to ${input.to.ip}${input.port !== null ? `:${input.port}` : ''} in ${d.netnsLabel}`, [
+        `nft trace in ${d.netnsLabel}: ${tracedRuleName(d)} gave verdict ${d.verdict} to ${d.probes}/${input.result.sent} probes`,
+        `fix: give the Service ready endpoints — check its selector matches running, Ready pods (kubectl get endpointslices -l kubernetes.io/service-name=${svc?.split(/[/:]/)[1] ?? 'NAME'}${svc?.includes('/') ? ` -n ${svc.split('/')[0]}` : ''})`,
+        ...counted.map((x) => `counter: ${ruleText(x)} +${x.dPackets} packets`),
+        ...trace,
+        ...errorLines(input),
+      ]);
+    }
+    return not('firewall', hop, d.direction, `firewall: ${name} in ${d.netnsLabel} drops the ${what}`, [
+      `nft trace in ${d.netnsLabel}: ${tracedRuleName(d)} gave verdict ${d.verdict} to ${d.probes}/${input.result.sent} ${what}${d.packets !== d.probes ? ` (${d.packets} packets with retransmissions)` : ''}${d.iif ? ` (iif ${d.iif}${d.oif ? `, oif ${d.oif}` : ''})` : ''}`,
+      ...(d.backend !== 'nft' && d.iptables ? [`as nft prints it: ${d.family} ${d.table} ${d.chain} handle ${d.handle ?? '?'} "${d.text}"`] : []),
+      `fix: ${tracedFix(d)}`,
+      ...traced.slice(1).map((x) => `also traced: ${tracedRuleName(x)} in ${x.netnsLabel} (${x.direction}, ${x.packets} packets)`),
+      ...counted.map((x) => `counter: ${ruleText(x)} +${x.dPackets} packets`),
+      ...trace,
+      ...errorLines(input),
+    ]);
+  }
 
   // 1. A DROP/REJECT rule that counted packets during the probe.
   const drops = input.rules.filter((r) => isDropTarget(r.target));
@@ -168,6 +248,7 @@ export function decideVerdict(input: VerdictInput): Verdict {
     const bounced = errorLines(input);
     return not('firewall', hop, direction, `firewall: ${r.target} ${r.position === 0 ? 'policy' : 'rule'} in ${r.netnsLabel} (${r.table} ${r.chain}) drops the ${direction === 'request' ? 'probes' : 'replies'}`, [
       `${ruleText(r)} counted +${r.dPackets} packets (${r.dBytes} bytes) during the probe`,
+      ...(r.backend.endsWith('-legacy') ? [`method: rule counters (iptables-legacy rules are invisible to nftables tracing)`] : []),
       ...drops.slice(1).map((x) => `also: ${ruleText(x)} +${x.dPackets} packets`),
       ...trace,
       ...bounced,
@@ -207,6 +288,11 @@ export function decideVerdict(input: VerdictInput): Verdict {
     for (const n of input.neighbours) if (n.state.some((s) => s === 'FAILED' || s === 'INCOMPLETE')) extra.push(`neighbour ${n.ip} dev ${n.dev} in ${n.netns || 'host'}: ${n.state.join(' ')}`);
     if (local !== undefined) extra.push(`the probe tool reported: ${local}`);
     return not(input.issue.cause, input.issue.hop, input.issue.direction, input.issue.summary, [...input.issue.evidence, ...trace, ...extra, ...dropEvidence(input)]);
+  }
+
+  // 3b. A neighbour entry that sends the frames to the wrong MAC (or two holders answering ARP).
+  if (input.neighbourIssue) {
+    return not(input.neighbourIssue.cause, input.neighbourIssue.hop, input.neighbourIssue.direction, input.neighbourIssue.summary, [...input.neighbourIssue.evidence, ...trace, ...dropEvidence(input)]);
   }
 
   // 4. What came back: ICMP errors and resets about the probes.

@@ -6,6 +6,7 @@
  */
 import { parseIptablesSave } from './iptables';
 import { isXtablesTableName, parseNftRuleset, parseNftTables, type NftParseResult } from './nft';
+import { TRACE_TABLE_PREFIX } from './nft-trace';
 import { isDropTarget, type RuleBackend, type RuleCounter } from './rule-counter';
 import { CommandError, UnknownNameError, isRootUser, isValidNetnsName, netnsExists, netnsPermissionMessage, run, type NetnsRef } from './run';
 
@@ -78,7 +79,8 @@ function netnsArgv0Missing(err: CommandError): boolean {
  * the whole ruleset when a table cannot be listed by name.
  */
 async function readNativeNft(tablesText: string, xtablesHint: Set<string>, netns: NetnsRef, warnings: string[]): Promise<NftParseResult> {
-  const wanted = parseNftTables(tablesText).filter((t) => !(isXtablesTableName(t.family, t.name) && xtablesHint.has(`${t.family} ${t.name}`)));
+  // netscope's own trace tables (diagnose) count nothing and come and go while they are read: skipped.
+  const wanted = parseNftTables(tablesText).filter((t) => !(isXtablesTableName(t.family, t.name) && xtablesHint.has(`${t.family} ${t.name}`)) && !t.name.startsWith(TRACE_TABLE_PREFIX));
   const out: NftParseResult = { tables: [], rules: [] };
   const texts = await Promise.all(wanted.map((t) => run(['nft', '-j', 'list', 'table', t.family, t.name], { netns }).then((r) => r.stdout, () => undefined)));
   if (texts.some((t) => t === undefined)) {

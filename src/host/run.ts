@@ -13,6 +13,8 @@ export interface RunOptions {
   netns?: NetnsRef;
   input?: string;
   timeoutMs?: number;
+  /** Kills the command when aborted. */
+  signal?: AbortSignal;
 }
 
 export interface RunResult {
@@ -67,7 +69,7 @@ export function run(argv: string[], opts: RunOptions = {}): Promise<RunResult> {
     const child = execFile(
       full[0],
       full.slice(1),
-      { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 30_000 },
+      { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024, timeout: opts.timeoutMs ?? 30_000, ...(opts.signal ? { signal: opts.signal } : {}) },
       (err, stdout, stderr) => {
         if (err) {
           const e = err as NodeJS.ErrnoException & { code?: number | string };

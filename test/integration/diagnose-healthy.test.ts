@@ -18,9 +18,11 @@ const P = testPrefix('dk');
 const NAME = `${P}h`;
 const ns = (declared: string): string => `${P}h-${declared}`;
 const d = isRoot ? describe : describe.skip;
+// Each test awaits a diagnosis started in beforeAll: on a loaded machine one takes tens of seconds.
+jest.setTimeout(180_000);
 
 function cli(args: string[]): { code: number | null; out: string; err: string } {
-  const r = spawnSync(process.execPath, [BIN, 'diagnose', ...args], { encoding: 'utf8', timeout: 60_000 });
+  const r = spawnSync(process.execPath, [BIN, 'diagnose', ...args], { encoding: 'utf8', timeout: 170_000 });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -60,7 +62,7 @@ d('diagnose: healthy topology and the CLI', () => {
     start('bridged', { from: ns('pod-a'), to: ns('pod-b') });
     start('routed', { from: ns('pod-a'), to: ns('pod-c') });
     start('tcp', { from: ns('pod-a'), to: '10.244.1.3', port: 8080 });
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await Promise.allSettled(runs.values());
@@ -71,7 +73,7 @@ d('diagnose: healthy topology and the CLI', () => {
     }
     await executePlan(await planDestroy(NAME)).catch(() => 0);
     cleanupPrefix(P);
-  }, 60_000);
+  }, 180_000);
 
   test('bridged pods: OK, every captured hop sees every probe both ways', async () => {
     const r = await runs.get('bridged')!;
@@ -115,7 +117,7 @@ d('diagnose: healthy topology and the CLI', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.out) as DiagnoseReport;
-    expect(Object.keys(doc)).toEqual(['version', 'from', 'to', 'probe', 'verdict', 'hops', 'arp', 'result', 'counters', 'warnings', 'durationMs']);
+    expect(Object.keys(doc)).toEqual(['version', 'from', 'to', 'probe', 'verdict', 'hops', 'arp', 'result', 'counters', 'trace', 'warnings', 'durationMs']);
     expect(doc).toMatchObject({ version: 1, verdict: { connected: true }, probe: { proto: 'icmp', count: 1, df: true } });
   });
 

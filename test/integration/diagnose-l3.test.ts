@@ -11,6 +11,8 @@ import { cleanupPrefix, isRoot, testPrefix } from '../helpers/netns';
 
 const P = testPrefix('dh');
 const d = isRoot ? describe : describe.skip;
+// Each test awaits a diagnosis started in beforeAll: on a loaded machine one takes tens of seconds.
+jest.setTimeout(180_000);
 const applyExample = (file: string, tag: string): Promise<(declared: string) => string> => applyExampleAs(P, file, tag);
 const destroy = (tag: string): Promise<void> => destroyExample(P, tag);
 
@@ -41,13 +43,13 @@ d('diagnose: layer-3 causes on real namespaces', () => {
     start('mtu-sender', { from: mt('pod-b'), to: mt('pod-a'), size: 1200 });
     // Last: the router's "fragmentation needed" teaches pod-a the path MTU towards pod-c only.
     start('mtu-routed', { from: mt('pod-a'), to: mt('pod-c'), size: 1200 });
-  }, 60_000);
+  }, 180_000);
 
   afterAll(async () => {
     await Promise.allSettled(runs.values());
     await Promise.all(['s', 'r', 'a', 'm'].map(destroy));
     cleanupPrefix(P);
-  }, 60_000);
+  }, 180_000);
 
   test('subnet mismatch: the destination has an address outside its bridge subnet', async () => {
     const r = await result('mismatch-to');

@@ -124,6 +124,7 @@ describe('renderReport', () => {
       arp: [],
       result: { proto: 'icmp', sent: 2, answered: 0, refused: 0, identity: { icmpId: 9 } },
       counters: { rules: [drop], interfaces: [], neighbours: [] },
+      trace: { method: 'off', traced: [], failed: [], legacy: [], drops: [], walks: [] },
       warnings: [],
       durationMs: 1,
     };
@@ -136,5 +137,17 @@ describe('renderReport', () => {
     expect(text).toContain('  node  iptables-nft filter FORWARD #1  +2 pkts  DROP  -s 10.244.1.2/32 -j DROP');
     expect(text).not.toMatch(/\x1b\[/);
     expect(renderReport(report, { color: true })).toMatch(/\x1b\[31;1mverdict/);
+  });
+});
+
+describe('per-hop latency', () => {
+  test('a hop adding far more than the others is flagged (slowHop, evidence); ordinary spread is not', () => {
+    const lat = (us: Array<number | undefined>) => HOPS.map((_, i) => ({ ...obs(2, 2), ...(us[i] !== undefined ? { addedUs: us[i] } : {}) }));
+    const slow = decideVerdict(input({ observed: lat([undefined, 40, undefined, 60000, 35]), result: { proto: 'icmp', sent: 2, answered: 2, refused: 0, identity: { icmpId: 9 } } }));
+    expect(slow.connected).toBe(true);
+    expect(slow.slowHop).toBe(4);
+    expect(slow.evidence.join('\n')).toMatch(/slow hop: .* \(hop 4\) adds 60\.0 ms per probe/);
+    const fine = decideVerdict(input({ observed: lat([undefined, 40, undefined, 900, 35]), result: { proto: 'icmp', sent: 2, answered: 2, refused: 0, identity: { icmpId: 9 } } }));
+    expect(fine.slowHop).toBeUndefined();
   });
 });
