@@ -5,7 +5,7 @@
  */
 import { formatTs, LinkType, type PacketRecord } from '../pcap/record';
 import { ETHERTYPE } from './decode';
-import { IP6_EXT, L, LAYER_NAMES, M, MAX_IP6_EXT_HEADERS, MAX_VLAN_TAGS, PacketView, TCP } from './view';
+import { IP6_EXT, L, LAYER_NAMES, M, MAX_IP6_EXT_HEADERS, MAX_VLAN_TAGS, PacketView, TCP, TUNNEL, TUNNEL_NAMES } from './view';
 
 // ---------------------------------------------------------------------------------------- addresses
 
@@ -96,6 +96,14 @@ function malformedText(v: PacketView): string {
       return `vxlan: I flag not set (flags 0x${hex(x, 2)})`;
     case M.RAW_VERSION:
       return `link: IP version ${x} is neither 4 nor 6`;
+    case M.GENEVE_VERSION:
+      return `geneve: version ${x} != 0`;
+    case M.GENEVE_OPT_LEN:
+      return `geneve: options (${x} bytes) run past the datagram`;
+    case M.GRE_VERSION:
+      return (x & 7) !== 0 ? `gre: version ${x & 7} != 0` : 'gre: source routing not supported';
+    case M.ERSPAN_VERSION:
+      return `erspan: version field ${x} does not match the GRE protocol type`;
     default:
       return `${layerName(v.malformed)}: reason ${v.malformedReason}`;
   }
@@ -453,7 +461,8 @@ function linkText(v: PacketView): string {
     case LinkType.RAW:
     case LinkType.IPV4:
     case LinkType.IPV6:
-      return 'ip: ';
+      // An IP datagram out of a tunnel has no link header to show (tcpdump -e prints none either).
+      return v.depth > 0 ? '' : 'ip: ';
     default:
       return `linktype ${v.linktype}, length ${v.len}: `;
   }
@@ -620,6 +629,10 @@ function emitTcp(o: LineBuffer, v: PacketView): void {
 }
 
 function emitUdp(o: LineBuffer, v: PacketView, ether: boolean): void {
+  if (v.layers & L.GENEVE) {
+    emitGeneve(o, v, ether);
+    return;
+  }
   if (v.layers & L.VXLAN) {
     const fl = v.vxlanFlags;
     o.bytes(T.VXLAN);
@@ -814,6 +827,78 @@ function emitL4(o: LineBuffer, v: PacketView, ether: boolean): void {
   else if (l & L.UDP) emitUdp(o, v, ether);
   else if (l & L.ICMP) emitIcmp(o, v);
   else if (l & L.ICMPV6) o.ascii(icmp6Text(v));
+  else if (l & L.GRE) emitGre(o, v, ether);
+  else if (l & L.IPIP) emitInner(o, v, ether);
+}
+
+/** The frame inside a tunnel, or nothing when it was not decoded (past the nesting limit). */
+function emitInner(o: LineBuffer, v: PacketView, ether: boolean): void {
+  const inner = v.inner;
+  if (inner !== null && (inner.layers !== 0 || inner.truncated !== 0 || inner.malformed !== 0)) emitFrame(o, inner, ether);
+}
+
+/** "proto NAME (0xXXXX)" as tcpdump -e names a tunnel's payload type. */
+function tunnelProtoText(t: number): string {
+  const name = t === ETHERTYPE.IPV4 ? 'IPv4' : t === ETHERTYPE.IPV6 ? 'IPv6' : t === ETHERTYPE.TEB ? 'TEB' : 'unknown';
+  return `, proto ${name} (0x${hex(t, 4)})`;
+}
+
+/** tcpdump's Geneve line: "Geneve, Flags [OC], vni 0x2a[, proto TEB (0x6558)][, options [8 bytes]]: INNER". */
+function emitGeneve(o: LineBuffer, v: PacketView, ether: boolean): void {
+  const f = v.geneveFlags;
+  o.ascii('Geneve, Flags [');
+  o.ascii((f & 0xc0) === 0 ? 'none' : `${f & 0x80 ? 'O' : ''}${f & 0x40 ? 'C' : ''}`);
+  o.ascii('], vni 0x');
+  o.ascii(v.vni.toString(16));
+  const rsvd = v.buf[v.tunnelOff + 7];
+  if (rsvd !== 0) o.ascii(`, rsvd 0x${rsvd.toString(16)}`);
+  if (ether) o.ascii(tunnelProtoText(v.geneveProto));
+  if (v.geneveOptLen > 0) o.ascii(`, options [${v.geneveOptLen} bytes]`);
+  o.bytes(T.COLON);
+  emitTunnelPayload(o, v, ether, 'geneve', v.geneveProto);
+}
+
+/** The inner frame, or "NAME-proto-0xXXXX" for a payload type that is not decoded. */
+function emitTunnelPayload(o: LineBuffer, v: PacketView, ether: boolean, name: string, proto: number): void {
+  const inner = v.inner;
+  if (inner !== null && inner.layers !== 0) emitFrame(o, inner, ether);
+  else if (inner !== null && (inner.truncated !== 0 || inner.malformed !== 0)) emitFrame(o, inner, ether);
+  else o.ascii(`${name}-proto-0x${proto.toString(16)}`);
+}
+
+const ERSPAN_TYPES = ['', 'I', 'II', 'III'];
+
+/**
+ * tcpdump's GRE line: "GREv0[, off 0x0][, key=0x4d][, seq 5][, proto …], length N: INNER"; ERSPAN (which
+ * tcpdump 4.99 shows only as "gre-proto-0x88be") as "ERSPAN type II, session 100[, vlan 5]: INNER".
+ */
+function emitGre(o: LineBuffer, v: PacketView, ether: boolean): void {
+  const fv = v.greFlags;
+  const b = v.buf;
+  o.ascii('GREv0');
+  if (fv & 0x8000) o.ascii(`, off 0x${(((b[v.tunnelOff + 6] << 8) | b[v.tunnelOff + 7])).toString(16)}`);
+  if (fv & 0x2000) o.ascii(`, key=0x${v.greKey.toString(16)}`);
+  if (fv & 0x1000) {
+    o.ascii(', seq ');
+    o.num(v.greSeq);
+  }
+  if (ether) o.ascii(tunnelProtoText(v.greProto));
+  o.bytes(T.LENGTH);
+  o.num(v.payloadOff >= 0 ? v.payloadOff - v.tunnelOff + v.payloadWireLen : v.greHdrLen);
+  o.bytes(T.COLON);
+  if (v.layers & L.ERSPAN) {
+    o.ascii(`ERSPAN type ${ERSPAN_TYPES[v.erspanType]}`);
+    if (v.erspanType > 1) {
+      o.ascii(', session ');
+      o.num(v.erspanSession);
+      if (v.erspanVlan !== 0) {
+        o.ascii(', vlan ');
+        o.num(v.erspanVlan);
+      }
+    }
+    o.bytes(T.COLON);
+  }
+  emitTunnelPayload(o, v, ether, 'gre', v.greProto);
 }
 
 /** "SRC[.SPORT] > DST[.DPORT]" as tcpdump -nn writes an IPv4 address pair. */
@@ -1088,14 +1173,44 @@ function layersJson(v: PacketView): string {
     );
   }
   if (l & L.UDP) parts.push(`"udp":{"sport":${v.sport},"dport":${v.dport},"len":${v.udpLen}}`);
-  if (l & L.VXLAN) {
-    let s = `"vni":${v.vni}`;
-    if (v.inner !== null) s += `,"inner":{${layersJson(v.inner)}}`;
-    parts.push(`"vxlan":{${s}}`);
+  if (l & L.VXLAN) parts.push(`"vxlan":{"vni":${v.vni}${innerJson(v)}}`);
+  if (l & L.GENEVE) {
+    parts.push(`"geneve":{"vni":${v.vni},"flags":${v.geneveFlags},"proto":${v.geneveProto},"optlen":${v.geneveOptLen}${innerJson(v)}}`);
+  }
+  if (l & L.IPIP) parts.push(`"ipip":{"version":${v.tunnelKind === TUNNEL.IPIP ? 4 : 6}${innerJson(v)}}`);
+  if (l & L.GRE) {
+    const fv = v.greFlags;
+    let s = `"proto":${v.greProto},"flags":${fv},"hlen":${v.greHdrLen}`;
+    if (fv & 0x8000) s += `,"checksum":${v.greChecksum}`;
+    if (fv & 0x2000) s += `,"key":${v.greKey}`;
+    if (fv & 0x1000) s += `,"seq":${v.greSeq}`;
+    parts.push(`"gre":{${s}${l & L.ERSPAN ? '' : innerJson(v)}}`);
+  }
+  if (l & L.ERSPAN) {
+    let s = `"type":${v.erspanType}`;
+    if (v.erspanType > 1) {
+      s += `,"session":${v.erspanSession},"vlan":${v.erspanVlan},"cos":${v.erspanCos},"en":${v.erspanEn},"t":${v.erspanTruncated}`;
+      if (v.erspanType === 2) s += `,"index":${v.erspanIndex}`;
+      else {
+        s += `,"timestamp":${v.erspanTimestamp},"sgt":${v.erspanSgt},"hwid":${v.erspanHwId},"dir":${v.erspanDirection},` +
+          `"gra":${v.erspanGranularity},"ft":${v.erspanFrameType},"o":${v.erspanPlatform}`;
+      }
+    }
+    parts.push(`"erspan":{${s}${innerJson(v)}}`);
+  }
+  if (v.tunnelKind !== TUNNEL.NONE) {
+    parts.push(`"tunnel":{"kind":"${TUNNEL_NAMES[v.tunnelKind]}"${v.tunnelId >= 0 ? `,"id":${v.tunnelId}` : ''}}`);
   }
   if (v.truncated !== 0) parts.push(`"truncated":"${layerName(v.truncated)}"`);
   else if (v.malformed !== 0) parts.push(`"malformed":${JSON.stringify(malformedText(v))}`);
   return parts.join(',');
+}
+
+/** ',"inner":{…}' for the frame a tunnel carries, when one was decoded (or cut short). */
+function innerJson(v: PacketView): string {
+  const inner = v.inner;
+  if (inner === null || (inner.layers === 0 && inner.truncated === 0 && inner.malformed === 0)) return '';
+  return `,"inner":{${layersJson(inner)}}`;
 }
 
 /** One JSON object (no trailing newline) in the schema of docs/json-schema.md; n is the 1-based frame number. */

@@ -10,7 +10,7 @@ import {
   toJson,
 } from '../../src/decode/format';
 import { sampleFrames, type SampleFrame } from '../../src/decode/samples';
-import { L, M, PacketView } from '../../src/decode/view';
+import { L, M, MAX_TUNNEL_DEPTH, PacketView, TUNNEL } from '../../src/decode/view';
 import { LinkType, type PacketRecord } from '../../src/pcap/record';
 
 process.env.TZ = 'UTC';
@@ -322,14 +322,18 @@ describe('decoded fields per protocol', () => {
     }
   });
 
-  it('VXLAN: VNI and the inner frame one level deep', () => {
+  it('VXLAN: VNI and the inner frame, nested views bounded by MAX_TUNNEL_DEPTH', () => {
     const { v } = decoded('vxlan-icmp');
     expect(v.layers).toBe(L.ETH | L.IPV4 | L.UDP | L.VXLAN);
     expect(v.vni).toBe(42);
+    expect([v.tunnelKind, v.tunnelId]).toEqual([TUNNEL.VXLAN, 42]);
     const inner = v.inner as PacketView;
     expect(inner.layers).toBe(L.ETH | L.IPV4 | L.ICMP);
     expect(ip4ToString(inner.ip4Src)).toBe('10.244.1.2');
-    expect(inner.inner).toBeNull();
+    expect(inner.tunnelKind).toBe(TUNNEL.NONE);
+    let depth = 0;
+    for (let w: PacketView | null = v; w !== null; w = w.inner) expect(w.depth).toBe(depth++);
+    expect(depth).toBe(MAX_TUNNEL_DEPTH + 1);
     expect(protocolName(v)).toBe('vxlan');
   });
 

@@ -6,7 +6,7 @@ import fs from 'fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { FlowReport } from '../../analysis/report';
 import { decodeRecord } from '../../decode/decode';
-import { PacketView } from '../../decode/view';
+import { PacketView, tunnelPortTable } from '../../decode/view';
 import type { PacketPredicate } from '../../filter/filter';
 import { CaptureParser, openCaptureInput, readCapture } from '../../pcap/reader';
 import type { PacketRecord, ReadError } from '../../pcap/record';
@@ -26,6 +26,7 @@ interface ReadArgs {
   flows?: boolean;
   sort?: SortKey;
   top?: number;
+  vxlanPort?: number[];
 }
 
 export const command = 'read <file> [filter..]';
@@ -41,11 +42,17 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
     .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
     .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default bytes)' })
+    .option('vxlan-port', {
+      type: 'number',
+      array: true,
+      describe: 'also decode UDP to port N as VXLAN (repeatable; 4789 and 8472 always are, Geneve on 6081)',
+    })
     .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` })
     .example('$0 read ping.pcap', 'tcpdump-like lines')
     .example('$0 read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs')
     .example('cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin')
     .example('$0 read trace.pcap --summary', 'totals per protocol')
+    .example('$0 read overlay.pcap --vxlan-port 8999', 'VXLAN on a non-standard port, inner frames decoded')
     .example('$0 read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows') as unknown as Argv<ReadArgs>;
 }
 
@@ -166,6 +173,10 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   if (!argv.flows && (argv.top !== undefined || argv.sort !== undefined)) {
     return usage('--sort and --top apply to --flows: add --flows');
   }
+  const vxlanPorts = argv.vxlanPort ?? [];
+  for (const p of vxlanPorts) {
+    if (!(Number.isInteger(p) && p >= 1 && p <= 65535)) return usage(`--vxlan-port must be a UDP port 1..65535, got ${String(p)}`);
+  }
 
   const expr = (argv.filter ?? []).join(' ').trim();
   let match: PacketPredicate | undefined;
@@ -202,6 +213,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const limit = count ?? Infinity;
 
   const view = new PacketView();
+  if (vxlanPorts.length > 0) view.setTunnelPorts(tunnelPortTable(vxlanPorts));
   let frame = 0;
   let matched = 0;
   const general = (rec: PacketRecord): void => {
