@@ -210,7 +210,7 @@ export class PacketPrinter {
 }
 
 /** Protocol labels in the order the summary lists them (protocolName's vocabulary). */
-const PROTOCOLS = ['arp', 'icmp', 'icmp6', 'tcp', 'udp', 'vxlan', 'ipv4', 'ipv6', 'other'] as const;
+const PROTOCOLS = ['arp', 'icmp', 'icmp6', 'tcp', 'udp', 'vxlan', 'geneve', 'gre', 'erspan', 'ipip', 'ipv4', 'ipv6', 'other'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 
 /** Index in PROTOCOLS of protocolName(view), tested on the layer bits in the same order (no string). */
@@ -221,10 +221,14 @@ function protocolIndex(view: PacketView): number {
   if (l & L.ICMPV6) return 2;
   if (l & L.TCP) return 3;
   if (l & L.VXLAN) return 5;
+  if (l & L.GENEVE) return 6;
+  if (l & L.ERSPAN) return 8;
+  if (l & L.GRE) return 7;
+  if (l & L.IPIP) return 9;
   if (l & L.UDP) return 4;
-  if (l & L.IPV4) return 6;
-  if (l & L.IPV6) return 7;
-  return 8;
+  if (l & L.IPV4) return 10;
+  if (l & L.IPV6) return 11;
+  return 12;
 }
 
 /** Bit position of a single-bit layer value (0 for bit 0). */

@@ -116,7 +116,7 @@ export function describeProblem(view: PacketView): string | undefined {
   return undefined;
 }
 
-/** Innermost protocol label: arp icmp tcp udp icmp6 ipv4 ipv6 vxlan other. */
+/** Innermost protocol label of the outer packet: arp icmp icmp6 tcp vxlan geneve erspan gre ipip udp ipv4 ipv6 other. */
 export function protocolName(view: PacketView): string {
   const l = view.layers;
   if (l & L.ARP) return 'arp';
@@ -124,6 +124,10 @@ export function protocolName(view: PacketView): string {
   if (l & L.ICMPV6) return 'icmp6';
   if (l & L.TCP) return 'tcp';
   if (l & L.VXLAN) return 'vxlan';
+  if (l & L.GENEVE) return 'geneve';
+  if (l & L.ERSPAN) return 'erspan';
+  if (l & L.GRE) return 'gre';
+  if (l & L.IPIP) return 'ipip';
   if (l & L.UDP) return 'udp';
   if (l & L.IPV4) return 'ipv4';
   if (l & L.IPV6) return 'ipv6';
@@ -1011,12 +1015,22 @@ function emitIpv6Rest(o: LineBuffer, v: PacketView, ether: boolean): void {
   }
 }
 
+function isZeroMac(b: Buffer, off: number): boolean {
+  return (b[off] | b[off + 1] | b[off + 2] | b[off + 3] | b[off + 4] | b[off + 5]) === 0;
+}
+
 function emitArp(o: LineBuffer, v: PacketView): void {
   const len = v.len - (v.l3Off - v.base);
   switch (v.arpOp) {
     case 1:
       o.bytes(T.WHO_HAS);
       o.ip4(v.arpTpa);
+      if (!isZeroMac(v.buf, v.arpThaOff)) {
+        // tcpdump shows a target MAC the request already names (unicast ARP refreshes, probes).
+        o.ascii(' (');
+        o.mac(v.buf, v.arpThaOff);
+        o.byte(41);
+      }
       o.bytes(T.TELL);
       o.ip4(v.arpSpa);
       break;
