@@ -4,7 +4,8 @@
  * `--summary` counters. Output is batched into large writes; a reader that goes away (`| head`) ends
  * the output quietly instead of crashing on EPIPE.
  */
-import { LineBuffer, toJson, writeLine } from '../decode/format';
+import { LineBuffer, LineClock, type LineOptions, toJson, writeLine } from '../decode/format';
+import { TcpSeqTable } from '../decode/tcpSeq';
 import { L, LAYER_NAMES, PacketView } from '../decode/view';
 import { formatTs, PacketRecord } from '../pcap/record';
 
@@ -150,6 +151,12 @@ export interface PacketPrinterOptions {
   count?: number;
   /** Text lines start with the record's interface ("NETNS/IFACE"), as when capturing on several at once. */
   iface?: boolean;
+  /** Absolute TCP sequence numbers (tcpdump -S); relative ones by default, as tcpdump prints them. */
+  absoluteSeq?: boolean;
+  /** tcpdump -q: less protocol detail. */
+  quiet?: boolean;
+  /** Time stamp format, tcpdump's -t count: 0 default, 1 none, 2 epoch, 3 delta, 4 date, 5 since first. */
+  time?: number;
 }
 
 /** Prints packets as text or JSON lines through a BufferedWriter. */
@@ -159,6 +166,7 @@ export class PacketPrinter {
   private readonly ether: boolean;
   private readonly limit: number;
   private readonly iface: boolean;
+  private readonly line: LineOptions;
   private printedCount = 0;
 
   constructor(out: NodeJS.WritableStream, opts: PacketPrinterOptions = {}) {
@@ -166,6 +174,13 @@ export class PacketPrinter {
     this.json = opts.json === true;
     this.ether = opts.ether === true;
     this.iface = opts.iface === true;
+    this.line = {
+      ether: this.ether,
+      seq: opts.absoluteSeq === true || this.json ? null : new TcpSeqTable(),
+      quiet: opts.quiet === true,
+      time: opts.time ?? 0,
+      clock: new LineClock(),
+    };
     this.limit = opts.count !== undefined && opts.count > 0 ? opts.count : Infinity;
   }
 
@@ -192,7 +207,7 @@ export class PacketPrinter {
         this.writer.lines.utf8(rec.iface);
         this.writer.lines.byte(0x20);
       }
-      writeLine(this.writer.lines, view, rec, this.ether);
+      writeLine(this.writer.lines, view, rec, this.line);
       this.writer.commit();
     }
     this.printedCount++;

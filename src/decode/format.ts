@@ -3,7 +3,9 @@
  * strings are built, and only for packets that are actually printed. Reads from `view.buf` only at
  * offsets the decoder has already bounds-checked (plus explicit checks for the few extra bytes read here).
  */
+import fs from 'fs';
 import { formatTs, LinkType, type PacketRecord } from '../pcap/record';
+import type { TcpSeqTable } from './tcpSeq';
 import { ETHERTYPE } from './decode';
 import { IP6_EXT, L, LAYER_NAMES, M, MAX_IP6_EXT_HEADERS, MAX_VLAN_TAGS, PacketView, TCP, TUNNEL, TUNNEL_NAMES } from './view';
 
@@ -365,6 +367,14 @@ const T = {
 
 // ---------------------------------------------------------------------------------------- text
 
+/**
+ * Relative TCP sequence numbers for the line being written (null: absolute, as tcpdump -S). Set by
+ * writeLine/formatLine for the duration of one line.
+ */
+let seqTable: TcpSeqTable | null = null;
+/** tcpdump -q: TCP as "tcp LEN", UDP without what it carries. Set like seqTable. */
+let quiet = false;
+
 function two(n: number): string {
   return n < 10 ? `0${n}` : String(n);
 }
@@ -472,6 +482,37 @@ function linkText(v: PacketView): string {
   }
 }
 
+/** Interface names by index on this host (tcpdump resolves SLL2's ifindex with if_indextoname). */
+const ifNames = new Map<number, string>();
+
+function ifName(index: number): string {
+  let name = ifNames.get(index);
+  if (name === undefined) {
+    name = '?';
+    try {
+      for (const n of fs.readdirSync('/sys/class/net')) {
+        const i = Number(fs.readFileSync(`/sys/class/net/${n}/ifindex`, 'latin1').trim());
+        if (Number.isInteger(i)) ifNames.set(i, n);
+      }
+      name = ifNames.get(index) ?? '?';
+    } catch {
+      // No sysfs: the index stays unnamed, as if_indextoname fails.
+    }
+    ifNames.set(index, name);
+  }
+  return name;
+}
+
+/** tcpdump's SLL2 line start without -e: "IFNAME DIR " padded to 5 and 3 columns. */
+function sll2Prefix(v: PacketView): string {
+  const b = v.buf;
+  const o = v.base;
+  const ifindex = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
+  const t = b[o + 10];
+  const dir = t <= 4 ? sllDirection(t) : '?';
+  return `${ifName(ifindex).padEnd(5)} ${dir.padEnd(3)} `;
+}
+
 function sllDirection(pkttype: number): string {
   switch (pkttype) {
     case 0:
@@ -533,7 +574,9 @@ function u32At(b: Buffer, p: number): number {
 }
 
 /** tcpdump-style option list ("mss 1460,sackOK,TS val 1 ecr 0,nop,wscale 7"); nothing when none. */
-function emitTcpOptions(o: LineBuffer, v: PacketView): void {
+function emitTcpOptions(o: LineBuffer, v: PacketView, table: TcpSeqTable | null): void {
+  // tcpdump prints SACK blocks relative to the base of the direction they acknowledge.
+  const sackBase = table === null ? 0 : table.rev ? table.thSeq : table.thAck;
   const b = v.buf;
   let p = v.l4Off + 20;
   const end = v.l4Off + v.tcpHdrLen;
@@ -582,9 +625,9 @@ function emitTcpOptions(o: LineBuffer, v: PacketView): void {
       o.num((olen - 2) / 8);
       for (let q = p + 2; q < p + olen; q += 8) {
         o.ascii(' {');
-        o.num(u32At(b, q));
+        o.num((u32At(b, q) - sackBase) >>> 0);
         o.byte(58);
-        o.num(u32At(b, q + 4));
+        o.num((u32At(b, q + 4) - sackBase) >>> 0);
         o.byte(125);
       }
     } else if (kind === 8 && olen === 10) {
@@ -603,19 +646,32 @@ function emitTcpOptions(o: LineBuffer, v: PacketView): void {
 function emitTcp(o: LineBuffer, v: PacketView): void {
   const f = v.tcpFlags;
   const len = v.payloadWireLen;
+  if (quiet) {
+    o.ascii('tcp ');
+    o.num(len);
+    return;
+  }
+  let seq = v.tcpSeq;
+  let ack = v.tcpAck;
+  const table = seqTable;
+  if (table !== null) {
+    table.relate(v);
+    seq = table.seq;
+    ack = table.ack;
+  }
   if (f >= 0 && f < 256) o.bytes(TCP_FLAGS[f]);
   else o.ascii(`Flags [${tcpFlagsText(f)}]`);
   if (len > 0 || f & (TCP.SYN | TCP.FIN | TCP.RST)) {
     o.bytes(T.SEQ);
-    o.num(v.tcpSeq);
+    o.num(seq);
     if (len > 0) {
       o.byte(58);
-      o.num((v.tcpSeq + len) >>> 0);
+      o.num((seq + len) >>> 0);
     }
   }
   if (f & TCP.ACK) {
     o.bytes(T.ACK);
-    o.num(v.tcpAck);
+    o.num(ack);
   }
   o.bytes(T.WIN);
   o.num(v.tcpWin);
@@ -625,14 +681,65 @@ function emitTcp(o: LineBuffer, v: PacketView): void {
   }
   if (v.tcpHdrLen > 20) {
     o.bytes(T.OPTIONS);
-    emitTcpOptions(o, v);
+    emitTcpOptions(o, v, table);
     o.byte(93);
   }
   o.bytes(T.LENGTH);
   o.num(len);
+  if (len > 0 && v.payloadLen > 0 && isHttpPort(v.sport, v.dport)) emitHttp(o, v);
+}
+
+/** Ports tcpdump hands to its HTTP printer (80, 8080, 3128 proxy). */
+function isHttpPort(a: number, b: number): boolean {
+  return a === 80 || b === 80 || a === 8080 || b === 8080 || a === 3128 || b === 3128;
+}
+
+/** Request methods tcpdump's HTTP printer recognises (print-http.c httpcmds). */
+const HTTP_METHODS = new Set([
+  'GET', 'PUT', 'COPY', 'HEAD', 'LOCK', 'MOVE', 'POLL', 'POST', 'BCOPY', 'BMOVE', 'MKCOL', 'TRACE', 'LABEL', 'MERGE',
+  'DELETE', 'SEARCH', 'UNLOCK', 'REPORT', 'UPDATE', 'NOTIFY', 'BDELETE', 'CONNECT', 'OPTIONS', 'CHECKIN', 'PROPFIND',
+  'CHECKOUT', 'CANCELUPLOAD', 'PATCH', 'PROPPATCH', 'VERSION-CONTROL', 'UNCHECKOUT', 'MKWORKSPACE', 'MKACTIVITY',
+  'BASELINE-CONTROL', 'SUBSCRIBE', 'UNSUBSCRIBE', 'POLL', 'BPROPFIND', 'BPROPPATCH',
+]);
+
+/**
+ * tcpdump -nn's HTTP marker (print-http.c via txtproto_print): ": HTTP", and ": METHOD … HTTP/1.1" / ": HTTP/1.1
+ * 200 OK" when the segment starts with a request or status line.
+ */
+function emitHttp(o: LineBuffer, v: PacketView): void {
+  o.ascii(': HTTP');
+  const b = v.buf;
+  const start = v.payloadOff;
+  const end = start + v.payloadLen;
+  let eol = -1;
+  for (let p = start; p < end; p++) {
+    const ch = b[p];
+    if (ch === 10 || (ch === 13 && p + 1 < end && b[p + 1] === 10)) {
+      eol = p;
+      break;
+    }
+    if (ch < 32 || ch > 126) {
+      if (ch !== 9) return;
+    }
+  }
+  if (eol < 0) return;
+  const line = b.toString('latin1', start, eol);
+  const sp = line.indexOf(' ');
+  if (sp <= 0) return;
+  const first = line.slice(0, sp);
+  const isRequest = HTTP_METHODS.has(first);
+  const isStatus = /^HTTP\/\d\.\d$/.test(first) && /^\d{3}(\s|$)/.test(line.slice(sp + 1));
+  if (!isRequest && !isStatus) return;
+  o.ascii(': ');
+  o.ascii(line);
 }
 
 function emitUdp(o: LineBuffer, v: PacketView, ether: boolean): void {
+  if (quiet) {
+    o.bytes(T.UDP_LENGTH);
+    o.num(v.udpLen >= 8 ? v.udpLen - 8 : v.payloadWireLen);
+    return;
+  }
   if (v.layers & L.GENEVE) {
     emitGeneve(o, v, ether);
     return;
@@ -726,13 +833,6 @@ function emitIcmp(o: LineBuffer, v: PacketView): void {
   }
   o.bytes(T.LENGTH);
   o.num(v.payloadWireLen + 8);
-  if (hasInner) {
-    const p = v.icmpInnerProto;
-    const ports = v.icmpInnerSport >= 0;
-    o.bytes(T.QUOTED);
-    emitIp4Pair(o, v.icmpInnerSrc, v.icmpInnerSport, v.icmpInnerDst, v.icmpInnerDport, ports);
-    o.ascii(p === 6 ? ' tcp' : p === 17 ? ' udp' : p === 1 ? ' icmp' : ` ip-proto-${p}`);
-  }
 }
 
 /** Parameter problem codes 0..3 as tcpdump names them. */
@@ -815,7 +915,7 @@ function icmp6Text(v: PacketView): string {
       s = `redirect, ${ip6ToString(b, v.icmp6TargetOff)} to ${ip6ToString(b, v.icmp6TargetOff + 16)}`;
       break;
     case 143:
-      s = 'multicast listener report v2';
+      s = `multicast listener report v2, ${(b[o + 6] << 8) | b[o + 7]} group record(s)`;
       break;
     default:
       s = `unknown icmp6 type (${v.icmp6Type})`;
@@ -925,32 +1025,93 @@ function emitIpv4(o: LineBuffer, v: PacketView, ether: boolean): void {
   emitIp4Pair(o, v.ip4Src, v.sport, v.ip4Dst, v.dport, ports);
   o.bytes(T.COLON);
   if (v.ipFragOff !== 0) {
+    // A later fragment has no transport header: tcpdump -nn names only the protocol.
     o.ascii('ip-proto-');
     o.num(v.ipProto);
-    o.ascii(', frag id ');
-    o.num(v.ipId);
-    o.ascii(', offset ');
-    o.num(v.ipFragOff);
-    o.bytes(T.LENGTH);
-    o.num(v.payloadWireLen);
-    if (v.ipMf) o.ascii(', more fragments');
     return;
   }
   // Positions relative to o.start: they survive the pending bytes moving to a fresh area.
   const body = o.pos - o.start;
   emitL4(o, v, ether);
   if (o.pos - o.start === body && v.truncated === 0 && v.malformed === 0) {
-    o.ascii('ip-proto-');
-    o.num(v.ipProto);
-    o.byte(32);
-    o.num(v.payloadWireLen);
+    if (v.ipProto === 2) emitIgmp(o, v);
+    else {
+      o.ascii('ip-proto-');
+      o.num(v.ipProto);
+      o.byte(32);
+      o.num(v.payloadWireLen);
+    }
   }
-  if (v.ipMf) {
-    if (o.pos - o.start !== body) o.ascii(', ');
-    o.ascii('frag id ');
-    o.num(v.ipId);
-    o.ascii(', offset 0, more fragments');
+}
+
+/** IGMP as tcpdump -nn prints it (print-igmp.c, not verbose). */
+function emitIgmp(o: LineBuffer, v: PacketView): void {
+  const b = v.buf;
+  const p = v.payloadOff;
+  const n = v.payloadLen;
+  const len = v.payloadWireLen;
+  if (p < 0 || n < 1) {
+    o.ascii('[|igmp]');
+    return;
   }
+  const type = b[p];
+  const group = (): string => (n >= 8 ? ip4ToString(u32At(b, p + 4)) : '[|igmp]');
+  switch (type) {
+    case 0x11: {
+      o.ascii('igmp query');
+      if (n < 8) return o.ascii(' [|igmp]');
+      const mrc = b[p + 1];
+      const gaddr = u32At(b, p + 4);
+      if (len >= 12) {
+        o.ascii(' v3');
+        const mrt = mrc < 128 ? mrc : ((mrc & 0x0f) | 0x10) << (((mrc & 0x70) >> 4) + 3);
+        if (mrc !== 100) o.ascii(mrt < 600 ? ` [max resp time ${(mrt * 0.1).toFixed(1)}s]` : ` [max resp time ${relTime(Math.floor(mrt / 10))}]`);
+        if (gaddr !== 0) {
+          o.ascii(` [gaddr ${ip4ToString(gaddr)}`);
+          const nsrcs = n >= 12 ? (b[p + 10] << 8) | b[p + 11] : 0;
+          if (nsrcs > 0) o.ascii(` ${nsrcs} source(s)`);
+          o.byte(93);
+        }
+        return;
+      }
+      if (mrc !== 100) {
+        o.ascii(' v2');
+        if (mrc !== 0) o.ascii(` [max resp time ${mrc}]`);
+      } else o.ascii(' v1');
+      if (gaddr !== 0) o.ascii(` [gaddr ${ip4ToString(gaddr)}]`);
+      if (len !== 8) o.ascii(` [len ${len}]`);
+      return;
+    }
+    case 0x12:
+    case 0x16:
+    case 0x17:
+      o.ascii(type === 0x12 ? 'igmp v1 report ' : type === 0x16 ? 'igmp v2 report ' : 'igmp leave ');
+      o.ascii(group());
+      if (len !== 8) o.ascii(` [len ${len}]`);
+      return;
+    case 0x22:
+      o.ascii('igmp v3 report');
+      if (n < 8) return o.ascii(' [|igmp]');
+      o.ascii(`, ${(b[p + 6] << 8) | b[p + 7]} group record(s)`);
+      return;
+    default:
+      o.ascii(`igmp-${type}`);
+      return;
+  }
+}
+
+/** tcpdump's unsigned_relts_print: "1h2m3s". */
+function relTime(secs: number): string {
+  if (secs === 0) return '0s';
+  let out = '';
+  const units: Array<[number, string]> = [[31536000, 'y'], [604800, 'w'], [86400, 'd'], [3600, 'h'], [60, 'm'], [1, 's']];
+  for (const [u, name] of units) {
+    if (secs >= u) {
+      out += `${Math.floor(secs / u)}${name}`;
+      secs %= u;
+    }
+  }
+  return out;
 }
 
 function emitIpv6(o: LineBuffer, v: PacketView, ether: boolean): void {
@@ -1066,6 +1227,7 @@ function emitFrame(o: LineBuffer, v: PacketView, ether: boolean): void {
   const from = o.pos - o.start;
   const l = v.layers;
   if (ether) o.ascii(linkText(v));
+  else if (v.linktype === LinkType.LINUX_SLL2 && l & L.LINK && v.depth === 0) o.ascii(sll2Prefix(v));
   if (l & L.IPV4) {
     if (!ether) o.bytes(T.IP);
     emitIpv4(o, v, ether);
@@ -1103,24 +1265,114 @@ function emitFrame(o: LineBuffer, v: PacketView, ether: boolean): void {
   if (o.pos - o.start - from >= 2 && o.buf[o.pos - 2] === 58 && o.buf[o.pos - 1] === 32) o.pos -= 2;
 }
 
-/** formatLine's bytes, with the newline, appended to a LineBuffer (the allocation-free form for printers). */
-export function writeLine(o: LineBuffer, view: PacketView, rec: PacketRecord, ether: boolean): void {
-  emitTime(o, rec.tsSec, rec.tsNsec);
+/** How writeLine prints (the tcpdump options that change the text). */
+export interface LineOptions {
+  /** -e: the link-layer header. */
+  ether?: boolean;
+  /** Relative TCP sequence numbers (tcpdump's default); absent or null = absolute (-S). */
+  seq?: TcpSeqTable | null;
+  /** -q: less protocol detail. */
+  quiet?: boolean;
+  /** Time stamps: 0 HH:MM:SS.us (default), 1 none (-t), 2 epoch (-tt), 3 delta from the previous (-ttt), 4 date and time (-tttt), 5 delta from the first (-ttttt). */
+  time?: number;
+  /** State of the delta formats (one per output). */
+  clock?: LineClock;
+}
+
+/** Previous and first packet times, for -ttt / -ttttt. */
+export class LineClock {
+  prevSec = 0;
+  prevNsec = 0;
+  firstSec = 0;
+  firstNsec = 0;
+  seen = false;
+}
+
+/** " HH:MM:SS.uuuuuu" for a non-negative difference in seconds + nanoseconds (tcpdump's delta formats). */
+function emitDelta(o: LineBuffer, sec: number, nsec: number, fromSec: number, fromNsec: number): void {
+  let ds = sec - fromSec;
+  let dn = nsec - fromNsec;
+  if (dn < 0) {
+    dn += 1e9;
+    ds--;
+  }
+  if (ds < 0) {
+    ds = 0;
+    dn = 0;
+  }
   o.byte(32);
-  emitFrame(o, view, ether);
+  o.ascii(`${two(Math.floor(ds / 3600))}:${two(Math.floor(ds / 60) % 60)}:${two(ds % 60)}.`);
+  o.sixDigits(Math.floor(dn / 1000));
+}
+
+function emitStamp(o: LineBuffer, rec: PacketRecord, mode: number, clock: LineClock | undefined): void {
+  const sec = rec.tsSec;
+  const nsec = rec.tsNsec;
+  switch (mode) {
+    case 1:
+      return;
+    case 2:
+      o.num(sec);
+      o.byte(46);
+      o.sixDigits(Math.floor(nsec / 1000));
+      break;
+    case 3:
+    case 5: {
+      const c = clock ?? new LineClock();
+      if (!c.seen) {
+        c.seen = true;
+        c.firstSec = c.prevSec = sec;
+        c.firstNsec = c.prevNsec = nsec;
+      }
+      if (mode === 3) emitDelta(o, sec, nsec, c.prevSec, c.prevNsec);
+      else emitDelta(o, sec, nsec, c.firstSec, c.firstNsec);
+      c.prevSec = sec;
+      c.prevNsec = nsec;
+      break;
+    }
+    case 4: {
+      const d = new Date(sec * 1000);
+      o.ascii(`${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} `);
+      emitTime(o, sec, nsec);
+      break;
+    }
+    default:
+      emitTime(o, sec, nsec);
+      break;
+  }
+  o.byte(32);
+}
+
+/** formatLine's bytes, with the newline, appended to a LineBuffer (the allocation-free form for printers). */
+export function writeLine(o: LineBuffer, view: PacketView, rec: PacketRecord, opts: LineOptions): void {
+  const mode = opts.time ?? 0;
+  if (mode === 0) {
+    emitTime(o, rec.tsSec, rec.tsNsec);
+    o.byte(32);
+  } else emitStamp(o, rec, mode, opts.clock);
+  seqTable = opts.seq ?? null;
+  quiet = opts.quiet === true;
+  emitFrame(o, view, opts.ether === true);
+  seqTable = null;
+  quiet = false;
   o.byte(10);
 }
 
 /** Where formatLine builds its line (grows if a line ever needs more). */
 const scratch = new LineBuffer(4096);
 
-/** A tcpdump -nn style line ("-e" with opts.ether). VXLAN packets yield two lines joined by "\n". */
-export function formatLine(view: PacketView, rec: PacketRecord, opts?: { ether?: boolean }): string {
+/**
+ * A tcpdump -nn style line ("-e" with opts.ether). VXLAN packets yield two lines joined by "\n". TCP
+ * sequence numbers are absolute unless opts.seq keeps the connections' bases (tcpdump's default).
+ */
+export function formatLine(view: PacketView, rec: PacketRecord, opts?: { ether?: boolean; seq?: TcpSeqTable }): string {
   const o = scratch;
   o.discard();
   emitTime(o, rec.tsSec, rec.tsNsec);
   o.byte(32);
+  seqTable = opts?.seq ?? null;
   emitFrame(o, view, opts?.ether === true);
+  seqTable = null;
   const line = o.buf.toString('latin1', o.start, o.pos);
   o.discard();
   return line;

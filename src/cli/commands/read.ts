@@ -5,7 +5,7 @@
 import fs from 'fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { FlowReport } from '../../analysis/report';
-import { decodeRecord } from '../../decode/decode';
+import { decodePacket, decodeRecord } from '../../decode/decode';
 import { PacketView, tunnelPortTable } from '../../decode/view';
 import type { PacketPredicate } from '../../filter/filter';
 import { CaptureParser, openCaptureInput, readCapture } from '../../pcap/reader';
@@ -17,7 +17,13 @@ const SORT_KEYS = ['packets', 'bytes', 'rate', 'start'] as const;
 type SortKey = (typeof SORT_KEYS)[number];
 
 interface ReadArgs {
-  file: string;
+  file?: string;
+  r?: string;
+  n?: boolean;
+  S?: boolean;
+  q?: boolean;
+  t?: number;
+  s?: number;
   filter?: string[];
   count?: number;
   ether?: boolean;
@@ -29,15 +35,21 @@ interface ReadArgs {
   vxlanPort?: number[];
 }
 
-export const command = 'read <file> [filter..]';
+export const command = 'read [file] [filter..]';
 export const describe = 'Print the packets of a pcap/pcapng file (or - for stdin), optionally filtered';
 
 export function builder(y: Argv): Argv<ReadArgs> {
   return y
-    .positional('file', { type: 'string', demandOption: true, describe: 'pcap or pcapng file; - reads stdin' })
+    .positional('file', { type: 'string', describe: 'pcap or pcapng file; - reads stdin (or give it with -r)' })
     .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression, e.g. tcp and port 80' })
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N matching packets' })
     .option('ether', { alias: 'e', type: 'boolean', describe: 'show the link-layer header (MACs, ethertype, VLANs)' })
+    .option('r', { type: 'string', describe: 'the file to read, as tcpdump -r (then every positional word is the filter)' })
+    .option('n', { type: 'boolean', describe: 'accepted for tcpdump habits (-n, -nn): names are never resolved anyway' })
+    .option('S', { type: 'boolean', describe: 'absolute TCP sequence numbers (default: relative to the connection, as tcpdump)' })
+    .option('q', { type: 'boolean', describe: 'quiet: less protocol detail (TCP as "tcp LEN", UDP without its payload)' })
+    .option('t', { type: 'count', describe: 'time stamps as tcpdump: -t none, -tt epoch, -ttt delta, -tttt date, -ttttt since first' })
+    .option('s', { type: 'number', describe: 'decode only the first N bytes of each packet (snap length; 0 = all)' })
     .option('json', { type: 'boolean', describe: 'one JSON object per packet (docs/json-schema.md)' })
     .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
     .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
@@ -49,6 +61,7 @@ export function builder(y: Argv): Argv<ReadArgs> {
     })
     .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` })
     .example('$0 read ping.pcap', 'tcpdump-like lines')
+    .example('$0 read -nn -r ping.pcap -tttt icmp', 'tcpdump habits: -r, -n, -S, -q, -t…, -s, -c, -e')
     .example('$0 read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs')
     .example('cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin')
     .example('$0 read trace.pcap --summary', 'totals per protocol')
@@ -178,7 +191,15 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     if (!(Number.isInteger(p) && p >= 1 && p <= 65535)) return usage(`--vxlan-port must be a UDP port 1..65535, got ${String(p)}`);
   }
 
-  const expr = (argv.filter ?? []).join(' ').trim();
+  // tcpdump habits: with -r FILE every positional word is filter.
+  const words = [...(argv.r !== undefined && argv.file !== undefined ? [argv.file] : []), ...(argv.filter ?? [])];
+  const fileArg = argv.r ?? argv.file;
+  if (fileArg === undefined) return usage('name the capture file: netscope read FILE (or -r FILE, or - for stdin)');
+  const timeMode = argv.t ?? 0;
+  if (timeMode > 5) return usage('-t may be given at most 5 times (-ttttt)');
+  const snap = argv.s ?? 0;
+  if (!(Number.isInteger(snap) && snap >= 0)) return usage('-s must be 0 or a positive number of bytes');
+  const expr = words.join(' ').trim();
   let match: PacketPredicate | undefined;
   // The filter compiler is loaded only when there is a filter (startup counts on short runs).
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -193,7 +214,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   }
 
   // yargs hands a lone "-" over as "" (no file can have an empty name).
-  const file = argv.file === '' || argv.file === '-' ? '-' : argv.file;
+  const file = fileArg === '' || fileArg === '-' ? '-' : fileArg;
   const problem = checkInput(file);
   if (problem !== undefined) return fail(problem);
 
@@ -202,6 +223,9 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     json: argv.json,
     ether: argv.ether,
     count: printing ? count : undefined,
+    absoluteSeq: argv.S === true,
+    quiet: argv.q === true,
+    time: timeMode,
   });
   const summary = argv.summary ? new ProtocolSummary() : undefined;
   let flows: FlowReport | undefined;
@@ -218,7 +242,8 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   let matched = 0;
   const general = (rec: PacketRecord): void => {
     frame++;
-    decodeRecord(view, rec);
+    if (snap > 0 && rec.caplen > snap) decodePacket(view, rec.buf, rec.offset, snap, rec.len, rec.linktype);
+    else decodeRecord(view, rec);
     if (match !== undefined && !match(view)) return;
     matched++;
     if (summary !== undefined) summary.add(view, rec);
@@ -231,12 +256,14 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   };
   // The two plain cases without the tests that do not apply (a million calls per second).
   const summaryOnly = (s: ProtocolSummary): ((rec: PacketRecord) => void) => (rec) => {
-    decodeRecord(view, rec);
+    if (snap > 0 && rec.caplen > snap) decodePacket(view, rec.buf, rec.offset, snap, rec.len, rec.linktype);
+    else decodeRecord(view, rec);
     s.add(view, rec);
     if (++matched >= limit) throw new StopReading();
   };
   const printOnly = (rec: PacketRecord): void => {
-    decodeRecord(view, rec);
+    if (snap > 0 && rec.caplen > snap) decodePacket(view, rec.buf, rec.offset, snap, rec.len, rec.linktype);
+    else decodeRecord(view, rec);
     if (!printer.print(view, rec, ++frame)) throw new StopReading();
   };
   const onRecord =
