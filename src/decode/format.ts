@@ -359,7 +359,6 @@ const T = {
   TELL: asciiBytes(' tell '),
   REPLY: asciiBytes('Reply '),
   IS_AT: asciiBytes(' is-at '),
-  QUOTED: asciiBytes(', quoted '),
   NOP_NOP_TS_VAL: asciiBytes('nop,nop,TS val '),
   ECHO_REQUEST: asciiBytes('echo request, id '),
   ECHO_REPLY: asciiBytes('echo reply, id '),
@@ -454,7 +453,7 @@ function linkText(v: PacketView): string {
       const halen = (b[o + 4] << 8) | b[o + 5];
       const addr = halen === 6 ? `${macToString(b, o + 6)} ` : '';
       const proto = (b[o + 14] << 8) | b[o + 15];
-      return `${dir} ${addr}${etherTypeText(proto)}, length ${v.len}: ${vlanText(v, end)}`;
+      return `${dir.padStart(3)} ${addr}${etherTypeText(proto)}, length ${v.len}: ${vlanText(v, end)}`;
     }
     case LinkType.LINUX_SLL2: {
       if (!(v.layers & L.LINK)) return '';
@@ -462,7 +461,7 @@ function linkText(v: PacketView): string {
       const ifindex = ((b[o + 4] << 24) | (b[o + 5] << 16) | (b[o + 6] << 8) | b[o + 7]) >>> 0;
       const addr = b[o + 11] === 6 ? `${macToString(b, o + 12)} ` : '';
       const proto = (b[o] << 8) | b[o + 1];
-      return `${dir} ifindex ${ifindex} ${addr}${etherTypeText(proto)}, length ${v.len}: ${vlanText(v, end)}`;
+      return `${sll2Prefix(v)}ifindex ${ifindex} ${addr}${etherTypeText(proto)}, length ${v.len}: ${vlanText(v, end)}`;
     }
     case LinkType.NULL:
     case LinkType.LOOP: {
@@ -1296,11 +1295,17 @@ function emitDelta(o: LineBuffer, sec: number, nsec: number, fromSec: number, fr
     dn += 1e9;
     ds--;
   }
+  // tcpdump prints a negative difference (merged captures slightly out of order) with a minus sign.
+  let sign = 32;
   if (ds < 0) {
-    ds = 0;
-    dn = 0;
+    sign = 45;
+    ds = -ds;
+    if (dn > 0) {
+      ds--;
+      dn = 1e9 - dn;
+    }
   }
-  o.byte(32);
+  o.byte(sign);
   o.ascii(`${two(Math.floor(ds / 3600))}:${two(Math.floor(ds / 60) % 60)}:${two(ds % 60)}.`);
   o.sixDigits(Math.floor(dn / 1000));
 }
