@@ -11,6 +11,8 @@ import {
 } from '../../src/decode/format';
 import { sampleFrames, type SampleFrame } from '../../src/decode/samples';
 import { L, M, MAX_TUNNEL_DEPTH, PacketView, TUNNEL } from '../../src/decode/view';
+import { parseIp6 } from '../../src/decode/addr';
+import { canonicalIp } from '../../src/topology/cidr';
 import { LinkType, type PacketRecord } from '../../src/pcap/record';
 
 process.env.TZ = 'UTC';
@@ -115,7 +117,7 @@ describe('text lines (tcpdump -nn; expectations taken from tcpdump 4.99 on the s
       'ethertype 802.1Q-QinQ (0x88a8), length 82: vlan 10, p 3, ethertype 802.1Q (0x8100), vlan 100, p 0, ethertype IPv4 (0x0800), 10.244.1.2.41234 > 10.244.1.3.80: Flags [S]',
     );
     expect(line('sll-icmp', true)).toBe(
-      '06:56:39.566651 In 02:00:00:00:00:01 ethertype IPv4 (0x0800), length 100: 10.244.1.2 > 10.244.1.3: ICMP echo request, id 5841, seq 1, length 64',
+      '06:56:39.566651  In 02:00:00:00:00:01 ethertype IPv4 (0x0800), length 100: 10.244.1.2 > 10.244.1.3: ICMP echo request, id 5841, seq 1, length 64',
     );
     expect(line('null-ipv4', true)).toContain('AF IPv4 (2), length 88: 10.244.1.2 > 10.244.1.3: ICMP echo request');
     expect(line('raw-ipv4', true)).toContain(' ip: 10.244.1.2 > 10.244.1.3: ICMP');
@@ -469,6 +471,14 @@ describe('JSON', () => {
 });
 
 describe('address text', () => {
+  it('one formatter: topology canonicalIp writes what the decoder writes (RFC 5952, IPv4-mapped dotted)', () => {
+    for (const a of ['::ffff:10.244.1.2', '::ffff:af4:102', 'fd00::0002', '2001:db8:0:0:1:0:0:1', 'fe80::ff:fe00:101', '::', '::1']) {
+      const bytes = Buffer.from(parseIp6(a) as Uint8Array);
+      expect({ a, text: canonicalIp(a) }).toEqual({ a, text: ip6ToString(bytes, 0) });
+    }
+    expect(canonicalIp('::ffff:af4:102')).toBe('::ffff:10.244.1.2');
+  });
+
   it('IPv6 per RFC 5952', () => {
     const cases: Array<[string, string]> = [
       ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],
