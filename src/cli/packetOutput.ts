@@ -4,7 +4,7 @@
  * `--summary` counters. Output is batched into large writes; a reader that goes away (`| head`) ends
  * the output quietly instead of crashing on EPIPE.
  */
-import { LineBuffer, LineClock, type LineOptions, toJson, writeLine } from '../decode/format';
+import { LineBuffer, LineClock, type LineOptions, linkHeaderLength, toJson, writeHex, writeLine } from '../decode/format';
 import { TcpSeqTable } from '../decode/tcpSeq';
 import { L, LAYER_NAMES, PacketView } from '../decode/view';
 import { formatTs, PacketRecord } from '../pcap/record';
@@ -157,6 +157,10 @@ export interface PacketPrinterOptions {
   quiet?: boolean;
   /** Time stamp format, tcpdump's -t count: 0 default, 1 none, 2 epoch, 3 delta, 4 date, 5 since first. */
   time?: number;
+  /** Hex dump after each line, as tcpdump: 1 = -x (without the link header), 2 = -xx (whole frame). */
+  hex?: number;
+  /** With hex: the ASCII column (tcpdump -X / -XX). */
+  hexAscii?: boolean;
 }
 
 /** Prints packets as text or JSON lines through a BufferedWriter. */
@@ -167,6 +171,8 @@ export class PacketPrinter {
   private readonly limit: number;
   private readonly iface: boolean;
   private readonly line: LineOptions;
+  private readonly hex: number;
+  private readonly hexAscii: boolean;
   private printedCount = 0;
 
   constructor(out: NodeJS.WritableStream, opts: PacketPrinterOptions = {}) {
@@ -181,6 +187,8 @@ export class PacketPrinter {
       time: opts.time ?? 0,
       clock: new LineClock(),
     };
+    this.hex = opts.hex ?? 0;
+    this.hexAscii = opts.hexAscii === true;
     this.limit = opts.count !== undefined && opts.count > 0 ? opts.count : Infinity;
   }
 
@@ -208,6 +216,10 @@ export class PacketPrinter {
         this.writer.lines.byte(0x20);
       }
       writeLine(this.writer.lines, view, rec, this.line);
+      if (this.hex > 0) {
+        const skip = this.hex > 1 ? 0 : linkHeaderLength(view);
+        if (view.caplen > skip) writeHex(this.writer.lines, view.buf, view.base + skip, view.caplen - skip, this.hexAscii);
+      }
       this.writer.commit();
     }
     this.printedCount++;

@@ -2,7 +2,7 @@
  * `netscope read` (the built CLI) and `tcpdump` 4.99 on the same file, line for line, with TZ=UTC for both:
  * every fixture under fixtures/, and a fresh capture of namespace traffic (ARP, IGMP, MLDv2, ICMP echo,
  * ICMP errors, IPv4 fragments, UDP, TCP, VXLAN) made here. Then the tcpdump options `read` accepts: -r,
- * -n/-nn, -e, -S, -q, -t…-ttttt, -c, -s (tcpdump ignores -s on a file: the oracle reads the file cut by
+ * -n/-nn, -e, -S, -q, -t…-ttttt, -x/-xx/-X/-XX, -c, -s (tcpdump ignores -s on a file: the oracle reads the file cut by
  * editcap -s). The one deliberate difference: VXLAN on 8472, which tcpdump calls OTV.
  */
 import { execFile, execFileSync, spawn } from 'child_process';
@@ -76,6 +76,13 @@ const haveTools = tryRun('tcpdump', ['--version']);
 
   it.each([['-t'], ['-tt'], ['-ttt'], ['-tttt'], ['-ttttt']])('%s', async (t) => {
     expect(await netscope([t, '-r', tcp])).toEqual(await tcpdump(['-nn', t, '-r', tcp]));
+  });
+
+  it.each([['-x'], ['-xx'], ['-X'], ['-XX']])('%s hex dumps (Ethernet, SLL2, raw IP, VXLAN)', async (x) => {
+    for (const name of ['pcap/arp.pcap', 'pcap/sll2.pcap', 'pcap/raw.pcap', 'pcap/vxlan8472.pcap', 'flows/basic.pcap']) {
+      const f = path.join(ROOT, 'fixtures', name);
+      expect({ name, text: await netscope([x, f]) }).toEqual({ name, text: await tcpdump(['-nn', x, '-r', f]) });
+    }
   });
 
   it('-c N with a filter word after -r FILE', async () => {

@@ -24,6 +24,8 @@ interface ReadArgs {
   q?: boolean;
   t?: number;
   s?: number;
+  x?: number;
+  X?: number;
   filter?: string[];
   count?: number;
   ether?: boolean;
@@ -49,6 +51,8 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .option('S', { type: 'boolean', describe: 'absolute TCP sequence numbers (default: relative to the connection, as tcpdump)' })
     .option('q', { type: 'boolean', describe: 'quiet: less protocol detail (TCP as "tcp LEN", UDP without its payload)' })
     .option('t', { type: 'count', describe: 'time stamps as tcpdump: -t none, -tt epoch, -ttt delta, -tttt date, -ttttt since first' })
+    .option('x', { type: 'count', describe: 'hex dump of each packet without (-x) or with (-xx) its link-layer header' })
+    .option('X', { type: 'count', describe: 'hex and ASCII dump, without (-X) or with (-XX) the link-layer header' })
     .option('s', { type: 'number', describe: 'decode only the first N bytes of each packet (snap length; 0 = all)' })
     .option('json', { type: 'boolean', describe: 'one JSON object per packet (docs/json-schema.md)' })
     .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
@@ -226,6 +230,8 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     absoluteSeq: argv.S === true,
     quiet: argv.q === true,
     time: timeMode,
+    hex: Math.min(Math.max(argv.x ?? 0, argv.X ?? 0), 2),
+    hexAscii: (argv.X ?? 0) > 0,
   });
   const summary = argv.summary ? new ProtocolSummary() : undefined;
   let flows: FlowReport | undefined;
