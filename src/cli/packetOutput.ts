@@ -4,7 +4,10 @@
  * `--summary` counters. Output is batched into large writes; a reader that goes away (`| head`) ends
  * the output quietly instead of crashing on EPIPE.
  */
-import { LineBuffer, LineClock, type LineOptions, linkHeaderLength, toJson, writeHex, writeLine } from '../decode/format';
+import { linkHeaderLength, writeHex } from '../decode/hexDump';
+import { toJson } from '../decode/json';
+import { LineBuffer } from '../decode/lineBuffer';
+import { LineClock, type LineOptions, writeLine } from '../decode/text';
 import { TcpSeqTable } from '../decode/tcpSeq';
 import { L, LAYER_NAMES, PacketView } from '../decode/view';
 import { formatTs, PacketRecord } from '../pcap/record';

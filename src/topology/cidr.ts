@@ -1,6 +1,6 @@
 /** IPv4/IPv6 address and prefix arithmetic for validation and overlap checks (BigInt, both families). */
 import { isIP } from 'net';
-import { ip4ToString, ip6GroupsToString } from '../decode/format';
+import { ip4ToString, ip6GroupsToString } from '../decode/addr';
 
 export interface Cidr {
   family: 4 | 6;
