@@ -727,6 +727,10 @@ function decodeIcmp(v: PacketView, b: Buffer, off: number, capEnd: number, wireE
   if (type === 0 || type === 8) {
     v.icmpId = (b[off + 4] << 8) | b[off + 5];
     v.icmpSeq = (b[off + 6] << 8) | b[off + 7];
+  } else if (type === 3) {
+    v.icmpMtu = v.icmpCode === 4 ? (b[off + 6] << 8) | b[off + 7] : 0;
+  } else if (type === 5) {
+    v.icmpGateway = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
   }
   setPayload(v, off + 8, capEnd, wireEnd);
   // Errors quote the original datagram: its IPv4 header and at least its first 8 bytes.
@@ -785,6 +789,12 @@ function decodeIcmp6(v: PacketView, b: Buffer, off: number, capEnd: number, wire
   v.icmp6Type = type;
   v.icmp6Code = b[off + 1];
   v.icmp6TargetOff = need > 8 ? off + 8 : -1;
+  if (type === 128 || type === 129) {
+    v.icmp6Id = (b[off + 4] << 8) | b[off + 5];
+    v.icmp6Seq = (b[off + 6] << 8) | b[off + 7];
+  } else if (type === 2) {
+    v.icmpMtu = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
+  }
   v.l4Off = off;
   v.layers |= L.ICMPV6;
   setPayload(v, off + 8, capEnd, wireEnd);

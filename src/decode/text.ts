@@ -451,9 +451,7 @@ function icmpUnreachText(v: PacketView): string {
       return v.icmpInnerDport >= 0 ? `${dst} ${p} port ${v.icmpInnerDport} unreachable` : `${dst} ${p} port unreachable`;
     }
     case 4: {
-      const b = v.buf;
-      const mtu = (b[v.l4Off + 6] << 8) | b[v.l4Off + 7];
-      return `${dst} unreachable - need to frag (mtu ${mtu})`;
+      return `${dst} unreachable - need to frag (mtu ${v.icmpMtu})`;
     }
     case 5:
       return `${dst} unreachable - source route failed`;
@@ -475,7 +473,7 @@ function icmpKindText(v: PacketView, hasInner: boolean): string {
       return 'source quench';
     case 5: {
       const kind = ['net', 'host', 'tos-net', 'tos-host'][v.icmpCode] ?? `code-${v.icmpCode}`;
-      const gw = ip4ToString(u32At(v.buf, v.l4Off + 4));
+      const gw = ip4ToString(v.icmpGateway);
       return hasInner ? `redirect ${ip4ToString(v.icmpInnerDst)} to ${kind} ${gw}` : `redirect to ${kind} ${gw}`;
     }
     case 9:
@@ -549,7 +547,7 @@ function icmp6Text(v: PacketView): string {
       s = `destination unreachable, ${icmp6UnreachText(v)}`;
       break;
     case 2:
-      s = `packet too big, mtu ${u32At(b, o + 4)}`;
+      s = `packet too big, mtu ${v.icmpMtu}`;
       break;
     case 3: {
       const code = v.icmp6Code;
@@ -564,7 +562,7 @@ function icmp6Text(v: PacketView): string {
     }
     case 128:
     case 129:
-      s = `echo ${v.icmp6Type === 128 ? 'request' : 'reply'}, id ${(b[o + 4] << 8) | b[o + 5]}, seq ${(b[o + 6] << 8) | b[o + 7]}`;
+      s = `echo ${v.icmp6Type === 128 ? 'request' : 'reply'}, id ${v.icmp6Id}, seq ${v.icmp6Seq}`;
       break;
     case 130:
       s = 'multicast listener query';

@@ -199,10 +199,21 @@ export class PacketView {
   icmpInnerDport = -1;
   /** Offset of the quoted transport header (L.ICMP_INNER / L.ICMP6_INNER), -1 when the quote ends before it. */
   icmpInnerL4Off = -1;
+  /**
+   * MTU an error announces: ICMP "fragmentation needed" (type 3 code 4: the next-hop MTU, header bytes 6-7),
+   * ICMPv6 "packet too big" (type 2: bytes 4-7). Valid for those messages only. Read here once, for the text
+   * and the flow engine alike.
+   */
+  icmpMtu = 0;
+  /** ICMP redirect (type 5): the gateway address (uint32). */
+  icmpGateway = 0;
 
   // ICMPv6
   icmp6Type = 0;
   icmp6Code = 0;
+  /** Echo request/reply (128/129) identifier and sequence number: valid for those types only. */
+  icmp6Id = 0;
+  icmp6Seq = 0;
   /** NDP target address (NS/NA/redirect): offset of 16 bytes, -1 when none. */
   icmp6TargetOff = -1;
   /** Quoted source/destination addresses of an ICMPv6 error (L.ICMP6_INNER): offsets of 16 bytes. */
