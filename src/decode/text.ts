@@ -366,6 +366,8 @@ function emitTcp(o: LineBuffer, v: PacketView): void {
 }
 
 /** Ports tcpdump hands to its HTTP printer (80, 8080, 3128 proxy). */
+const T_HTTP = asciiBytes(': HTTP');
+
 function isHttpPort(a: number, b: number): boolean {
   return a === 80 || b === 80 || a === 8080 || b === 8080 || a === 3128 || b === 3128;
 }
@@ -383,30 +385,38 @@ const HTTP_METHODS = new Set([
  * 200 OK" when the segment starts with a request or status line.
  */
 function emitHttp(o: LineBuffer, v: PacketView): void {
-  o.ascii(': HTTP');
+  o.bytes(T_HTTP);
   const b = v.buf;
   const start = v.payloadOff;
   const end = start + v.payloadLen;
+  // The first token: a method or "HTTP/x.y", uppercase letters, digits, '-', '/', '.', up to 20 bytes.
+  // Most segments (bodies) fail here after a byte or two: no string is made for them.
+  let sp = -1;
+  for (let p = start; p < end && p < start + 20; p++) {
+    const c = b[p];
+    if (c === 32) {
+      sp = p;
+      break;
+    }
+    if (!((c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 45 || c === 47 || c === 46)) return;
+  }
+  if (sp <= start) return;
+  const first = b.toString('latin1', start, sp);
+  const isRequest = HTTP_METHODS.has(first);
+  if (!isRequest && !/^HTTP\/\d\.\d$/.test(first)) return;
   let eol = -1;
-  for (let p = start; p < end; p++) {
+  for (let p = sp; p < end; p++) {
     const ch = b[p];
     if (ch === 10 || (ch === 13 && p + 1 < end && b[p + 1] === 10)) {
       eol = p;
       break;
     }
-    if (ch < 32 || ch > 126) {
-      if (ch !== 9) return;
-    }
+    if ((ch < 32 && ch !== 9) || ch > 126) return;
   }
   if (eol < 0) return;
   const line = b.toString('latin1', start, eol);
-  const sp = line.indexOf(' ');
-  if (sp <= 0) return;
-  const first = line.slice(0, sp);
-  const isRequest = HTTP_METHODS.has(first);
-  const isStatus = /^HTTP\/\d\.\d$/.test(first) && /^\d{3}(\s|$)/.test(line.slice(sp + 1));
-  if (!isRequest && !isStatus) return;
-  o.ascii(': ');
+  if (!isRequest && !/^\d{3}(\s|$)/.test(line.slice(sp - start + 1))) return;
+  o.bytes(T.COLON);
   o.ascii(line);
 }
 
