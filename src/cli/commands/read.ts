@@ -7,10 +7,12 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { FlowReport } from '../../analysis/report';
 import { decodePacket, decodeRecord } from '../../decode/decode';
 import { PacketView, tunnelPortTable } from '../../decode/view';
-import type { PacketPredicate } from '../../filter/filter';
+import type { RecordFilter } from '../../filter/filter';
 import { CaptureParser, openCaptureInput, readCapture } from '../../pcap/reader';
 import type { PacketRecord, ReadError } from '../../pcap/record';
 import { PacketPrinter, ProtocolSummary } from '../packetOutput';
+import { addExamples, type Example } from '../help';
+import { checkInput } from '../inputFile';
 import { fail, usage } from '../userError';
 
 const SORT_KEYS = ['packets', 'bytes', 'rate', 'start'] as const;
@@ -26,6 +28,7 @@ interface ReadArgs {
   s?: number;
   x?: number;
   X?: number;
+  vxlanPort?: number[];
   filter?: string[];
   count?: number;
   ether?: boolean;
@@ -34,14 +37,13 @@ interface ReadArgs {
   flows?: boolean;
   sort?: SortKey;
   top?: number;
-  vxlanPort?: number[];
 }
 
 export const command = 'read [file] [filter..]';
 export const describe = 'Print the packets of a pcap/pcapng file (or - for stdin), optionally filtered';
 
 export function builder(y: Argv): Argv<ReadArgs> {
-  return y
+  y
     .positional('file', { type: 'string', describe: 'pcap or pcapng file; - reads stdin (or give it with -r)' })
     .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression, e.g. tcp and port 80' })
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N matching packets' })
@@ -54,51 +56,34 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .option('x', { type: 'count', describe: 'hex dump of each packet without (-x) or with (-xx) its link-layer header' })
     .option('X', { type: 'count', describe: 'hex and ASCII dump, without (-X) or with (-XX) the link-layer header' })
     .option('s', { type: 'number', describe: 'decode only the first N bytes of each packet (snap length; 0 = all)' })
-    .option('json', { type: 'boolean', describe: 'one JSON object per packet (docs/json-schema.md)' })
-    .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
-    .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
-    .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default bytes)' })
     .option('vxlan-port', {
       type: 'number',
       array: true,
       describe: 'also decode UDP to port N as VXLAN (repeatable; 4789 and 8472 always are, Geneve on 6081)',
     })
-    .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` })
-    .example('$0 read ping.pcap', 'tcpdump-like lines')
-    .example('$0 read -nn -r ping.pcap -tttt icmp', 'tcpdump habits: -r, -n, -S, -q, -t…, -s, -c, -e')
-    .example('$0 read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs')
-    .example('cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin')
-    .example('$0 read trace.pcap --summary', 'totals per protocol')
-    .example('$0 read overlay.pcap --vxlan-port 8999', 'VXLAN on a non-standard port, inner frames decoded')
-    .example('$0 read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows') as unknown as Argv<ReadArgs>;
+    .option('json', { type: 'boolean', describe: 'one JSON object per packet (docs/json-schema.md)' })
+    .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
+    .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
+    .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default bytes)' })
+    .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` });
+  return addExamples(y, examples) as unknown as Argv<ReadArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['read fixtures/pcap/icmp.pcap', 'tcpdump-like lines'],
+  ['read -nn -r fixtures/pcap/tcp.pcap -tttt tcp', 'tcpdump habits: -r, -n, -S, -q, -t…, -x/-X, -s, -c, -e'],
+  ['read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs'],
+  ['read overlay.pcap --vxlan-port 8999', 'VXLAN on a non-standard port, inner frames decoded'],
+  ['cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin'],
+  ['read trace.pcap --summary', 'totals per protocol'],
+  ['read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows'],
+];
 
 /** Flows shown in a text report without --top. */
 const DEFAULT_TOP = 50;
 
 /** Thrown from the record handler to stop reading early (-c reached, output closed). */
 class StopReading extends Error {}
-
-/** Checks that FILE can be opened as a file, so a typo gives one clear line rather than a stream error. */
-function checkInput(file: string): string | undefined {
-  if (file === '-') return undefined;
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return `${file}: no such file`;
-    if (code === 'EACCES') return `${file}: permission denied`;
-    return `${file}: cannot open: ${(e as Error).message}`;
-  }
-  if (st.isDirectory()) return `${file}: is a directory, not a capture file`;
-  try {
-    fs.accessSync(file, fs.constants.R_OK);
-  } catch {
-    return `${file}: permission denied`;
-  }
-  return undefined;
-}
 
 function readErrorText(file: string, err: ReadError): string {
   const name = file === '-' ? 'stdin' : file;
@@ -194,7 +179,6 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   for (const p of vxlanPorts) {
     if (!(Number.isInteger(p) && p >= 1 && p <= 65535)) return usage(`--vxlan-port must be a UDP port 1..65535, got ${String(p)}`);
   }
-
   // tcpdump habits: with -r FILE every positional word is filter.
   const words = [...(argv.r !== undefined && argv.file !== undefined ? [argv.file] : []), ...(argv.filter ?? [])];
   const fileArg = argv.r ?? argv.file;
@@ -203,18 +187,17 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   if (timeMode > 5) return usage('-t may be given at most 5 times (-ttttt)');
   const snap = argv.s ?? 0;
   if (!(Number.isInteger(snap) && snap >= 0)) return usage('-s must be 0 or a positive number of bytes');
+
   const expr = words.join(' ').trim();
-  let match: PacketPredicate | undefined;
-  // The filter compiler is loaded only when there is a filter (startup counts on short runs).
+  let match: RecordFilter | undefined;
+  // The filter compiler (libpcap through the binding) is loaded only when there is a filter.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const filters = expr === '' ? undefined : (require('../../filter/filter') as typeof import('../../filter/filter'));
   try {
-    match = filters === undefined ? undefined : filters.compileFilter(expr);
+    match = filters === undefined ? undefined : filters.RecordFilter.compile(expr);
   } catch (e) {
-    if (filters !== undefined && e instanceof filters.FilterSyntaxError) {
-      return usage(e.message.startsWith('filter:') ? e.message : `filter: ${e.message}`);
-    }
-    throw e;
+    if (filters !== undefined && e instanceof filters.FilterError) return usage(e.message);
+    return fail(e instanceof Error ? e.message : String(e));
   }
 
   // yargs hands a lone "-" over as "" (no file can have an empty name).
@@ -250,7 +233,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     frame++;
     if (snap > 0 && rec.caplen > snap) decodePacket(view, rec.buf, rec.offset, snap, rec.len, rec.linktype);
     else decodeRecord(view, rec);
-    if (match !== undefined && !match(view)) return;
+    if (match !== undefined && !match.matches(view, rec)) return;
     matched++;
     if (summary !== undefined) summary.add(view, rec);
     if (flows !== undefined) flows.add(view, rec);
