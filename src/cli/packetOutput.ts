@@ -4,7 +4,11 @@
  * `--summary` counters. Output is batched into large writes; a reader that goes away (`| head`) ends
  * the output quietly instead of crashing on EPIPE.
  */
-import { LineBuffer, toJson, writeLine } from '../decode/format';
+import { linkHeaderLength, writeHex } from '../decode/hexDump';
+import { toJson } from '../decode/json';
+import { LineBuffer } from '../decode/lineBuffer';
+import { LineClock, type LineOptions, writeLine } from '../decode/text';
+import { TcpSeqTable } from '../decode/tcpSeq';
 import { L, LAYER_NAMES, PacketView } from '../decode/view';
 import { formatTs, PacketRecord } from '../pcap/record';
 
@@ -154,6 +158,16 @@ export interface PacketPrinterOptions {
   count?: number;
   /** Text lines start with the record's interface ("NETNS/IFACE"), as when capturing on several at once. */
   iface?: boolean;
+  /** Absolute TCP sequence numbers (tcpdump -S); relative ones by default, as tcpdump prints them. */
+  absoluteSeq?: boolean;
+  /** tcpdump -q: less protocol detail. */
+  quiet?: boolean;
+  /** Time stamp format, tcpdump's -t count: 0 default, 1 none, 2 epoch, 3 delta, 4 date, 5 since first. */
+  time?: number;
+  /** Hex dump after each line, as tcpdump: 1 = -x (without the link header), 2 = -xx (whole frame). */
+  hex?: number;
+  /** With hex: the ASCII column (tcpdump -X / -XX). */
+  hexAscii?: boolean;
 }
 
 /** Prints packets as text or JSON lines through a BufferedWriter. */
@@ -163,6 +177,9 @@ export class PacketPrinter {
   private readonly ether: boolean;
   private readonly limit: number;
   private readonly iface: boolean;
+  private readonly line: LineOptions;
+  private readonly hex: number;
+  private readonly hexAscii: boolean;
   private printedCount = 0;
 
   constructor(out: NodeJS.WritableStream, opts: PacketPrinterOptions = {}) {
@@ -170,6 +187,15 @@ export class PacketPrinter {
     this.json = opts.json === true;
     this.ether = opts.ether === true;
     this.iface = opts.iface === true;
+    this.line = {
+      ether: this.ether,
+      seq: opts.absoluteSeq === true || this.json ? null : new TcpSeqTable(),
+      quiet: opts.quiet === true,
+      time: opts.time ?? 0,
+      clock: new LineClock(),
+    };
+    this.hex = opts.hex ?? 0;
+    this.hexAscii = opts.hexAscii === true;
     this.limit = opts.count !== undefined && opts.count > 0 ? opts.count : Infinity;
   }
 
@@ -196,7 +222,11 @@ export class PacketPrinter {
         this.writer.lines.utf8(rec.iface);
         this.writer.lines.byte(0x20);
       }
-      writeLine(this.writer.lines, view, rec, this.ether);
+      writeLine(this.writer.lines, view, rec, this.line);
+      if (this.hex > 0) {
+        const skip = this.hex > 1 ? 0 : linkHeaderLength(view);
+        if (view.caplen > skip) writeHex(this.writer.lines, view.buf, view.base + skip, view.caplen - skip, this.hexAscii);
+      }
       this.writer.commit();
     }
     this.printedCount++;
@@ -214,7 +244,7 @@ export class PacketPrinter {
 }
 
 /** Protocol labels in the order the summary lists them (protocolName's vocabulary). */
-const PROTOCOLS = ['arp', 'icmp', 'icmp6', 'tcp', 'udp', 'vxlan', 'ipv4', 'ipv6', 'other'] as const;
+const PROTOCOLS = ['arp', 'icmp', 'icmp6', 'tcp', 'udp', 'vxlan', 'geneve', 'gre', 'erspan', 'ipip', 'ipv4', 'ipv6', 'other'] as const;
 type Protocol = (typeof PROTOCOLS)[number];
 
 /** Index in PROTOCOLS of protocolName(view), tested on the layer bits in the same order (no string). */
@@ -225,10 +255,14 @@ function protocolIndex(view: PacketView): number {
   if (l & L.ICMPV6) return 2;
   if (l & L.TCP) return 3;
   if (l & L.VXLAN) return 5;
+  if (l & L.GENEVE) return 6;
+  if (l & L.ERSPAN) return 8;
+  if (l & L.GRE) return 7;
+  if (l & L.IPIP) return 9;
   if (l & L.UDP) return 4;
-  if (l & L.IPV4) return 6;
-  if (l & L.IPV6) return 7;
-  return 8;
+  if (l & L.IPV4) return 10;
+  if (l & L.IPV6) return 11;
+  return 12;
 }
 
 /** Bit position of a single-bit layer value (0 for bit 0). */

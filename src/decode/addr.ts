@@ -1,6 +1,7 @@
 /**
- * Parsing of address text (filter expressions, crafted test frames). Strict: anything that is not exactly
- * an address gives undefined, never a guess.
+ * The project's one address module: text of addresses (RFC 5952 IPv6, dotted IPv4, MACs) as tcpdump and
+ * iproute2 write them, and the strict parsing of address text (filter expressions, crafted frames,
+ * topology files): anything that is not exactly an address gives undefined, never a guess.
  */
 
 /** "10.244.1.2" → 0x0af40102; undefined unless four decimal octets 0..255. */
@@ -75,4 +76,55 @@ export function parseMac(s: string): Uint8Array | undefined {
   const out = new Uint8Array(6);
   for (let i = 0; i < 6; i++) out[i] = parseInt(hex.slice(2 * i, 2 * i + 2), 16);
   return out;
+}
+
+// ---------------------------------------------------------------------------------------- text
+
+export function ip4ToString(u32: number): string {
+  return `${(u32 >>> 24) & 255}.${(u32 >>> 16) & 255}.${(u32 >>> 8) & 255}.${u32 & 255}`;
+}
+
+/** RFC 5952 text of an IPv6 address read from 16 bytes at buf[off]. */
+export function ip6ToString(buf: Buffer, off: number): string {
+  if (off < 0 || off + 16 > buf.length) return '?';
+  const g: number[] = [];
+  for (let i = 0; i < 8; i++) g.push((buf[off + 2 * i] << 8) | buf[off + 2 * i + 1]);
+  return ip6GroupsToString(g);
+}
+
+/** RFC 5952: lowercase, no leading zeros, the longest (first on a tie) run of ≥ 2 zero groups as "::". */
+export function ip6GroupsToString(g: readonly number[]): string {
+  // IPv4-mapped addresses keep the dotted tail (RFC 5952 §5).
+  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
+    return `::ffff:${ip4ToString(((g[6] << 16) | g[7]) >>> 0)}`;
+  }
+  let bestStart = -1;
+  let bestLen = 0;
+  for (let i = 0; i < 8; ) {
+    if (g[i] !== 0) {
+      i++;
+      continue;
+    }
+    let j = i;
+    while (j < 8 && g[j] === 0) j++;
+    if (j - i > bestLen) {
+      bestStart = i;
+      bestLen = j - i;
+    }
+    i = j;
+  }
+  if (bestLen < 2) return g.map((x) => x.toString(16)).join(':');
+  const head = g.slice(0, bestStart).map((x) => x.toString(16)).join(':');
+  const tail = g.slice(bestStart + bestLen).map((x) => x.toString(16)).join(':');
+  return `${head}::${tail}`;
+}
+
+export function macToString(buf: Buffer, off: number): string {
+  if (off < 0 || off + 6 > buf.length) return '?';
+  let s = '';
+  for (let i = 0; i < 6; i++) {
+    const b = buf[off + i];
+    s += (i ? ':' : '') + (b < 16 ? '0' : '') + b.toString(16);
+  }
+  return s;
 }

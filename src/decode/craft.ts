@@ -231,6 +231,116 @@ export function vxlan(vni: number, inner: Buffer, flags = 0x08): Buffer {
   return Buffer.concat([h, inner]);
 }
 
+export interface GeneveOpts {
+  vni: number;
+  /** Ethertype of the payload (default 0x6558, Transparent Ethernet Bridging). */
+  proto?: number;
+  /** Option bytes (a multiple of 4; the length field counts 4-byte words). */
+  options?: Buffer;
+  /** O (control) and C (critical options) flags. */
+  oam?: boolean;
+  critical?: boolean;
+  version?: number;
+  /** Override the option-length field (in 4-byte words). */
+  optWords?: number;
+}
+
+/** A Geneve header (RFC 8926) in front of `inner`. */
+export function geneve(o: GeneveOpts, inner: Buffer): Buffer {
+  const opts = o.options ?? Buffer.alloc(0);
+  const h = Buffer.alloc(8);
+  h[0] = ((o.version ?? 0) << 6) | ((o.optWords ?? opts.length >> 2) & 0x3f);
+  h[1] = (o.oam ? 0x80 : 0) | (o.critical ? 0x40 : 0);
+  h.writeUInt16BE(o.proto ?? 0x6558, 2);
+  h.writeUIntBE(o.vni, 4, 3);
+  return Buffer.concat([h, opts, inner]);
+}
+
+/** One Geneve option TLV: class, type, data (padded to 4 bytes). */
+export function geneveOption(cls: number, type: number, data: Buffer): Buffer {
+  const pad = (4 - (data.length % 4)) % 4;
+  const h = Buffer.alloc(4);
+  h.writeUInt16BE(cls, 0);
+  h[2] = type;
+  h[3] = (data.length + pad) >> 2;
+  return Buffer.concat([h, data, Buffer.alloc(pad)]);
+}
+
+export interface GreOpts {
+  /** Ethertype of the payload. */
+  proto: number;
+  /** Adds the checksum field (computed over header and payload). */
+  checksum?: boolean;
+  key?: number;
+  seq?: number;
+  version?: number;
+}
+
+/** A GRE header (RFC 2784/2890) in front of `inner`. */
+export function gre(o: GreOpts, inner: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  const h = Buffer.alloc(4);
+  h.writeUInt16BE((o.checksum ? 0x8000 : 0) | (o.key !== undefined ? 0x2000 : 0) | (o.seq !== undefined ? 0x1000 : 0) | ((o.version ?? 0) & 7), 0);
+  h.writeUInt16BE(o.proto, 2);
+  parts.push(h);
+  const ck = Buffer.alloc(o.checksum ? 4 : 0);
+  parts.push(ck);
+  if (o.key !== undefined) {
+    const k = Buffer.alloc(4);
+    k.writeUInt32BE(o.key >>> 0, 0);
+    parts.push(k);
+  }
+  if (o.seq !== undefined) {
+    const q = Buffer.alloc(4);
+    q.writeUInt32BE(o.seq >>> 0, 0);
+    parts.push(q);
+  }
+  parts.push(inner);
+  const out = Buffer.concat(parts);
+  if (o.checksum) out.writeUInt16BE(inetChecksum(out), 4);
+  return out;
+}
+
+export interface ErspanOpts {
+  /** 1 = type II, 2 = type III. */
+  version: 1 | 2;
+  session: number;
+  vlan?: number;
+  cos?: number;
+  /** Type II: encapsulation type (2 bits); type III: BSO (2 bits). */
+  en?: number;
+  truncated?: boolean;
+  /** Type II: port index (20 bits). */
+  index?: number;
+  /** Type III: timestamp, security group tag, hardware id, direction, granularity. */
+  timestamp?: number;
+  sgt?: number;
+  hwid?: number;
+  direction?: 0 | 1;
+  granularity?: number;
+  frameType?: number;
+  /** Type III: adds the 8-byte platform-specific subheader (O flag). */
+  platform?: Buffer;
+}
+
+/** An ERSPAN type II (8 bytes) or type III (12 bytes, + 8 with the O flag) header in front of `inner`. */
+export function erspan(o: ErspanOpts, inner: Buffer): Buffer {
+  const w0 = ((o.version & 0xf) << 28) | (((o.vlan ?? 0) & 0xfff) << 16) | (((o.cos ?? 0) & 7) << 13) | (((o.en ?? 0) & 3) << 11) | ((o.truncated ? 1 : 0) << 10) | (o.session & 0x3ff);
+  if (o.version === 1) {
+    const h = Buffer.alloc(8);
+    h.writeUInt32BE(w0 >>> 0, 0);
+    h.writeUInt32BE((o.index ?? 0) & 0xfffff, 4);
+    return Buffer.concat([h, inner]);
+  }
+  const h = Buffer.alloc(12);
+  h.writeUInt32BE(w0 >>> 0, 0);
+  h.writeUInt32BE((o.timestamp ?? 0) >>> 0, 4);
+  h.writeUInt16BE((o.sgt ?? 0) & 0xffff, 8);
+  const last = (((o.frameType ?? 0) & 0x1f) << 10) | (((o.hwid ?? 0) & 0x3f) << 4) | (((o.direction ?? 0) & 1) << 3) | (((o.granularity ?? 0) & 3) << 1) | (o.platform ? 1 : 0);
+  h.writeUInt16BE(last, 10);
+  return Buffer.concat(o.platform ? [h, o.platform, inner] : [h, inner]);
+}
+
 /** Linux cooked v1 header (LINKTYPE_LINUX_SLL) in front of `payload`. */
 export function sll(protocol: number, payload: Buffer, srcMac = '02:00:00:00:00:01', pkttype = 0): Buffer {
   const h = Buffer.alloc(16);

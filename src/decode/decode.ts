@@ -16,7 +16,7 @@
  * are taken as they are — frames are never assumed to be ≤ 1514 bytes.
  */
 import { LinkType, type PacketRecord } from '../pcap/record';
-import { IP6_EXT, L, M, MAX_IP6_EXT_HEADERS, MAX_VLAN_TAGS, PacketView } from './view';
+import { IP6_EXT, L, M, MAX_IP6_EXT_HEADERS, MAX_VLAN_TAGS, PacketView, TUNNEL, UDP_TUNNEL } from './view';
 
 export const ETHERTYPE = {
   IPV4: 0x0800,
@@ -25,10 +25,16 @@ export const ETHERTYPE = {
   IPV6: 0x86dd,
   QINQ: 0x88a8,
   QINQ_OLD: 0x9100,
+  /** Transparent Ethernet Bridging: an Ethernet frame (GRE, Geneve). */
+  TEB: 0x6558,
+  /** ERSPAN type I/II and type III in GRE. */
+  ERSPAN: 0x88be,
+  ERSPAN3: 0x22eb,
 } as const;
 
-export const IPPROTO = { ICMP: 1, TCP: 6, UDP: 17, ICMPV6: 58 } as const;
+export const IPPROTO = { ICMP: 1, IPIP: 4, TCP: 6, UDP: 17, IPV6: 41, GRE: 47, ICMPV6: 58 } as const;
 
+/** VXLAN's IANA port (8472, the kernel's default, is in view.VXLAN_PORTS too). */
 export const VXLAN_PORT = 4789;
 
 /** Decodes the frame at buf[off .. off+caplen) into `view` (which is returned). Never throws. */
@@ -105,6 +111,9 @@ function resetView(v: PacketView, buf: Buffer, off: number, caplen: number, len:
   v.icmp6TargetOff = -1;
   v.icmp6InnerSrcOff = -1;
   v.icmp6InnerDstOff = -1;
+  v.tunnelKind = 0;
+  v.tunnelId = -1;
+  v.tunnelOff = -1;
   v.payloadOff = -1;
   v.payloadLen = 0;
   v.payloadWireLen = 0;
@@ -430,6 +439,15 @@ function decodeTransport(v: PacketView, b: Buffer, proto: number, v6: boolean, o
         return;
       }
       break;
+    case IPPROTO.IPIP:
+      decodeIpInIp(v, b, off, capEnd, wireEnd, TUNNEL.IPIP);
+      return;
+    case IPPROTO.IPV6:
+      decodeIpInIp(v, b, off, capEnd, wireEnd, TUNNEL.IP6IP);
+      return;
+    case IPPROTO.GRE:
+      decodeGre(v, b, off, capEnd, wireEnd);
+      return;
   }
   setPayload(v, off, capEnd, wireEnd);
 }
@@ -487,7 +505,9 @@ function decodeUdp(v: PacketView, b: Buffer, off: number, capEnd: number, wireEn
   const udpCapEnd = udpWireEnd < capEnd ? udpWireEnd : capEnd;
   const p = off + 8;
   setPayload(v, p, udpCapEnd, udpWireEnd);
-  if (v.dport === VXLAN_PORT) decodeVxlan(v, b, p, udpCapEnd, udpWireEnd);
+  const tunnel = v.tunnelPorts[v.dport];
+  if (tunnel === UDP_TUNNEL.VXLAN) decodeVxlan(v, b, p, udpCapEnd, udpWireEnd);
+  else if (tunnel === UDP_TUNNEL.GENEVE) decodeGeneve(v, b, p, udpCapEnd, udpWireEnd);
 }
 
 function decodeVxlan(v: PacketView, b: Buffer, off: number, capEnd: number, wireEnd: number): void {
@@ -503,14 +523,195 @@ function decodeVxlan(v: PacketView, b: Buffer, off: number, capEnd: number, wire
   }
   v.vni = (b[off + 4] << 16) | (b[off + 5] << 8) | b[off + 6];
   v.layers |= L.VXLAN;
-  const p = off + 8;
+  enterTunnel(v, TUNNEL.VXLAN, v.vni, off);
+  decodeInner(v, b, off + 8, capEnd, wireEnd, ETHERTYPE.TEB);
+}
+
+// ---------------------------------------------------------------------------------------- tunnels
+
+function enterTunnel(v: PacketView, kind: number, id: number, off: number): void {
+  v.tunnelKind = kind;
+  v.tunnelId = id;
+  v.tunnelOff = off;
+}
+
+/**
+ * The frame a tunnel carries, into `v.inner`: an Ethernet frame (TEB) or an IP datagram (the ethertype),
+ * anything else is left as payload. The outer view's payload is the whole inner frame. Past the nesting
+ * limit (no inner view left) the inner frame stays payload too.
+ */
+function decodeInner(v: PacketView, b: Buffer, p: number, capEnd: number, wireEnd: number, type: number): void {
   setPayload(v, p, capEnd, wireEnd);
   const inner = v.inner;
-  if (inner !== null) {
-    // One level only: the inner view has no `inner` of its own.
-    resetView(inner, b, p, capEnd - p, wireEnd - p, LinkType.EN10MB);
-    decodeEthernet(inner, b, p, capEnd, wireEnd);
+  if (inner === null) return;
+  const cap = capEnd > p ? capEnd - p : 0;
+  const wire = wireEnd > p ? wireEnd - p : 0;
+  switch (type) {
+    case ETHERTYPE.TEB:
+      resetView(inner, b, p, cap, wire, LinkType.EN10MB);
+      decodeEthernet(inner, b, p, p + cap, p + wire);
+      break;
+    case ETHERTYPE.IPV4:
+    case ETHERTYPE.IPV6:
+      // An IP datagram without a link header: the inner view reads like a raw-IP capture.
+      resetView(inner, b, p, cap, wire, LinkType.RAW);
+      inner.ethType = type;
+      decodeL3(inner, b, p, p + cap, p + wire, type);
+      break;
+    default:
+      // Not a frame we decode: the inner view stays empty (layers 0).
+      resetView(inner, b, p, cap, wire, LinkType.RAW);
+      break;
   }
+}
+
+/** IPv4 (protocol 4) or IPv6 (protocol 41) directly inside an IP datagram (Calico IPIP, sit, ip6tnl). */
+function decodeIpInIp(v: PacketView, b: Buffer, off: number, capEnd: number, wireEnd: number, kind: number): void {
+  if (off + 1 > capEnd) {
+    v.truncated = L.IPIP;
+    return;
+  }
+  v.layers |= L.IPIP;
+  enterTunnel(v, kind, -1, off);
+  decodeInner(v, b, off, capEnd, wireEnd, kind === TUNNEL.IPIP ? ETHERTYPE.IPV4 : ETHERTYPE.IPV6);
+}
+
+/** Geneve (RFC 8926): 8 bytes, then options (length checked, skipped), then a frame of `proto`. */
+function decodeGeneve(v: PacketView, b: Buffer, off: number, capEnd: number, wireEnd: number): void {
+  if (off + 8 > capEnd) {
+    v.truncated = L.GENEVE;
+    return;
+  }
+  const version = b[off] >> 6;
+  if (version !== 0) {
+    setMalformed(v, L.GENEVE, M.GENEVE_VERSION, version);
+    return;
+  }
+  const optLen = (b[off] & 0x3f) << 2;
+  const end = off + 8 + optLen;
+  if (end > wireEnd) {
+    setMalformed(v, L.GENEVE, M.GENEVE_OPT_LEN, optLen);
+    return;
+  }
+  if (end > capEnd) {
+    v.truncated = L.GENEVE;
+    return;
+  }
+  // Each option: class(2) type(1) flags/length(1, length in 4-byte words) + data; all inside the option area.
+  for (let p = off + 8; p < end; ) {
+    const next = p + 4 + ((b[p + 3] & 0x1f) << 2);
+    if (p + 4 > end || next > end) {
+      setMalformed(v, L.GENEVE, M.GENEVE_OPT_LEN, optLen);
+      return;
+    }
+    p = next;
+  }
+  v.geneveFlags = b[off + 1];
+  v.geneveProto = (b[off + 2] << 8) | b[off + 3];
+  v.geneveOptLen = optLen;
+  v.vni = (b[off + 4] << 16) | (b[off + 5] << 8) | b[off + 6];
+  v.layers |= L.GENEVE;
+  enterTunnel(v, TUNNEL.GENEVE, v.vni, off);
+  decodeInner(v, b, end, capEnd, wireEnd, v.geneveProto);
+}
+
+/**
+ * GRE (RFC 2784 with RFC 2890 key and sequence number): version 0 only, no source routing. The payload is
+ * decoded by its protocol type: IPv4, IPv6, Ethernet (TEB), ERSPAN I/II (0x88be) and III (0x22eb).
+ */
+function decodeGre(v: PacketView, b: Buffer, off: number, capEnd: number, wireEnd: number): void {
+  if (off + 4 > capEnd) {
+    v.truncated = L.GRE;
+    return;
+  }
+  const fv = (b[off] << 8) | b[off + 1];
+  if ((fv & 0x4007) !== 0) {
+    setMalformed(v, L.GRE, M.GRE_VERSION, fv);
+    return;
+  }
+  const hlen = 4 + ((fv & 0x8000) !== 0 ? 4 : 0) + ((fv & 0x2000) !== 0 ? 4 : 0) + ((fv & 0x1000) !== 0 ? 4 : 0);
+  if (off + hlen > capEnd) {
+    v.truncated = L.GRE;
+    return;
+  }
+  let p = off + 4;
+  v.greFlags = fv;
+  v.greProto = (b[off + 2] << 8) | b[off + 3];
+  v.greHdrLen = hlen;
+  if ((fv & 0x8000) !== 0) {
+    v.greChecksum = (b[p] << 8) | b[p + 1];
+    p += 4;
+  }
+  let id = -1;
+  if ((fv & 0x2000) !== 0) {
+    v.greKey = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+    id = v.greKey;
+    p += 4;
+  }
+  if ((fv & 0x1000) !== 0) {
+    v.greSeq = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
+    p += 4;
+  }
+  v.layers |= L.GRE;
+  switch (v.greProto) {
+    case ETHERTYPE.ERSPAN:
+      // Type I has no header of its own and no sequence number; type II sets S.
+      if ((fv & 0x1000) === 0) {
+        v.erspanType = 1;
+        v.layers |= L.ERSPAN;
+        enterTunnel(v, TUNNEL.ERSPAN, -1, off);
+        decodeInner(v, b, p, capEnd, wireEnd, ETHERTYPE.TEB);
+      } else decodeErspan(v, b, off, p, capEnd, wireEnd, 2);
+      return;
+    case ETHERTYPE.ERSPAN3:
+      decodeErspan(v, b, off, p, capEnd, wireEnd, 3);
+      return;
+  }
+  enterTunnel(v, TUNNEL.GRE, id, off);
+  decodeInner(v, b, p, capEnd, wireEnd, v.greProto);
+}
+
+/** ERSPAN type II (8 bytes, version field 1) or III (12 bytes, version 2, + 8 with the O flag). */
+function decodeErspan(v: PacketView, b: Buffer, greOff: number, off: number, capEnd: number, wireEnd: number, type: number): void {
+  const base = type === 2 ? 8 : 12;
+  if (off + base > capEnd) {
+    v.truncated = L.ERSPAN;
+    return;
+  }
+  const version = b[off] >> 4;
+  if (version !== type - 1) {
+    setMalformed(v, L.ERSPAN, M.ERSPAN_VERSION, version);
+    return;
+  }
+  let hlen = base;
+  if (type === 3 && (b[off + 11] & 1) !== 0) hlen += 8;
+  if (off + hlen > capEnd) {
+    v.truncated = L.ERSPAN;
+    return;
+  }
+  v.erspanType = type;
+  v.erspanFrameType = 0;
+  v.erspanVlan = ((b[off] << 8) | b[off + 1]) & 0x0fff;
+  v.erspanCos = b[off + 2] >> 5;
+  v.erspanEn = (b[off + 2] >> 3) & 3;
+  v.erspanTruncated = (b[off + 2] & 4) !== 0;
+  v.erspanSession = ((b[off + 2] & 3) << 8) | b[off + 3];
+  if (type === 2) {
+    v.erspanIndex = ((b[off + 5] & 0x0f) << 16) | (b[off + 6] << 8) | b[off + 7];
+  } else {
+    v.erspanTimestamp = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
+    v.erspanSgt = (b[off + 8] << 8) | b[off + 9];
+    const last = (b[off + 10] << 8) | b[off + 11];
+    v.erspanHwId = (last >> 4) & 0x3f;
+    v.erspanDirection = (last >> 3) & 1;
+    v.erspanGranularity = (last >> 1) & 3;
+    v.erspanPlatform = (last & 1) !== 0;
+    v.erspanFrameType = (last >> 10) & 0x1f;
+  }
+  v.layers |= L.ERSPAN;
+  enterTunnel(v, TUNNEL.ERSPAN, v.erspanSession, greOff);
+  // Type III frame type 0 is Ethernet; others (2 = IP) are left as payload.
+  decodeInner(v, b, off + hlen, capEnd, wireEnd, type === 2 || v.erspanFrameType === 0 ? ETHERTYPE.TEB : 0);
 }
 
 function decodeIcmp(v: PacketView, b: Buffer, off: number, capEnd: number, wireEnd: number): void {
@@ -526,6 +727,10 @@ function decodeIcmp(v: PacketView, b: Buffer, off: number, capEnd: number, wireE
   if (type === 0 || type === 8) {
     v.icmpId = (b[off + 4] << 8) | b[off + 5];
     v.icmpSeq = (b[off + 6] << 8) | b[off + 7];
+  } else if (type === 3) {
+    v.icmpMtu = v.icmpCode === 4 ? (b[off + 6] << 8) | b[off + 7] : 0;
+  } else if (type === 5) {
+    v.icmpGateway = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
   }
   setPayload(v, off + 8, capEnd, wireEnd);
   // Errors quote the original datagram: its IPv4 header and at least its first 8 bytes.
@@ -584,6 +789,12 @@ function decodeIcmp6(v: PacketView, b: Buffer, off: number, capEnd: number, wire
   v.icmp6Type = type;
   v.icmp6Code = b[off + 1];
   v.icmp6TargetOff = need > 8 ? off + 8 : -1;
+  if (type === 128 || type === 129) {
+    v.icmp6Id = (b[off + 4] << 8) | b[off + 5];
+    v.icmp6Seq = (b[off + 6] << 8) | b[off + 7];
+  } else if (type === 2) {
+    v.icmpMtu = ((b[off + 4] << 24) | (b[off + 5] << 16) | (b[off + 6] << 8) | b[off + 7]) >>> 0;
+  }
   v.l4Off = off;
   v.layers |= L.ICMPV6;
   setPayload(v, off + 8, capEnd, wireEnd);

@@ -27,10 +27,48 @@ export const L = {
    * original IPv6 header: icmp6InnerSrcOff/DstOff and icmpInnerProto/Sport/Dport valid.
    */
   ICMP6_INNER: 1 << 12,
+  /** Geneve header (UDP 6081): vni, geneve* fields valid; the inner frame is in `inner`. */
+  GENEVE: 1 << 13,
+  /** GRE header: gre* fields valid; a payload it names (IPv4, IPv6, Ethernet, ERSPAN) is in `inner`. */
+  GRE: 1 << 14,
+  /** ERSPAN type I/II/III header inside GRE: erspan* fields valid; the mirrored Ethernet frame is in `inner`. */
+  ERSPAN: 1 << 15,
+  /** IPv4/IPv6 carried directly in IPv4/IPv6 (IP protocols 4 and 41): the inner datagram is in `inner`. */
+  IPIP: 1 << 16,
 } as const;
 
+/**
+ * What kind of tunnel `inner` came out of (PacketView.tunnelKind); TUNNEL_NAMES gives the text.
+ * IPIP = IPv4 inside IPv4/IPv6 (protocol 4), IP6IP = IPv6 inside IPv4/IPv6 (protocol 41).
+ */
+export const TUNNEL = { NONE: 0, VXLAN: 1, GENEVE: 2, IPIP: 3, IP6IP: 4, GRE: 5, ERSPAN: 6 } as const;
+
+/** Names of TUNNEL kinds, index = kind. */
+export const TUNNEL_NAMES = ['', 'vxlan', 'geneve', 'ipip', 'ip6ip', 'gre', 'erspan'] as const;
+
+/** UDP destination ports that carry a tunnel, as values of a 64 Ki-entry table (see PacketView.tunnelPorts). */
+export const UDP_TUNNEL = { NONE: 0, VXLAN: 1, GENEVE: 2 } as const;
+
+/** VXLAN's IANA port and the Linux kernel's (and flannel's) default; Geneve's port. */
+export const VXLAN_PORTS: readonly number[] = [4789, 8472];
+export const GENEVE_PORT = 6081;
+
+/** Tunnels entered one inside the other before the decoder stops (a guard against crafted nesting). */
+export const MAX_TUNNEL_DEPTH = 2;
+
+/** A port table for PacketView.setTunnelPorts: the default ports plus `vxlanPorts` as VXLAN. */
+export function tunnelPortTable(vxlanPorts: readonly number[] = []): Uint8Array {
+  const t = new Uint8Array(65536);
+  for (const p of VXLAN_PORTS) t[p] = UDP_TUNNEL.VXLAN;
+  t[GENEVE_PORT] = UDP_TUNNEL.GENEVE;
+  for (const p of vxlanPorts) if (Number.isInteger(p) && p > 0 && p < 65536) t[p] = UDP_TUNNEL.VXLAN;
+  return t;
+}
+
+const DEFAULT_TUNNEL_PORTS = tunnelPortTable();
+
 /** Names of layers for reports ("truncated":"tcp"). Index = bit position. */
-export const LAYER_NAMES = ['eth', 'vlan', 'arp', 'ipv4', 'ipv6', 'icmp', 'icmpv6', 'tcp', 'udp', 'vxlan', 'icmp', 'link', 'icmpv6'];
+export const LAYER_NAMES = ['eth', 'vlan', 'arp', 'ipv4', 'ipv6', 'icmp', 'icmpv6', 'tcp', 'udp', 'vxlan', 'icmp', 'link', 'icmpv6', 'geneve', 'gre', 'erspan', 'ipip'];
 
 /** TCP flag bits as in the header's low byte + ECE/CWR (F S R P A U E C). */
 export const TCP = { FIN: 0x01, SYN: 0x02, RST: 0x04, PSH: 0x08, ACK: 0x10, URG: 0x20, ECE: 0x40, CWR: 0x80 } as const;
@@ -67,6 +105,14 @@ export const M = {
   VXLAN_FLAGS: 11,
   /** Raw-IP link type whose first nibble is neither 4 nor 6 (value: nibble). */
   RAW_VERSION: 12,
+  /** Geneve version other than 0 (value: version). */
+  GENEVE_VERSION: 13,
+  /** GRE version other than 0, or the routing bit set (value: flags-and-version word). */
+  GRE_VERSION: 14,
+  /** ERSPAN header version not the one the GRE protocol type announces (value: version field). */
+  ERSPAN_VERSION: 15,
+  /** Geneve options longer than the datagram, or an option running past the option area (value: bytes). */
+  GENEVE_OPT_LEN: 16,
 } as const;
 
 /** Bits of PacketView.ip6ExtMask. */
@@ -153,10 +199,21 @@ export class PacketView {
   icmpInnerDport = -1;
   /** Offset of the quoted transport header (L.ICMP_INNER / L.ICMP6_INNER), -1 when the quote ends before it. */
   icmpInnerL4Off = -1;
+  /**
+   * MTU an error announces: ICMP "fragmentation needed" (type 3 code 4: the next-hop MTU, header bytes 6-7),
+   * ICMPv6 "packet too big" (type 2: bytes 4-7). Valid for those messages only. Read here once, for the text
+   * and the flow engine alike.
+   */
+  icmpMtu = 0;
+  /** ICMP redirect (type 5): the gateway address (uint32). */
+  icmpGateway = 0;
 
   // ICMPv6
   icmp6Type = 0;
   icmp6Code = 0;
+  /** Echo request/reply (128/129) identifier and sequence number: valid for those types only. */
+  icmp6Id = 0;
+  icmp6Seq = 0;
   /** NDP target address (NS/NA/redirect): offset of 16 bytes, -1 when none. */
   icmp6TargetOff = -1;
   /** Quoted source/destination addresses of an ICMPv6 error (L.ICMP6_INNER): offsets of 16 bytes. */
@@ -173,9 +230,60 @@ export class PacketView {
   // UDP
   udpLen = 0;
 
-  // VXLAN
+  // VXLAN / Geneve
+  /** VXLAN or Geneve network identifier. */
   vni = 0;
   vxlanFlags = 0;
+
+  // Any tunnel: the generic description flows use (same for every kind).
+  /** TUNNEL kind `inner` was decoded from (TUNNEL.NONE when no tunnel was entered). */
+  tunnelKind = 0;
+  /** The tunnel's id: VXLAN/Geneve VNI, GRE key, ERSPAN session id; -1 when the tunnel carries none. */
+  tunnelId = -1;
+  /** Offset of the tunnel header (VXLAN/Geneve/GRE header; the inner IP header for IP-in-IP), -1 when none. */
+  tunnelOff = -1;
+
+  // Geneve
+  /** Second header byte: O (0x80, control) and C (0x40, critical options) flags. */
+  geneveFlags = 0;
+  /** Ethertype of the Geneve payload (0x6558 = Ethernet). */
+  geneveProto = 0;
+  /** Length of the options in bytes (checked against the captured bytes). */
+  geneveOptLen = 0;
+
+  // GRE (RFC 2784/2890)
+  /** Flags-and-version word: C 0x8000, K 0x2000, S 0x1000, version in the low 3 bits. */
+  greFlags = 0;
+  /** Ethertype of the GRE payload. */
+  greProto = 0;
+  /** Checksum field (valid with the C flag). */
+  greChecksum = 0;
+  /** Key (valid with the K flag) and sequence number (valid with the S flag). */
+  greKey = 0;
+  greSeq = 0;
+  /** GRE header length in bytes (4 + 4 per optional field). */
+  greHdrLen = 0;
+
+  // ERSPAN (draft-foschiano-erspan): type I has no header of its own.
+  /** ERSPAN type: 1 (I), 2 (II), 3 (III). */
+  erspanType = 0;
+  erspanSession = 0;
+  erspanVlan = 0;
+  erspanCos = 0;
+  /** Type II encapsulation type / type III BSO (2 bits), truncated flag. */
+  erspanEn = 0;
+  erspanTruncated = false;
+  /** Type II port index. */
+  erspanIndex = 0;
+  /** Type III: timestamp, security group tag, hardware id, direction (1 = egress), granularity, O flag. */
+  erspanTimestamp = 0;
+  erspanSgt = 0;
+  erspanHwId = 0;
+  erspanDirection = 0;
+  erspanGranularity = 0;
+  erspanPlatform = false;
+  /** Type III frame type: 0 = Ethernet (decoded), others left as payload. */
+  erspanFrameType = 0;
 
   /** Application payload (after the innermost decoded L4 header), -1 offset when none. */
   payloadOff = -1;
@@ -191,10 +299,27 @@ export class PacketView {
   malformedReason = 0;
   malformedValue = 0;
 
-  /** The inner frame of a VXLAN packet (decoded one level deep; its own `inner` is null). */
+  /** How many tunnels this view is inside (0 for the outer packet). */
+  readonly depth: number;
+
+  /** Which UDP destination ports carry VXLAN/Geneve (UDP_TUNNEL values); shared with the inner views. */
+  tunnelPorts: Uint8Array = DEFAULT_TUNNEL_PORTS;
+
+  /**
+   * The frame a tunnel carries (tunnelKind says which), decoded into a view of its own that is reused like
+   * this one; nested tunnels go MAX_TUNNEL_DEPTH deep, the innermost view's `inner` is null.
+   */
   inner: PacketView | null;
 
-  constructor(withInner = true) {
-    this.inner = withInner ? new PacketView(false) : null;
+  /** `levels`: tunnels entered below this view (true = MAX_TUNNEL_DEPTH, false = none). */
+  constructor(levels: number | boolean = MAX_TUNNEL_DEPTH, depth = 0) {
+    const n = levels === true ? MAX_TUNNEL_DEPTH : levels === false ? 0 : levels;
+    this.depth = depth;
+    this.inner = n > 0 ? new PacketView(n - 1, depth + 1) : null;
+  }
+
+  /** Uses `table` (from tunnelPortTable) for this view and the views inside it. */
+  setTunnelPorts(table: Uint8Array): void {
+    for (let v: PacketView | null = this; v !== null; v = v.inner) v.tunnelPorts = table;
   }
 }

@@ -1,5 +1,6 @@
 /** IPv4/IPv6 address and prefix arithmetic for validation and overlap checks (BigInt, both families). */
 import { isIP } from 'net';
+import { ip4ToString, ip6GroupsToString } from '../decode/addr';
 
 export interface Cidr {
   family: 4 | 6;
@@ -77,29 +78,16 @@ export function contains(net: Cidr, ip: Cidr): boolean {
   return overlaps({ ...net }, { ...ip, prefixlen: bits(ip) }) && net.family === ip.family;
 }
 
-/** Canonical text for comparing addresses written differently (fd00::0002 vs fd00::2). */
+/**
+ * Canonical text for comparing addresses written differently (fd00::0002 vs fd00::2): RFC 5952, written by
+ * the one address formatter of the project (src/decode/format.ts, what tcpdump and iproute2 print; an
+ * IPv4-mapped address keeps its dotted tail, ::ffff:10.244.1.2).
+ */
 export function canonicalIp(text: string): string {
   const c = parseIp(text);
   if (!c) return text;
-  if (c.family === 4) return [24n, 16n, 8n, 0n].map((s) => Number((c.addr >> s) & 0xffn)).join('.');
-  const groups: string[] = [];
-  for (let i = 7; i >= 0; i--) groups.push(((c.addr >> BigInt(i * 16)) & 0xffffn).toString(16));
-  // Compress the longest run of zero groups (RFC 5952), as iproute2 prints.
-  let best = -1;
-  let bestLen = 0;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen && j - i > 1) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  if (c.family === 4) return ip4ToString(Number(c.addr));
+  const groups: number[] = [];
+  for (let i = 7; i >= 0; i--) groups.push(Number((c.addr >> BigInt(i * 16)) & 0xffffn));
+  return ip6GroupsToString(groups);
 }

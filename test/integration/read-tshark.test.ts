@@ -120,7 +120,8 @@ function flatten(j: Json): Fields {
 }
 
 function tshark(file: string): Promise<Fields[]> {
-  const args = ['-r', file, '-o', 'ip.defragment:FALSE', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
+  // tshark decodes VXLAN on 4789 only; netscope also on 8472, the kernel's (and flannel's) default.
+  const args = ['-r', file, '-o', 'ip.defragment:FALSE', '-d', 'udp.port==8472,vxlan', '-T', 'fields', '-E', 'separator=/t', '-E', 'occurrence=a', '-E', 'aggregator=,'];
   for (const e of FIELDS) args.push('-e', e);
   return new Promise((resolve, reject) => {
     execFile('tshark', args, { maxBuffer: 64 << 20 }, (err, stdout) => {
@@ -217,7 +218,7 @@ describe('fixtures/pcap', () => {
     r.ours.forEach((j, i) => {
       const mine = flatten(j);
       const theirs = r.tshark[i];
-      const quoting = j.icmp?.inner !== undefined;
+      const quoting = j.icmp?.inner !== undefined || j.vxlan?.inner?.icmp?.inner !== undefined; // also an ICMP error inside VXLAN
       for (const name of FIELDS) {
         const a = mine.get(name) ?? [];
         const b = theirs.get(name) ?? [];

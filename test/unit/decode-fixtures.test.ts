@@ -1,7 +1,7 @@
 /**
  * Real captures (fixtures/pcap, fixtures/flows: recorded from namespace traffic) through the decoder and
- * the text formatter, line by line against tcpdump -S -nn on the same file. Only the documented,
- * deliberate differences are normalised away before comparing.
+ * the text formatter, line by line against tcpdump -S -nn on the same file: equal, except VXLAN on 8472
+ * (tcpdump's OTV).
  */
 import { execFileSync } from 'child_process';
 import fs from 'fs';
@@ -22,17 +22,12 @@ const files = ['pcap', 'flows']
 
 const haveTcpdump = tryRun('tcpdump', ['--version']);
 
-/** Our additions (ICMP quote, IPv4 fragment details) removed. */
-function normaliseOurs(line: string): string {
-  return line.replace(/, quoted [^,]*$/, '').replace(/(, )?frag id \d+, offset \d+(, length \d+)?(, more fragments)?$/, '');
-}
-
-/** tcpdump's extras we do not print: application dissection, MLDv2 records, SLL2 iface. */
-function normaliseTcpdump(line: string): string {
-  return line
-    .replace(/(length \d+): .*$/, '$1')
-    .replace(/, \d+ group record\(s\)/, '')
-    .replace(/^(\d\d:\d\d:\d\d\.\d{6}) \S+ +(In|Out|B|M|P) +/, '$1 ');
+/**
+ * The one place the texts differ on purpose: VXLAN on the kernel's port 8472, which tcpdump 4.99 decodes as
+ * OTV (same header, other names).
+ */
+function otvAsVxlan(line: string): string {
+  return line.replace(/OTV, flags \[I\] \(0x08\), overlay 0, instance (\d+)$/, 'VXLAN, flags [I] (0x08), vni $1');
 }
 
 (haveTcpdump && files.length > 0 ? describe : describe.skip)('real captures vs tcpdump', () => {
@@ -43,7 +38,7 @@ function normaliseTcpdump(line: string): string {
     const res = await readCapture(openCaptureInput(file), (rec) => {
       decodeRecord(view, rec);
       if (describeProblem(view) !== undefined) problems++;
-      for (const l of formatLine(view, rec).split('\n')) ours.push(normaliseOurs(l));
+      for (const l of formatLine(view, rec).split('\n')) ours.push(l);
     });
     expect(res.error).toBeNull();
     expect(problems).toBe(0);
@@ -53,8 +48,8 @@ function normaliseTcpdump(line: string): string {
     } catch {
       return; // tcpdump cannot read this file (e.g. pcapng with several link types): nothing to compare
     }
-    const theirs = out.split('\n').filter((l) => l !== '').map(normaliseTcpdump);
+    const theirs = out.split('\n').filter((l) => l !== '').map(otvAsVxlan);
     if (theirs.length === 0) return;
-    expect(ours.map(normaliseTcpdump)).toEqual(theirs);
+    expect(ours).toEqual(theirs);
   });
 });

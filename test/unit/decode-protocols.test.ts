@@ -10,7 +10,9 @@ import {
   toJson,
 } from '../../src/decode/format';
 import { sampleFrames, type SampleFrame } from '../../src/decode/samples';
-import { L, M, PacketView } from '../../src/decode/view';
+import { L, M, MAX_TUNNEL_DEPTH, PacketView, TUNNEL } from '../../src/decode/view';
+import { parseIp6 } from '../../src/decode/addr';
+import { canonicalIp } from '../../src/topology/cidr';
 import { LinkType, type PacketRecord } from '../../src/pcap/record';
 
 process.env.TZ = 'UTC';
@@ -60,26 +62,26 @@ describe('text lines (tcpdump -nn; expectations taken from tcpdump 4.99 on the s
       'tcp-syn',
       '06:56:39.566651 IP 10.244.1.2.41234 > 10.244.1.3.80: Flags [S], seq 123, win 64240, options [mss 1460,sackOK,TS val 123456 ecr 0,nop,wscale 7], length 0',
     ],
-    ['tcp-data', '06:56:39.566651 IP 10.244.1.3.80 > 10.244.1.2.41234: Flags [P.], seq 1000:1019, ack 124, win 502, length 19'],
+    ['tcp-data', '06:56:39.566651 IP 10.244.1.3.80 > 10.244.1.2.41234: Flags [P.], seq 1000:1019, ack 124, win 502, length 19: HTTP: HTTP/1.1 200 OK'],
     ['udp', '06:56:39.566651 IP 10.244.1.2.40000 > 10.244.1.3.5353: UDP, length 12'],
     ['ipv4-options-udp', '06:56:39.566651 IP 10.244.1.2.1000 > 10.244.1.3.2000: UDP, length 4'],
     [
       'icmp-port-unreachable',
-      '06:56:39.566651 IP 10.244.1.3 > 10.244.1.2: ICMP 10.244.1.3 udp port 33434 unreachable, length 36, quoted 10.244.1.2.40000 > 10.244.1.3.33434 udp',
+      '06:56:39.566651 IP 10.244.1.3 > 10.244.1.2: ICMP 10.244.1.3 udp port 33434 unreachable, length 36',
     ],
     [
       'icmp-time-exceeded',
-      '06:56:39.566651 IP 10.244.0.1 > 10.244.1.2: ICMP time exceeded in-transit, length 36, quoted 10.244.1.2.40000 > 10.244.1.3.33434 udp',
+      '06:56:39.566651 IP 10.244.0.1 > 10.244.1.2: ICMP time exceeded in-transit, length 36',
     ],
     [
       'icmp-redirect',
-      '06:56:39.566651 IP 10.244.0.1 > 10.244.1.2: ICMP redirect 10.244.1.3 to host 10.244.0.5, length 36, quoted 10.244.1.2.40000 > 10.244.1.3.33434 udp',
+      '06:56:39.566651 IP 10.244.0.1 > 10.244.1.2: ICMP redirect 10.244.1.3 to host 10.244.0.5, length 36',
     ],
     [
       'ipv4-first-fragment',
-      '06:56:39.566651 IP 10.244.1.2.5000 > 10.244.1.3.6000: UDP, length 1572, frag id 300, offset 0, more fragments',
+      '06:56:39.566651 IP 10.244.1.2.5000 > 10.244.1.3.6000: UDP, length 1572',
     ],
-    ['ipv4-later-fragment', '06:56:39.566651 IP 10.244.1.2 > 10.244.1.3: ip-proto-17, frag id 300, offset 1480, length 100'],
+    ['ipv4-later-fragment', '06:56:39.566651 IP 10.244.1.2 > 10.244.1.3: ip-proto-17'],
     ['vlan-icmp', '06:56:39.566651 IP 10.244.1.2 > 10.244.1.3: ICMP echo request, id 5841, seq 1, length 64'],
     ['ipv6-ns', '06:56:39.566651 IP6 fe80::1 > ff02::1:ff00:2: ICMP6, neighbor solicitation, who has fe80::2, length 32'],
     ['ipv6-na', '06:56:39.566651 IP6 fe80::2 > fe80::1: ICMP6, neighbor advertisement, tgt is fe80::2, length 24'],
@@ -115,7 +117,7 @@ describe('text lines (tcpdump -nn; expectations taken from tcpdump 4.99 on the s
       'ethertype 802.1Q-QinQ (0x88a8), length 82: vlan 10, p 3, ethertype 802.1Q (0x8100), vlan 100, p 0, ethertype IPv4 (0x0800), 10.244.1.2.41234 > 10.244.1.3.80: Flags [S]',
     );
     expect(line('sll-icmp', true)).toBe(
-      '06:56:39.566651 In 02:00:00:00:00:01 ethertype IPv4 (0x0800), length 100: 10.244.1.2 > 10.244.1.3: ICMP echo request, id 5841, seq 1, length 64',
+      '06:56:39.566651  In 02:00:00:00:00:01 ethertype IPv4 (0x0800), length 100: 10.244.1.2 > 10.244.1.3: ICMP echo request, id 5841, seq 1, length 64',
     );
     expect(line('null-ipv4', true)).toContain('AF IPv4 (2), length 88: 10.244.1.2 > 10.244.1.3: ICMP echo request');
     expect(line('raw-ipv4', true)).toContain(' ip: 10.244.1.2 > 10.244.1.3: ICMP');
@@ -322,14 +324,18 @@ describe('decoded fields per protocol', () => {
     }
   });
 
-  it('VXLAN: VNI and the inner frame one level deep', () => {
+  it('VXLAN: VNI and the inner frame, nested views bounded by MAX_TUNNEL_DEPTH', () => {
     const { v } = decoded('vxlan-icmp');
     expect(v.layers).toBe(L.ETH | L.IPV4 | L.UDP | L.VXLAN);
     expect(v.vni).toBe(42);
+    expect([v.tunnelKind, v.tunnelId]).toEqual([TUNNEL.VXLAN, 42]);
     const inner = v.inner as PacketView;
     expect(inner.layers).toBe(L.ETH | L.IPV4 | L.ICMP);
     expect(ip4ToString(inner.ip4Src)).toBe('10.244.1.2');
-    expect(inner.inner).toBeNull();
+    expect(inner.tunnelKind).toBe(TUNNEL.NONE);
+    let depth = 0;
+    for (let w: PacketView | null = v; w !== null; w = w.inner) expect(w.depth).toBe(depth++);
+    expect(depth).toBe(MAX_TUNNEL_DEPTH + 1);
     expect(protocolName(v)).toBe('vxlan');
   });
 
@@ -465,6 +471,14 @@ describe('JSON', () => {
 });
 
 describe('address text', () => {
+  it('one formatter: topology canonicalIp writes what the decoder writes (RFC 5952, IPv4-mapped dotted)', () => {
+    for (const a of ['::ffff:10.244.1.2', '::ffff:af4:102', 'fd00::0002', '2001:db8:0:0:1:0:0:1', 'fe80::ff:fe00:101', '::', '::1']) {
+      const bytes = Buffer.from(parseIp6(a) as Uint8Array);
+      expect({ a, text: canonicalIp(a) }).toEqual({ a, text: ip6ToString(bytes, 0) });
+    }
+    expect(canonicalIp('::ffff:af4:102')).toBe('::ffff:10.244.1.2');
+  });
+
   it('IPv6 per RFC 5952', () => {
     const cases: Array<[string, string]> = [
       ['2001:0db8:0000:0000:0000:0000:0000:0001', '2001:db8::1'],

@@ -218,7 +218,7 @@ describe('cidr', () => {
     expect(parseCidr('10.244.1.2/33')).toBeUndefined();
     expect(parseCidr('fd00::1/129')).toBeUndefined();
     expect(canonicalIp('fd00:0:0::0002')).toBe('fd00::2');
-    expect(canonicalIp('::ffff:10.0.0.1')).toBe('::ffff:a00:1');
+    expect(canonicalIp('::ffff:10.0.0.1')).toBe('::ffff:10.0.0.1'); // RFC 5952 §5, as tcpdump and the decoder print it
     expect(canonicalIp('1:0:0:2:0:0:0:3')).toBe('1:0:0:2::3');
     expect(overlaps(parseCidr('10.244.0.0/16')!, parseCidr('10.244.9.1/24')!)).toBe(true);
     expect(overlaps(parseCidr('10.244.0.0/16')!, parseCidr('10.42.9.1/24')!)).toBe(false);

@@ -5,8 +5,8 @@
 import fs from 'fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { FlowReport } from '../../views/flows/report';
-import { decodeRecord } from '../../decode/decode';
-import { PacketView } from '../../decode/view';
+import { decodePacket, decodeRecord } from '../../decode/decode';
+import { PacketView, tunnelPortTable } from '../../decode/view';
 import type { RecordFilter } from '../../filter/filter';
 import { CaptureParser, openCaptureInput, readCapture } from '../../pcap/reader';
 import type { PacketRecord, ReadError } from '../../pcap/record';
@@ -22,7 +22,16 @@ const SORT_KEYS = ['packets', 'bytes', 'rate', 'start'] as const;
 type SortKey = (typeof SORT_KEYS)[number];
 
 interface ReadArgs {
-  file: string;
+  file?: string;
+  r?: string;
+  n?: boolean;
+  S?: boolean;
+  q?: boolean;
+  t?: number;
+  s?: number;
+  x?: number;
+  X?: number;
+  vxlanPort?: number[];
   filter?: string[];
   count?: number;
   ether?: boolean;
@@ -37,15 +46,28 @@ interface ReadArgs {
   progress?: boolean;
 }
 
-export const command = 'read <file> [filter..]';
+export const command = 'read [file] [filter..]';
 export const describe = 'Print the packets of a pcap/pcapng file (or - for stdin), optionally filtered';
 
 export function builder(y: Argv): Argv<ReadArgs> {
   y
-    .positional('file', { type: 'string', demandOption: true, describe: 'pcap or pcapng file; - reads stdin' })
+    .positional('file', { type: 'string', describe: 'pcap or pcapng file; - reads stdin (or give it with -r)' })
     .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression, e.g. tcp and port 80' })
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N matching packets' })
     .option('ether', { alias: 'e', type: 'boolean', describe: 'show the link-layer header (MACs, ethertype, VLANs)' })
+    .option('r', { type: 'string', describe: 'the file to read, as tcpdump -r (then every positional word is the filter)' })
+    .option('n', { type: 'boolean', describe: 'accepted for tcpdump habits (-n, -nn): names are never resolved anyway' })
+    .option('S', { type: 'boolean', describe: 'absolute TCP sequence numbers (default: relative to the connection, as tcpdump)' })
+    .option('q', { type: 'boolean', describe: 'quiet: less protocol detail (TCP as "tcp LEN", UDP without its payload)' })
+    .option('t', { type: 'count', describe: 'time stamps as tcpdump: -t none, -tt epoch, -ttt delta, -tttt date, -ttttt since first' })
+    .option('x', { type: 'count', describe: 'hex dump of each packet without (-x) or with (-xx) its link-layer header' })
+    .option('X', { type: 'count', describe: 'hex and ASCII dump, without (-X) or with (-XX) the link-layer header' })
+    .option('s', { type: 'number', describe: 'decode only the first N bytes of each packet (snap length; 0 = all)' })
+    .option('vxlan-port', {
+      type: 'number',
+      array: true,
+      describe: 'also decode UDP to port N as VXLAN (repeatable; 4789 and 8472 always are, Geneve on 6081)',
+    })
     .option('json', { type: 'boolean', describe: 'one JSON object per packet (docs/json-schema.md)' })
     .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
     .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
@@ -63,7 +85,9 @@ export function builder(y: Argv): Argv<ReadArgs> {
 
 export const examples: readonly Example[] = [
   ['read fixtures/pcap/icmp.pcap', 'tcpdump-like lines'],
+  ['read -nn -r fixtures/pcap/tcp.pcap -tttt tcp', 'tcpdump habits: -r, -n, -S, -q, -t…, -x/-X, -s, -c, -e'],
   ['read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs'],
+  ['read overlay.pcap --vxlan-port 8999', 'VXLAN on a non-standard port, inner frames decoded'],
   ['cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin'],
   ['read trace.pcap --summary', 'totals per protocol'],
   ['read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows'],
@@ -176,8 +200,20 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   if (problems !== undefined && !(problems === Infinity || (Number.isInteger(problems) && problems >= 0))) {
     return usage('--problems must be "all" or a number of problems per kind (0 = counts only)');
   }
+  const vxlanPorts = argv.vxlanPort ?? [];
+  for (const p of vxlanPorts) {
+    if (!(Number.isInteger(p) && p >= 1 && p <= 65535)) return usage(`--vxlan-port must be a UDP port 1..65535, got ${String(p)}`);
+  }
+  // tcpdump habits: with -r FILE every positional word is filter.
+  const words = [...(argv.r !== undefined && argv.file !== undefined ? [argv.file] : []), ...(argv.filter ?? [])];
+  const fileArg = argv.r ?? argv.file;
+  if (fileArg === undefined) return usage('name the capture file: netscope read FILE (or -r FILE, or - for stdin)');
+  const timeMode = argv.t ?? 0;
+  if (timeMode > 5) return usage('-t may be given at most 5 times (-ttttt)');
+  const snap = argv.s ?? 0;
+  if (!(Number.isInteger(snap) && snap >= 0)) return usage('-s must be 0 or a positive number of bytes');
 
-  const expr = (argv.filter ?? []).join(' ').trim();
+  const expr = words.join(' ').trim();
   let match: RecordFilter | undefined;
   // The filter compiler (libpcap through the binding) is loaded only when there is a filter.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -190,7 +226,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   }
 
   // yargs hands a lone "-" over as "" (no file can have an empty name).
-  const file = argv.file === '' || argv.file === '-' ? '-' : argv.file;
+  const file = fileArg === '' || fileArg === '-' ? '-' : fileArg;
   const problem = checkInput(file);
   if (problem !== undefined) return fail(problem);
 
@@ -199,6 +235,11 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
     json: argv.json,
     ether: argv.ether,
     count: printing ? count : undefined,
+    absoluteSeq: argv.S === true,
+    quiet: argv.q === true,
+    time: timeMode,
+    hex: Math.min(Math.max(argv.x ?? 0, argv.X ?? 0), 2),
+    hexAscii: (argv.X ?? 0) > 0,
   });
   const summary = argv.summary ? new ProtocolSummary() : undefined;
   let flows: FlowReport | undefined;
@@ -210,11 +251,13 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const limit = count ?? Infinity;
 
   const view = new PacketView();
+  if (vxlanPorts.length > 0) view.setTunnelPorts(tunnelPortTable(vxlanPorts));
   let frame = 0;
   let matched = 0;
   const general = (rec: PacketRecord): void => {
     frame++;
-    decodeRecord(view, rec);
+    if (snap > 0 && rec.caplen > snap) decodePacket(view, rec.buf, rec.offset, snap, rec.len, rec.linktype);
+    else decodeRecord(view, rec);
     if (match !== undefined && !match.matches(view, rec)) return;
     matched++;
     if (summary !== undefined) summary.add(view, rec);
@@ -228,12 +271,14 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   };
   // The two plain cases without the tests that do not apply (a million calls per second).
   const summaryOnly = (s: ProtocolSummary): ((rec: PacketRecord) => void) => (rec) => {
-    decodeRecord(view, rec);
+    if (snap > 0 && rec.caplen > snap) decodePacket(view, rec.buf, rec.offset, snap, rec.len, rec.linktype);
+    else decodeRecord(view, rec);
     s.add(view, rec);
     if (++matched >= limit) throw new StopReading();
   };
   const printOnly = (rec: PacketRecord): void => {
-    decodeRecord(view, rec);
+    if (snap > 0 && rec.caplen > snap) decodePacket(view, rec.buf, rec.offset, snap, rec.len, rec.linktype);
+    else decodeRecord(view, rec);
     if (!printer.print(view, rec, ++frame)) throw new StopReading();
   };
   const onRecord =
