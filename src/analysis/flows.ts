@@ -11,7 +11,7 @@
  * the front flow (least recently seen, to interval precision) is evicted and counted.
  * Flows that leave the table with a problem (failed connect, reset, …) keep that problem in a bounded log.
  */
-import { L, PacketView, TCP } from '../decode/view';
+import { L, PacketView, TCP, TUNNEL } from '../decode/view';
 import { PacketRecord, formatTs } from '../pcap/record';
 import { ip4Text, ip6Text } from './addr';
 import { ArpTracker } from './arp';
@@ -156,11 +156,14 @@ export class FlowTable {
     if ((view.layers & L.ARP) !== 0) this.arp.observe(view, tsSec, tsNs);
     this.addView(view, rec.len, ifId, -1, tsSec, tsNs);
     const inner = view.inner;
-    if (this.trackInner && (view.layers & L.VXLAN) !== 0 && inner !== null && inner.layers !== 0) {
+    // Flows inside any tunnel the decoder entered (VXLAN, Geneve, IP-in-IP, GRE, ERSPAN); tagged with the
+    // VNI where the tunnel has one (VXLAN, Geneve).
+    if (this.trackInner && view.tunnelKind !== TUNNEL.NONE && inner !== null && inner.layers !== 0) {
       this.c.innerPackets++;
       const innerLen = inner.len > 0 ? inner.len : rec.len - (inner.base - view.base);
-      this.mac.observe(inner, ifId, view.vni, tsSec, tsNs);
-      this.addView(inner, innerLen, ifId, view.vni, tsSec, tsNs);
+      const vni = view.tunnelKind === TUNNEL.VXLAN || view.tunnelKind === TUNNEL.GENEVE ? view.vni : -1;
+      this.mac.observe(inner, ifId, vni, tsSec, tsNs);
+      this.addView(inner, innerLen, ifId, vni, tsSec, tsNs);
     }
   }
 

@@ -2,7 +2,7 @@ import { FlowFacts, FlowTable } from '../../src/analysis/flows';
 import { FlowReport } from '../../src/views/flows/report';
 import { decodeRecord } from '../../src/decode/decode';
 import * as c from '../../src/decode/craft';
-import { L, PacketView, TCP } from '../../src/decode/view';
+import { L, PacketView, TCP, TUNNEL } from '../../src/decode/view';
 import { PacketRecord } from '../../src/pcap/record';
 
 /** Fills a PacketView by hand the way the decoder would (the engine's input contract). */
@@ -135,8 +135,10 @@ class Feeder {
     fill(this.view, p, this.buf);
     const inner = this.view.inner!;
     inner.layers = 0;
+    this.view.tunnelKind = TUNNEL.NONE;
     if (p.inner) {
       this.view.layers |= L.VXLAN | L.UDP;
+      this.view.tunnelKind = TUNNEL.VXLAN;
       this.view.vni = p.inner.vni;
       fill(inner, { src: p.inner.src, dst: p.inner.dst, proto: 'tcp', sport: p.inner.sport, dport: p.inner.dport, smac: p.inner.smac, t: p.t, len: 50 }, this.innerBuf);
     }
