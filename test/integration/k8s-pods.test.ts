@@ -229,7 +229,18 @@ d('pods by name on a containerd node', () => {
     const pids = k.pods.map((p) => p.pid);
     await k.node.destroy();
     for (const p of k.pods) expect(fs.existsSync(p.netnsPath)).toBe(false);
-    for (const pid of pids) expect(fs.existsSync(`/proc/${pid}`)).toBe(false);
+    // A killed process can linger a moment (or as a zombie until reaped): wait for it, bounded by elapsed time.
+    const alive = (pid: number): boolean => {
+      try {
+        const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+        return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+      } catch {
+        return false;
+      }
+    };
+    const until = Date.now() + 15_000;
+    while (pids.some(alive) && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(pids.filter(alive)).toEqual([]);
     expect(fs.existsSync(`/run/netns/${k.netns}`)).toBe(false);
     expect(fs.readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(k.netns);
     for (const p of k.pods) expect(fs.existsSync(`/sys/fs/cgroup/memory/kubepods/besteffort/pod${p.uid}`)).toBe(false);
