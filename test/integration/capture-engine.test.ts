@@ -1,7 +1,8 @@
 /**
  * The libpcap binding and the capture engine on real kernel objects:
  * - one echo seen on four hops comes out in physical order (kernel timestamps + the agents' in-band promises),
- *   in the pcapng and in the printed text;
+ *   in the pcapng and in the printed text; `read --flows` on it sees one flow with per-hop delays and
+ *   tcpdump's RTT;
  * - drop accounting is tcpdump's: with a tiny ring under a flood, captured + dropped by kernel = received by
  *   filter = frames sent;
  * - snapshot length cuts caplen but keeps the original length;
@@ -12,7 +13,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { buildHopLab, destroyHopLab, EchoSightings, HopLab, hopOrder } from '../../src/bench/_hops';
+import { buildHopLab, destroyHopLab, EchoSightings, HopLab, hopOrder, startTcpdump, stopTcpdump } from '../../src/bench/_hops';
 import { ether, ipv4, udp } from '../../src/decode/craft';
 import { CaptureParser } from '../../src/pcap/reader';
 import { PcapWriter } from '../../src/pcap/writer';
@@ -75,8 +76,12 @@ d('capture engine (libpcap binding) on real namespaces', () => {
     const out = path.join(tmp, 'hops.pcapng');
     const args = lab.hops.flatMap((h) => ['-i', h]);
     const cap = await startCapture([...args, '-w', out, '--print', 'icmp']);
+    // tcpdump on the source pod's eth0 at the same time: the RTT oracle for the flow report below.
+    const tdFile = path.join(tmp, 'hops-tcpdump.pcap');
+    const td = await startTcpdump(lab.podA, 'eth0', tdFile, 'icmp');
     const ping = spawnSync('ip', ['netns', 'exec', lab.podA, 'ping', '-q', '-c', '1000', '-i', '0.005', '-W', '1', lab.ipB], { encoding: 'utf8', timeout: 120_000 });
     expect(ping.stdout).toMatch(/1000 packets transmitted, 1000 received/);
+    await stopTcpdump(td);
     cap.child.kill('SIGINT');
     expect(await cap.exited).toBe(0);
 
@@ -125,6 +130,34 @@ d('capture engine (libpcap binding) on real namespaces', () => {
       for (let i = 1; i < 4; i++) if (path4[i] < path4[i - 1]) textInversions++;
     }
     expect({ textComplete, textInversions }).toEqual({ textComplete: 2000, textInversions: 0 });
+    // read --flows on the merged file: one ICMP flow (a packet seen on four hops counts once), every echo
+    // answered, the RTT on the source interface as tcpdump's capture there gives it, per-hop delays, no
+    // MAC "moves" between the capture points.
+    const flows = spawnSync(process.execPath, [BIN, 'read', out, '--flows', '--json'], { encoding: 'utf8', timeout: 60_000 });
+    expect(flows.status).toBe(0);
+    const objs = flows.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    const fl = objs.filter((o) => o.flow).map((o) => o.flow as { proto: string; echo: { requests: number; replies: number; rttAvgMs: number }; ifaces: string[] });
+    expect(fl).toHaveLength(1);
+    expect(fl[0]).toMatchObject({ proto: 'icmp', echo: { requests: 1000, replies: 1000 } });
+    expect(new Set(fl[0].ifaces)).toEqual(new Set(lab.labels));
+    expect(objs.filter((o) => o.problem && (o.problem as { kind: string }).kind === 'mac-move')).toEqual([]);
+    const sum = objs.find((o) => o.summary)!.summary as { hops: Array<{ from: string; to: string; packets: number; medianUs: number }> };
+    expect(sum.hops.length).toBeGreaterThanOrEqual(3);
+    for (const h of sum.hops) expect(h.packets).toBe(1000);
+    const tdEcho = new Map<string, number>();
+    const rtts: number[] = [];
+    readFile(tdFile, (r) => {
+      const ihl = (r.buf[r.offset + 14] & 0x0f) * 4;
+      const icmp = r.offset + 14 + ihl;
+      const key = `${r.buf.readUInt16BE(icmp + 4)}/${r.buf.readUInt16BE(icmp + 6)}`;
+      const t = r.tsSec * 1e3 + r.tsNsec / 1e6;
+      if (r.buf[icmp] === 8) tdEcho.set(key, t);
+      else if (r.buf[icmp] === 0 && tdEcho.has(key)) rtts.push(t - tdEcho.get(key)!);
+    });
+    expect(rtts).toHaveLength(1000);
+    const tdAvg = rtts.reduce((a, b) => a + b, 0) / rtts.length;
+    expect(Math.abs(fl[0].echo.rttAvgMs - tdAvg) / tdAvg).toBeLessThan(0.1);
+
     // tshark reads the file and sees the same four interfaces.
     const t = spawnSync('tshark', ['-r', out, '-T', 'fields', '-e', 'frame.interface_name'], { encoding: 'utf8' });
     expect(t.status).toBe(0);

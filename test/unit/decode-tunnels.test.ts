@@ -112,7 +112,7 @@ function decode(frame: Buffer, caplen = frame.length, view = new PacketView()): 
 }
 
 function rec(frame: Buffer, i: number): PacketRecord {
-  return { buf: frame, offset: 0, caplen: frame.length, len: frame.length, tsSec: 1795848999 + i, tsNsec: 566651000, linktype: LinkType.EN10MB, ifIndex: 0 };
+  return { buf: frame, offset: 0, caplen: frame.length, len: frame.length, tsSec: 1795848999 + i, tsNsec: 566651000, linktype: LinkType.EN10MB, ifIndex: 0, iface: undefined };
 }
 
 /** tshark fields, each with every occurrence (outer|inner). */
