@@ -171,6 +171,12 @@ export interface FlowCounters {
   icmpErrorsUnmatched: number;
   /** Problems of removed flows beyond the retained log. */
   problemsDropped: number;
+  /** Connects that failed: a RST answered the SYN (refused), or the flow left the table with SYNs unanswered. */
+  tcpFailedConnects: number;
+  /** Connections reset after the handshake answered (or seen mid-stream): counted once per reset. */
+  tcpResets: number;
+  /** ICMP destination unreachable (v4 type 3) and ICMPv6 destination unreachable (type 1) messages. */
+  icmpUnreachables: number;
   macs: number;
   macsUntracked: number;
   arp: ArpCounters;
@@ -438,6 +444,9 @@ export class FlowTable {
     innerPackets: 0,
     icmpErrorsUnmatched: 0,
     problemsDropped: 0,
+    tcpFailedConnects: 0,
+    tcpResets: 0,
+    icmpUnreachables: 0,
   };
 
   constructor(opts: FlowTableOptions = {}) {
@@ -1061,6 +1070,11 @@ export class FlowTable {
   private tcpUpdate(s: number, f: number, d: number): void {
     const st = this.u8[s * B + B_TST];
     if ((f & TCP.RST) !== 0) {
+      // Event counters for exporters: one per connection that ends this way, not per RST packet.
+      if (st !== ST_RESET) {
+        if (this.u16[s * H + H_SYNS] > 0 && (this.u8[s * B + B_TFL] & TF_SYNACK) === 0) this.c.tcpFailedConnects++;
+        else this.c.tcpResets++;
+      }
       this.u8[s * B + B_RST_BY] = d + 1;
       this.u8[s * B + B_TST] = ST_RESET;
       return;
@@ -1190,6 +1204,7 @@ export class FlowTable {
 
   /** Counts an error on the flow of the quoted packet, whose key is in the scratch fields. */
   private countIcmpError(vni: number, type: number, code: number, from: string, v6: boolean, mtu: number): void {
+    if (type === (v6 ? 1 : 3)) this.c.icmpUnreachables++;
     this.kVni = vni;
     this.packKey();
     const s = this.find(this.keyHash());
@@ -1265,6 +1280,10 @@ export class FlowTable {
   /** Unlinks slot s from the index and the LRU list and frees it. */
   private remove(s: number): void {
     const w = s * W;
+    const fam = this.u8[s * B + B_FAM];
+    // A connect whose SYNs were never answered is known to have failed only when its flow leaves the table.
+    if ((fam === FAM_V4 || fam === FAM_V6) && this.u16[s * H + H_PROTO] === IPPROTO_TCP && this.u16[s * H + H_SYNS] > 0 &&
+        (this.u8[s * B + B_TFL] & TF_SYNACK) === 0 && this.u8[s * B + B_TST] !== ST_RESET) this.c.tcpFailedConnects++;
     if (this.lastSlot === s) this.lastSlot = -1;
     this.errors.delete(s);
     this.indexDelete(this.u32[w + W_HASH], s);

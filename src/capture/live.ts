@@ -53,6 +53,8 @@ export interface TargetStats {
   truncated: number;
   /** Captured but dropped by the agent because netscope fell more than 256 MiB behind reading them. */
   agentDropped: number;
+  /** Dropped by the kernel (pcap_stats ps_drop) once the capture engine reports it; undefined until then. */
+  kernelDrops?: number;
   /** Still capturing. */
   active: boolean;
 }

@@ -4,7 +4,9 @@
  */
 import fs from 'fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { CaptureStartError, LiveCapture } from '../../capture/live';
+import { readTokenFile, TokenFileError } from '../../agent/auth';
+import { RemoteCapture } from '../../agent/remoteCapture';
+import { CaptureStartError, LiveCapture, type CapturedInterface } from '../../capture/live';
 import { CAP_SNAPLEN } from '../../capture/capHandle';
 import { CaptureTarget, parseTarget, TargetError } from '../../capture/target';
 import { decodeRecord } from '../../decode/decode';
@@ -26,6 +28,8 @@ interface CaptureArgs {
   quiet?: boolean;
   'window-ms': number;
   'ring-mb': number;
+  agent?: string | string[];
+  'token-file'?: string;
 }
 
 export const command = 'capture [filter..]';
@@ -49,10 +53,13 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('write', { alias: 'w', type: 'string', describe: 'write packets to FILE ("-" = stdout): pcapng (one interface block per -i), classic pcap if FILE ends in .pcap' })
     .option('print', { type: 'boolean', describe: 'with -w: print packets too' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no per-interface counts at the end' })
-    .option('window-ms', { type: 'number', default: 100, describe: 'reorder window for merging interfaces (ms)' })
+    .option('window-ms', { type: 'number', default: 100, describe: 'reorder window for merging interfaces (ms; 2000 with --agent)' })
     .option('ring-mb', { type: 'number', default: 128, describe: 'kernel capture ring per interface (MiB; holds 16 frames per MiB)' })
+    .option('agent', { type: 'string', requiresArg: true, describe: 'capture through netscope agents (http://HOST:PORT, repeat for several nodes); -i IFACE@NETNS goes to the agents that follow NETNS' })
+    .option('token-file', { type: 'string', requiresArg: true, describe: 'with --agent: file holding the agents\' bearer token' })
     .example('$0 capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once')
-    .example('$0 capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic') as unknown as Argv<CaptureArgs>;
+    .example('$0 capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic')
+    .example('$0 capture --agent http://10.0.0.1:9465 --agent http://10.0.0.2:9465 -i eth0@host -w all.pcapng --duration 30', 'one pcapng from two nodes') as unknown as Argv<CaptureArgs>;
 }
 
 /** Where captured records go: a file writer (pcapng keeps one interface per target) and/or the printer. */
@@ -62,7 +69,7 @@ interface Sink {
 }
 
 /** "-w -" streams pcapng to stdout (e.g. into tshark -r -). */
-function openFileSink(file: string, capture: LiveCapture): Sink {
+function openFileSink(file: string, capture: { interfaces(): CapturedInterface[] }): Sink {
   const out: NodeJS.WritableStream = file === '-' ? process.stdout : fs.createWriteStream('', { fd: fs.openSync(file, 'w') });
   const ifs = capture.interfaces();
   if (file.endsWith('.pcap')) {
@@ -95,11 +102,32 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
     return usage(`-w ${argv.write}: is a directory`);
   }
   if (argv.write === '-' && argv.print) return usage('-w - writes the capture to stdout: --print cannot share it');
-  const capture = new LiveCapture(targets, {
-    filter: (argv.filter ?? []).join(' '),
-    reorderWindowMs: argv['window-ms'],
-    ringBytes: Math.round(argv['ring-mb'] * 1024 * 1024),
-  });
+  const agents = ([] as string[]).concat(argv.agent ?? []);
+  let token: string | undefined;
+  if (argv['token-file'] !== undefined) {
+    if (agents.length === 0) return usage('--token-file is for --agent captures');
+    try {
+      token = readTokenFile(argv['token-file']);
+    } catch (e) {
+      if (e instanceof TokenFileError) return usage(e.message);
+      throw e;
+    }
+  }
+  // Streams from agents cross the network (and other machines' schedulers): a wider default window.
+  const windowMs = agents.length > 0 && argv['window-ms'] === 100 ? 2000 : argv['window-ms'];
+  const capture =
+    agents.length > 0
+      ? new RemoteCapture(agents, ([] as string[]).concat(argv.interface), {
+          filter: (argv.filter ?? []).join(' '),
+          durationSec: argv.duration ?? 3600,
+          token,
+          reorderWindowMs: windowMs,
+        })
+      : new LiveCapture(targets, {
+          filter: (argv.filter ?? []).join(' '),
+          reorderWindowMs: argv['window-ms'],
+          ringBytes: Math.round(argv['ring-mb'] * 1024 * 1024),
+        });
 
   let stopRequested = false;
   let finishing: Promise<void> | null = null;
@@ -143,7 +171,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
       return;
     }
   }
-  const printer = argv.write === undefined || argv.print ? new PacketPrinter(process.stdout, { json: argv.json === true, ether: argv.ether === true, iface: targets.length > 1 }) : null;
+  const printer = argv.write === undefined || argv.print ? new PacketPrinter(process.stdout, { json: argv.json === true, ether: argv.ether === true, iface: targets.length > 1 || agents.length > 0 }) : null;
   const view = new PacketView();
   const limit = argv.count ?? Infinity;
   let n = 0;
@@ -176,7 +204,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
           process.stderr.write(`netscope: ${s.target}: ${s.packets} packets (${s.bytes} bytes), ${drops}${trunc}${behind}\n`);
         }
         if (capture.lateRecords > 0) {
-          process.stderr.write(`netscope: ${capture.lateRecords} packets arrived later than the ${argv['window-ms']} ms reorder window (kept, slightly out of order)\n`);
+          process.stderr.write(`netscope: ${capture.lateRecords} packets arrived later than the ${windowMs} ms reorder window (kept, slightly out of order)\n`);
         }
       }
       detachSignals();
