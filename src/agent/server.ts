@@ -215,7 +215,6 @@ export class AgentServer {
         finishing = (async () => {
           clearTimeout(timer);
           await capture.stop();
-          this.counters.droppedPackets += writer.dropped;
           // end()'s callback never comes when the client has already gone: the socket's close ends the wait.
           const socketClosed = new Promise<void>((resolve) => (res.destroyed ? resolve() : res.once('close', () => resolve())));
           await Promise.race([writer.close().catch(() => undefined), socketClosed]);
@@ -235,6 +234,8 @@ export class AgentServer {
       if (writer.records !== before) {
         written++;
         this.counters.packets++;
+      } else {
+        this.counters.droppedPackets++;
       }
       if (request.count > 0 && written >= request.count) void stream.finish('count reached');
     });
