@@ -190,8 +190,9 @@ export class AgentMetrics {
 
   /** A family filled at scrape time; label sets beyond the budget are refused, vanished ones released. */
   private filler(name: string, fill: (emit: Emit) => void, set: (labels: Labels, v: number) => void): () => void {
-    const budget = new SeriesBudget(name, this.maxSeries);
-    this.budgets.push(budget);
+    // The refusal counter itself has one label set per family: it is bounded by the code, not by the host.
+    const budget = new SeriesBudget(name, name === 'netscope_metric_label_sets_refused_total' ? Infinity : this.maxSeries);
+    if (budget.max !== Infinity) this.budgets.push(budget);
     let live = new Set<string>();
     return () => {
       const now = new Set<string>();
