@@ -47,7 +47,7 @@ export interface CaptureSource {
   state: 'starting' | 'running' | 'failed' | 'gone';
   packets: number;
   bytes: number;
-  /** Drops as LiveCapture reports them (kernel: pcap_stats once the engine has it; interface: rx_dropped growth; agent: fell behind). */
+  /** Drops as LiveCapture reports them (kernel: pcap_stats ps_drop + ps_ifdrop; interface: rx_dropped growth; agent: fell behind). */
   kernelDrops: number;
   ifaceDrops: number;
   agentDrops: number;
@@ -240,7 +240,7 @@ export class NodeEngine extends EventEmitter {
     if (st === undefined) return;
     s.ifaceDrops = st.ifaceDrops ?? s.ifaceDrops;
     s.agentDrops = st.agentDropped;
-    s.kernelDrops = st.kernelDrops ?? s.kernelDrops;
+    s.kernelDrops = (st.kernelDropped ?? 0) + (st.kernelIfDropped ?? 0) || s.kernelDrops;
   }
 
   private async readAllRules(): Promise<void> {

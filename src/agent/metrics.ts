@@ -74,7 +74,7 @@ export class AgentMetrics {
     });
     this.counter(
       'netscope_capture_drops_total',
-      'Packets lost to the capture per interface: reason kernel (capture ring, pcap_stats), interface (rx_dropped growth while capturing), agent (capture process fell behind).',
+      'Packets lost to the capture per interface: reason kernel (pcap_stats: ring full and interface drops), interface (rx_dropped growth while capturing), agent (capture process fell behind).',
       [...ifLabels, 'reason'],
       (emit) => {
         for (const s of engine.sources.values()) {

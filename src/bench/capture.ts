@@ -58,6 +58,25 @@ function startTcpdump(): { child: ChildProcess; ready: Promise<void>; result: Pr
   return { child, ready, result };
 }
 
+/** CPU seconds (user + system) used so far by every capture agent process of this benchmark. */
+function agentCpuSeconds(): number {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const pid of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    try {
+      const cmd = fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+      if (!cmd.includes('capture/agent.js')) continue;
+      const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      total += (Number(f[11]) + Number(f[12])) / tick;
+    } catch {
+      // the process ended meanwhile
+    }
+  }
+  return total;
+}
+
 async function round(label: string, fixture: string, opts: ReplayOptions, netscopeRingMiB: number): Promise<void> {
   const capture = new LiveCapture([{ iface: RX, netns: NS }], { filter: 'udp', ringBytes: netscopeRingMiB * 1024 * 1024 });
   let netscopeCount = 0;
@@ -68,8 +87,10 @@ async function round(label: string, fixture: string, opts: ReplayOptions, netsco
   const td = startTcpdump();
   await td.ready;
   await new Promise((r) => setTimeout(r, 300));
+  const cpu0 = agentCpuSeconds();
   const result = await new Replay(fixture, { iface: TX, netns: NS }, opts).run();
   await new Promise((r) => setTimeout(r, 500)); // let both drain their rings
+  const agentCpu = agentCpuSeconds() - cpu0;
   await capture.stop();
   td.child.kill('SIGINT');
   const tcpdump = await td.result;
@@ -82,6 +103,7 @@ async function round(label: string, fixture: string, opts: ReplayOptions, netsco
       `  generator sent ${result.sent} frames in ${result.elapsedMs} ms = ${rate} frames/s (${result.failed} send failures)\n` +
       `  netscope captured ${netscopeCount} (lost ${lostNs}, ${((100 * lostNs) / result.sent).toFixed(2)}%; interface rx_dropped +${stats.ifaceDrops ?? '?'})\n` +
       `  tcpdump  captured ${tcpdump.captured} (lost ${lostTd}, ${((100 * lostTd) / result.sent).toFixed(2)}%; "dropped by kernel" ${tcpdump.kernelDrops})\n` +
+      `  capture agent CPU ${agentCpu.toFixed(2)} s = ${((agentCpu * 1e9) / Math.max(1, netscopeCount)).toFixed(0)} ns per captured packet\n` +
       `  ratio netscope/tcpdump captured: ${(netscopeCount / Math.max(1, tcpdump.captured)).toFixed(3)}\n`,
   );
 }
@@ -100,7 +122,7 @@ export async function run(): Promise<void> {
     process.stdout.write(`load average before: ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`);
     // cap opens libpcap in immediate mode (TPACKET_V2) with snaplen 65535: each ring slot is 64 KiB, so a
     // ring holds MiB × 16 frames whatever their size; tcpdump's TPACKET_V3 ring packs small frames.
-    for (const ring of [32, 128, 256]) {
+    for (const ring of (process.env.BENCH_RINGS ?? "32,128,256").split(",").map(Number)) {
       await round('100k frames/s', fixture, { pps: 100_000, count: 300_000, loops: 0 }, ring);
       await round('top speed', fixture, { topSpeed: true, count: 1_000_000, loops: 0 }, ring);
     }

@@ -1,34 +1,30 @@
 /**
  * Namespace agent: a small process started inside a network namespace (`ip netns exec NS node agent.js JOB`
  * or `nsenter --net=/proc/PID/ns/net node agent.js JOB`, or plainly in netscope's own namespace). It opens
- * libpcap there and either streams captured packets to stdout as a nanosecond pcap stream, or injects the
- * frames of a file. Status goes to stderr as AgentMessage lines. It dies with its parent: EOF on stdin, or
- * its parent pid changing. Running cap in a child also contains cap's abort when an interface disappears.
+ * libpcap there (netscope's binding: kernel timestamps, original lengths, pcap_stats) and either streams the
+ * captured packets to stdout as a nanosecond pcap stream, or injects the frames of a file. Status goes to
+ * stderr as AgentMessage lines. It dies with its parent: EOF on stdin, or its parent pid changing. A libpcap
+ * handle is bound to the namespace of the thread that opened it, hence one process per namespace.
  */
 import net from 'net';
 import { performance } from 'perf_hooks';
+import { PcapHandle, PcapOpenError, PcapStats } from '../libpcap/handle';
 import { AgentCounters, AgentJob, CaptureJob, SendJob, encodeAgentMessage, AgentMessage } from './agentProtocol';
-import { CapHandle, CapOpenError, CAP_SNAPLEN } from './capHandle';
-import { ArrivalClock } from './clock';
 import { loadFrameSet } from './frameSet';
 import { readIfaceCounters } from './ifaceCounters';
-import { PcapBatchEncoder } from './pcapStream';
+import { pcapStreamHeader } from './pcapStream';
 
 function say(m: AgentMessage): void {
   process.stderr.write(encodeAgentMessage(m));
 }
 
-/** Oldest a batch of captured packets may get before it is written to the parent. */
-const MAX_BATCH_AGE_NS = 5_000_000;
-/** Batch size: 256 KiB is a few hundred typical frames, one write() each. */
-const BATCH_BYTES = 256 * 1024;
 /** Captured bytes allowed to wait for the parent before batches are dropped (and counted). */
 const MAX_QUEUED_BYTES = 256 * 1024 * 1024;
 
 /** Exit code of an agent that could not start (the parent reads the error message, not the code). */
 const EXIT_SETUP = 3;
 
-function failSetup(kind: CapOpenError['kind'] | 'setup', message: string): void {
+function failSetup(kind: PcapOpenError['kind'] | 'setup', message: string): void {
   say({ type: 'error', kind, message });
   process.exitCode = EXIT_SETUP;
 }
@@ -66,86 +62,137 @@ function listenToParent(onGo: () => void, onStop: () => void): void {
   process.on('SIGTERM', onStop);
 }
 
+/** Per-record header of the binding's batches (classic pcap record header). */
+const RECORD_HEADER = 16;
+/** How often an agent tells its parent how far its stream is complete (see heartbeatRecord). */
+const HEARTBEAT_MS = 50;
+
+/**
+ * An in-band promise for the parent's merge: a pcap record with caplen 0 and original length 0 (no real packet
+ * has length 0) whose timestamp says "every packet captured before this time has been sent". In-band, because
+ * a promise on stderr could overtake packets still in the stdout pipe.
+ */
+export function heartbeatRecord(nowMs: number, lagMs: number): Buffer {
+  const t = nowMs - lagMs;
+  const sec = Math.floor(t / 1000);
+  const b = Buffer.alloc(RECORD_HEADER);
+  b.writeUInt32LE(sec >>> 0, 0);
+  b.writeUInt32LE(Math.round((t - sec * 1000) * 1e6) >>> 0, 4);
+  return b;
+}
+
 function runCapture(job: CaptureJob): void {
   if (ifaceMissing(job.iface)) return;
   const startDropped = readIfaceCounters().get(job.iface)?.rxDropped ?? 0;
-  const clock = new ArrivalClock(job.wallOffsetNs);
-  const handle = new CapHandle();
-  const counters: AgentCounters = { packets: 0, bytes: 0, truncated: 0, ifaceRxDropped: 0, agentDropped: 0 };
-  let encoder: PcapBatchEncoder | null = null;
-  let flushQueued = false;
+  const handle = new PcapHandle();
+  const counters: AgentCounters = {
+    packets: 0,
+    bytes: 0,
+    truncated: 0,
+    ifaceRxDropped: 0,
+    agentDropped: 0,
+    kernelReceived: 0,
+    kernelDropped: 0,
+    kernelIfDropped: 0,
+  };
+  let streaming = false;
   let stopped = false;
+  // pcap_stats at "go": packets captured before streaming began are not part of this capture.
+  let base: PcapStats = { received: 0, dropped: 0, ifDropped: 0 };
   // Not process.stdout: on Linux its pipe writes block, so a parent that is slow to be scheduled would stall
   // this process and let the kernel ring overflow. A non-blocking socket queues in memory instead, bounded
   // by MAX_QUEUED_BYTES, beyond which batches are dropped and counted.
   const out = new net.Socket({ fd: 1, readable: false, writable: true });
 
-  const flush = (): void => {
-    flushQueued = false;
-    if (encoder === null || encoder.pendingBytes === 0) return;
+  const onBatch = (batch: Buffer, count: number): void => {
+    if (!streaming || stopped) return;
     if (out.writableLength > MAX_QUEUED_BYTES) {
-      counters.agentDropped += encoder.dropPending();
+      counters.agentDropped += count;
       return;
     }
-    out.write(encoder.take());
-  };
-  // cap dispatches until the kernel ring is empty before returning to the event loop, so under a steady
-  // flood the setImmediate flush may wait long: also flush inline once a batch is MAX_BATCH_AGE_NS old.
-  let batchSec = 0;
-  let batchNsec = 0;
-  const onPacket = (nbytes: number, truncated: boolean): void => {
-    if (encoder === null) return;
-    clock.stamp();
-    if (!encoder.fits(nbytes) || (encoder.pendingBytes > 0 && (clock.sec - batchSec) * 1e9 + (clock.nsec - batchNsec) > MAX_BATCH_AGE_NS)) flush();
-    if (encoder.pendingBytes === 0) {
-      batchSec = clock.sec;
-      batchNsec = clock.nsec;
+    // Count captured bytes and cut-short records: a walk over the record headers only.
+    let o = 0;
+    for (let i = 0; i < count; i++) {
+      const caplen = batch.readUInt32LE(o + 8);
+      const len = batch.readUInt32LE(o + 12);
+      counters.bytes += caplen;
+      if (caplen < len) counters.truncated++;
+      o += RECORD_HEADER + caplen;
     }
-    encoder.append(handle.packetBuffer, nbytes, nbytes, clock.sec, clock.nsec);
-    counters.packets++;
-    counters.bytes += nbytes;
-    if (truncated) counters.truncated++;
-    if (!flushQueued) {
-      flushQueued = true;
-      setImmediate(flush);
-    }
+    counters.packets += count;
+    out.write(batch);
   };
-  const refreshDrops = (): void => {
+  const refreshStats = (): void => {
     const now = readIfaceCounters().get(job.iface);
     if (now) counters.ifaceRxDropped = now.rxDropped - startDropped;
+    else if (!stopped) setImmediate(() => stop(`interface "${job.iface}" was deleted`));
+    const st = handle.stats();
+    if (st !== null) {
+      counters.kernelReceived = st.received - base.received;
+      counters.kernelDropped = st.dropped - base.dropped;
+      counters.kernelIfDropped = st.ifDropped - base.ifDropped;
+    }
+  };
+  const stop = (lost?: string): void => {
+    if (stopped) return;
+    refreshStats();
+    stopped = true;
+    clearInterval(statsTimer);
+    clearInterval(heartbeat);
+    handle.close();
+    if (lost !== undefined) say({ type: 'lost', message: lost });
+    say({ type: 'done', ...counters });
+    out.end();
+    process.stdin.destroy();
   };
 
   try {
-    handle.open(job.iface, job.filter, job.ringBytes, onPacket);
+    handle.openCapture(
+      {
+        iface: job.iface,
+        filter: job.filter,
+        snaplen: job.snaplen,
+        promisc: job.promisc,
+        immediate: job.immediate,
+        ringBytes: job.ringBytes,
+        timeoutMs: job.timeoutMs,
+      },
+      onBatch,
+      (message) => stop(message),
+    );
   } catch (e) {
-    const err = e instanceof CapOpenError ? e : new CapOpenError('other', String(e));
+    const err = e instanceof PcapOpenError ? e : new PcapOpenError('other', String(e));
     failSetup(err.kind, err.message);
     return;
   }
-  say({ type: 'ready', linktype: handle.linktype, snaplen: CAP_SNAPLEN });
+  say({ type: 'ready', linktype: handle.linktype, snaplen: handle.snaplen, nano: handle.nano, ...(handle.warning ? { warning: handle.warning } : {}) });
 
   const statsTimer = setInterval(() => {
-    refreshDrops();
+    refreshStats();
     say({ type: 'stats', ...counters });
   }, job.statsIntervalMs);
+  // A packet can wait in a ring block until the block is retired (full or its timeout): promise only what is
+  // older than that, after handing over everything the ring holds now.
+  const lagMs = job.immediate ? 5 : 2 * job.timeoutMs + 10;
+  let packetsAtLastBeat = 0;
+  const heartbeat = setInterval(() => {
+    if (!streaming || stopped) return;
+    handle.drain();
+    // The kernel does not always flag the socket when its interface is deleted (seen here after traffic):
+    // when nothing arrived since the last beat, look for the interface itself.
+    if (counters.packets === packetsAtLastBeat && !readIfaceCounters().has(job.iface)) return stop(`interface "${job.iface}" was deleted`);
+    packetsAtLastBeat = counters.packets;
+    if (!stopped && out.writableLength <= MAX_QUEUED_BYTES) out.write(heartbeatRecord(Date.now(), lagMs));
+  }, HEARTBEAT_MS);
 
   listenToParent(
     () => {
-      if (encoder !== null || stopped) return;
-      encoder = new PcapBatchEncoder(handle.linktype, CAP_SNAPLEN, BATCH_BYTES);
-      out.write(encoder.header());
+      if (streaming || stopped) return;
+      streaming = true;
+      base = handle.stats() ?? base;
+      out.write(pcapStreamHeader(handle.linktype, handle.snaplen));
     },
-    () => {
-      if (stopped) return;
-      stopped = true;
-      clearInterval(statsTimer);
-      handle.close();
-      flush();
-      refreshDrops();
-      say({ type: 'done', ...counters });
-      out.end();
-      process.stdin.destroy();
-    },
+    () => stop(),
   );
   out.on('error', () => {
     // The parent stopped reading: nothing left to deliver to.
@@ -163,16 +210,15 @@ function runSend(job: SendJob): void {
     return;
   }
   if (ifaceMissing(job.iface)) return;
-  const handle = new CapHandle();
+  const handle = new PcapHandle();
   try {
-    // Opened only to send: a filter that matches no frame keeps received traffic in the kernel.
-    handle.open(job.iface, 'less 1', 1 << 20, () => undefined);
+    handle.openInject(job.iface);
   } catch (e) {
-    const err = e instanceof CapOpenError ? e : new CapOpenError('other', String(e));
+    const err = e instanceof PcapOpenError ? e : new PcapOpenError('other', String(e));
     failSetup(err.kind === 'filter' ? 'other' : err.kind, err.message);
     return;
   }
-  say({ type: 'ready', linktype: handle.linktype, snaplen: CAP_SNAPLEN });
+  say({ type: 'ready', linktype: handle.linktype, snaplen: handle.snaplen, nano: handle.nano });
 
   const { frames, relMs } = set;
   const errors = new Map<string, number>();
@@ -233,7 +279,7 @@ function runSend(job: SendJob): void {
       }
       const f = frames[index];
       try {
-        handle.send(f, f.length);
+        handle.inject(f, f.length);
         sent++;
         bytes += f.length;
       } catch (e) {

@@ -11,7 +11,7 @@ import path from 'path';
 import type { Readable, Writable } from 'stream';
 import { netnsArgv } from '../host/run';
 import { AgentJob, AgentMessage, decodeAgentLine } from './agentProtocol';
-import type { CapErrorKind } from './capHandle';
+import type { PcapErrorKind } from '../libpcap/handle';
 import { CaptureTarget } from './target';
 
 /** dist/capture/agent.js next to this module once built; from the sources (ts-jest) the built copy in dist/. */
@@ -25,7 +25,7 @@ export function agentScriptPath(): string {
 
 export class AgentStartError extends Error {
   constructor(
-    readonly kind: CapErrorKind | 'setup',
+    readonly kind: PcapErrorKind | 'setup',
     message: string,
   ) {
     super(message);
@@ -35,16 +35,14 @@ export class AgentStartError extends Error {
 
 /** libpcap's pcap_lookupnet() complaint for interfaces without IPv4 addresses: noise, not a problem. */
 const LOOKUPNET_NOISE = /This may not actually work/;
-/** cap's assertion when its socket reports an error: the interface went down or was deleted. */
-const CAP_POLL_ABORT = /Assertion `status == 0' failed/;
 
 export interface AgentExit {
   code: number | null;
   signal: NodeJS.Signals | null;
   /** The agent finished normally (sent "done"/"sent"). */
   clean: boolean;
-  /** cap aborted because the interface's socket failed (down or deleted). */
-  interfaceFailed: boolean;
+  /** The capture socket failed (interface down or deleted): libpcap's message, else null. */
+  lost: string | null;
   /** Plain-text stderr lines (other than known noise), for messages. */
   text: string[];
 }
@@ -56,7 +54,7 @@ export class AgentProcess extends EventEmitter {
   private child: ChildProcessByStdio<Writable, Readable, Readable> | null = null;
   private readonly text: string[] = [];
   private clean = false;
-  private interfaceFailed = false;
+  private lost: string | null = null;
   private exited: Promise<AgentExit> | null = null;
 
   constructor(
@@ -86,7 +84,7 @@ export class AgentProcess extends EventEmitter {
     this.exited = new Promise((resolve) => {
       child.on('close', (code, signal) => {
         if (pending !== '') this.line(pending);
-        const exit: AgentExit = { code, signal, clean: this.clean, interfaceFailed: this.interfaceFailed, text: this.text };
+        const exit: AgentExit = { code, signal, clean: this.clean && this.lost === null, lost: this.lost, text: this.text };
         this.child = null;
         this.emit('exit', exit);
         resolve(exit);
@@ -121,15 +119,12 @@ export class AgentProcess extends EventEmitter {
     const m = decodeAgentLine(raw);
     if (m !== null) {
       if (m.type === 'done' || m.type === 'sent') this.clean = true;
+      if (m.type === 'lost') this.lost = m.message;
       this.emit('message', m);
       return;
     }
     const line = raw.trim();
     if (line === '' || LOOKUPNET_NOISE.test(line)) return;
-    if (CAP_POLL_ABORT.test(line)) {
-      this.interfaceFailed = true;
-      return;
-    }
     if (this.text.length < 20) this.text.push(line);
   }
 

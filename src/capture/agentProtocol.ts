@@ -5,7 +5,7 @@
  * treated as plain text). On stdin the parent writes "go\n" (start streaming) and "stop\n"; EOF on stdin
  * also means stop — that is how an agent dies with its parent.
  */
-import type { CapErrorKind } from './capHandle';
+import type { PcapErrorKind } from '../libpcap/handle';
 
 export const AGENT_LINE_PREFIX = '@netscope-agent ';
 
@@ -13,8 +13,14 @@ export interface CaptureJob {
   mode: 'capture';
   iface: string;
   filter: string;
-  /** measureWallOffsetNs() of the parent, so every agent stamps on the same clock. */
-  wallOffsetNs: string;
+  /** Snapshot length (tcpdump -s); 0 or omitted = 262144. */
+  snaplen?: number;
+  /** Promiscuous mode (default on; tcpdump -p turns it off). */
+  promisc?: boolean;
+  /** libpcap immediate mode (TPACKET_V2: one ring slot per frame; lowest latency, smaller ring). */
+  immediate?: boolean;
+  /** Ring block timeout (ms): the longest a packet waits in a partly filled block. */
+  timeoutMs: number;
   ringBytes: number;
   /** Seconds between stats messages. */
   statsIntervalMs: number;
@@ -39,17 +45,23 @@ export type AgentJob = CaptureJob | SendJob;
 export interface AgentCounters {
   packets: number;
   bytes: number;
-  /** Frames longer than cap's buffer (cut short). */
+  /** Records cut short by the snapshot length (caplen < original length). */
   truncated: number;
   /** rx_dropped of the interface since the agent started (/proc/net/dev in its namespace). */
   ifaceRxDropped: number;
   /** Packets the agent captured but dropped because the parent fell too far behind reading them. */
   agentDropped: number;
+  /** pcap_stats since streaming began: packets received by the filter, dropped by the kernel (ring full), dropped by the interface. */
+  kernelReceived: number;
+  kernelDropped: number;
+  kernelIfDropped: number;
 }
 
 export type AgentMessage =
-  | { type: 'ready'; linktype: number; snaplen: number }
-  | { type: 'error'; kind: CapErrorKind | 'setup'; message: string }
+  | { type: 'ready'; linktype: number; snaplen: number; nano: boolean; warning?: string }
+  | { type: 'error'; kind: PcapErrorKind | 'setup'; message: string }
+  /** The capture socket failed (interface deleted or down): libpcap's message; "done" follows. */
+  | { type: 'lost'; message: string }
   | { type: 'warning'; message: string }
   | ({ type: 'stats' } & AgentCounters)
   | ({ type: 'done' } & AgentCounters)

@@ -3,27 +3,36 @@
  * one record stream in timestamp order with rec.iface = "NETNS/IFACE" ("IFACE" in netscope's own namespace)
  * and rec.ifIndex = the target's index. This is the capture source the CLI, the dashboard and diagnose share.
  *
- * Every interface is captured by an agent process (agent.ts) started in its namespace, also in netscope's own
- * namespace: cap aborts the process that holds a handle when its interface goes down or is deleted, and a
- * child process confines that to one interface while the others continue.
+ * Every interface is captured by an agent process (agent.ts) started in its namespace (a libpcap handle is
+ * bound to the namespace of the thread that opened it), also in netscope's own namespace so that every source
+ * behaves alike. Records carry the kernel's capture timestamps (nanoseconds, CLOCK_REALTIME, one clock for
+ * every namespace), so the merge puts one packet seen on several hops in physical order.
  */
 import { EventEmitter } from 'events';
 import { CaptureParser } from '../pcap/reader';
 import type { PacketRecord } from '../pcap/record';
 import { AgentExit, AgentProcess, AgentStartError } from './agentProcess';
 import type { AgentCounters, CaptureJob } from './agentProtocol';
-import { DEFAULT_RING_BYTES } from './capHandle';
-import { ArrivalClock, measureWallOffsetNs } from './clock';
+import { DEFAULT_RING_BYTES, DEFAULT_TIMEOUT_MS } from '../libpcap/handle';
 import { TimestampMerger } from './merge';
 import { CaptureTarget, TargetError, checkTargetExists, listInterfaces, targetLabel, targetSpec } from './target';
 
 export interface LiveCaptureOptions {
   /** pcap-filter expression, compiled by libpcap to kernel BPF in every namespace. */
   filter?: string;
-  /** How long records are held to merge several interfaces in time order (default 100 ms). */
+  /**
+   * Merging several interfaces waits for every agent's promise (an in-band heartbeat every 50 ms); an agent
+   * not heard from for this long stops holding the others back (default 1000 ms).
+   */
   reorderWindowMs?: number;
-  /** Kernel capture ring per interface (default 128 MiB = 2048 frames of any size; see capHandle.ts). */
+  /** Kernel capture ring per interface (tcpdump -B; default 32 MiB). */
   ringBytes?: number;
+  /** Snapshot length (tcpdump -s; default 262144). */
+  snaplen?: number;
+  /** Promiscuous mode (default true; tcpdump -p = false). */
+  promisc?: boolean;
+  /** libpcap immediate mode (lowest latency; a smaller ring in frames). */
+  immediate?: boolean;
   /** How often agents report interface drop counters (default 1000 ms). */
   statsIntervalMs?: number;
 }
@@ -49,12 +58,14 @@ export interface TargetStats {
   bytes: number;
   /** rx_dropped growth of the interface during the capture (from its namespace's /proc/net/dev). */
   ifaceDrops?: number;
-  /** Frames longer than the capture buffer. */
+  /** Records cut short by the snapshot length. */
   truncated: number;
+  /** pcap_stats, as tcpdump reports them: packets received by filter, dropped by kernel, dropped by interface. */
+  kernelReceived?: number;
+  kernelDropped?: number;
+  kernelIfDropped?: number;
   /** Captured but dropped by the agent because netscope fell more than 256 MiB behind reading them. */
   agentDropped: number;
-  /** Dropped by the kernel (pcap_stats ps_drop) once the capture engine reports it; undefined until then. */
-  kernelDrops?: number;
   /** Still capturing. */
   active: boolean;
 }
@@ -78,6 +89,8 @@ interface Source {
   bytes: number;
   agentCounters: AgentCounters | null;
   active: boolean;
+  /** Date.now() when the source's stream last delivered anything (records or heartbeats). */
+  lastHeardMs: number;
 }
 
 export declare interface LiveCapture {
@@ -89,8 +102,6 @@ export declare interface LiveCapture {
 
 export class LiveCapture extends EventEmitter {
   private readonly sources: Source[];
-  private readonly clock: ArrivalClock;
-  private readonly wallOffsetNs: string;
   private readonly windowMs: number;
   private merger: TimestampMerger | null = null;
   private releaseTimer: NodeJS.Timeout | null = null;
@@ -104,15 +115,16 @@ export class LiveCapture extends EventEmitter {
   ) {
     super();
     if (targets.length === 0) throw new TargetError('name at least one interface to capture on (-i IFACE[@NETNS])');
-    this.wallOffsetNs = measureWallOffsetNs();
-    this.clock = new ArrivalClock(this.wallOffsetNs);
-    this.windowMs = opts.reorderWindowMs ?? 100;
+    this.windowMs = opts.reorderWindowMs ?? 1000;
     const job = (t: CaptureTarget): CaptureJob => ({
       mode: 'capture',
       iface: t.iface,
       filter: opts.filter ?? '',
-      wallOffsetNs: this.wallOffsetNs,
+      snaplen: opts.snaplen,
+      promisc: opts.promisc,
+      immediate: opts.immediate,
       ringBytes: opts.ringBytes ?? DEFAULT_RING_BYTES,
+      timeoutMs: DEFAULT_TIMEOUT_MS,
       statsIntervalMs: opts.statsIntervalMs ?? 1000,
     });
     this.sources = targets.map((t) => ({
@@ -126,6 +138,7 @@ export class LiveCapture extends EventEmitter {
       bytes: 0,
       agentCounters: null,
       active: false,
+      lastHeardMs: 0,
     }));
   }
 
@@ -151,6 +164,7 @@ export class LiveCapture extends EventEmitter {
       if (r.status === 'fulfilled') {
         this.sources[i].linktype = r.value.linktype;
         this.sources[i].snaplen = r.value.snaplen;
+        if (r.value.warning) this.emit('warning', `${targetSpec(this.sources[i].target)}: ${r.value.warning}`);
       }
     });
     const failed = results.findIndex((r) => r.status === 'rejected');
@@ -164,7 +178,7 @@ export class LiveCapture extends EventEmitter {
         this.sources.map((s) => s.label),
         (rec) => this.emit('record', rec),
       );
-      const every = Math.max(5, Math.floor(this.windowMs / 2));
+      const every = Math.max(20, Math.min(100, Math.floor(this.windowMs / 2)));
       this.releaseTimer = setInterval(() => this.releaseHeld(), every);
     }
     this.sources.forEach((s, i) => this.wire(s, i));
@@ -192,6 +206,11 @@ export class LiveCapture extends EventEmitter {
     s.active = true;
     const merger = this.merger;
     const onRecord = (rec: PacketRecord): void => {
+      if (rec.len === 0 && rec.caplen === 0) {
+        // The agent's heartbeat: everything before this time was sent.
+        merger?.promise(index, rec.tsSec, rec.tsNsec);
+        return;
+      }
       s.packets++;
       s.bytes += rec.caplen;
       rec.iface = s.label;
@@ -201,7 +220,9 @@ export class LiveCapture extends EventEmitter {
     };
     const parser = new CaptureParser(onRecord);
     s.parser = parser;
+    s.lastHeardMs = Date.now();
     s.agent.on('data', (chunk: Buffer) => {
+      s.lastHeardMs = Date.now();
       parser.push(chunk);
       if (merger !== null) this.releaseHeld();
     });
@@ -213,9 +234,16 @@ export class LiveCapture extends EventEmitter {
 
   private releaseHeld(): void {
     if (this.merger === null) return;
-    const nowNs = this.clock.nowApproxNs() - this.windowMs * 1e6;
-    const sec = Math.floor(nowNs / 1e9);
-    this.merger.release(sec, nowNs - sec * 1e9);
+    // An agent silent for longer than the window (stopped, starved) no longer holds the others back: its
+    // promise moves to now − window (kernel timestamps are CLOCK_REALTIME, the clock of Date.now()).
+    const now = Date.now();
+    const fallbackMs = now - this.windowMs;
+    const sec = Math.floor(fallbackMs / 1000);
+    const nsec = Math.round((fallbackMs - sec * 1000) * 1e6);
+    this.sources.forEach((s, i) => {
+      if (s.active && now - s.lastHeardMs > this.windowMs) this.merger?.promise(i, sec, nsec);
+    });
+    this.merger.release(-Infinity, 0);
   }
 
   private async sourceEnded(s: Source, index: number, e: AgentExit): Promise<void> {
@@ -239,7 +267,7 @@ export class LiveCapture extends EventEmitter {
     }
     const kept = `${s.packets} packets kept`;
     if (gone) return `${spec}: interface or namespace was deleted; capture on it stopped (${kept}), others continue`;
-    if (e.interfaceFailed) return `${spec}: interface went down; capture on it stopped (${kept}), others continue`;
+    if (e.lost !== null) return `${spec}: interface went down (${e.lost}); capture on it stopped (${kept}), others continue`;
     const why = e.text.join('; ') || (e.signal ? `killed by ${e.signal}` : `exit code ${e.code}`);
     return `${spec}: capture agent stopped (${why}); ${kept}, others continue`;
   }
@@ -277,6 +305,9 @@ export class LiveCapture extends EventEmitter {
       ifaceDrops: s.agentCounters?.ifaceRxDropped,
       truncated: s.agentCounters?.truncated ?? 0,
       agentDropped: s.agentCounters?.agentDropped ?? 0,
+      kernelReceived: s.agentCounters?.kernelReceived,
+      kernelDropped: s.agentCounters?.kernelDropped,
+      kernelIfDropped: s.agentCounters?.kernelIfDropped,
       active: s.active,
     }));
   }

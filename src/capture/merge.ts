@@ -1,8 +1,9 @@
 /**
  * Merges the record streams of several capture sources into one stream in timestamp order. Each source is
- * already in order (stamped on arrival); across sources records are held for a bounded reorder window, then
- * released smallest-timestamp first. A record older than one already released (its source lagged more than
- * the window) is released at once and counted in `late`, never dropped.
+ * already in order (kernel timestamps of one capture socket); across sources a record is released once every
+ * open source has either a later record queued or has promised (`promise`, from an agent's in-band heartbeat)
+ * that nothing earlier will come — or once it is older than the caller's fallback watermark (a source that
+ * stalled). A record older than one already released is released at once and counted in `late`, never dropped.
  *
  * Records are copied into one growable byte arena per source with metadata in typed arrays, so holding them
  * allocates nothing per packet; released records are handed out through one reused PacketRecord.
@@ -23,6 +24,9 @@ class SourceQueue {
   nsec = new Float64Array(this.cap);
   linktype = new Int32Array(this.cap);
   closed = false;
+  /** The source's promise: no record earlier than this will come. */
+  promiseSec = 0;
+  promiseNsec = 0;
 
   push(rec: PacketRecord): void {
     if (this.count === 0) {
@@ -97,6 +101,15 @@ export class TimestampMerger {
     this.queues[src].push(rec);
   }
 
+  /** Source `src` will deliver nothing earlier than (sec, nsec). */
+  promise(src: number, sec: number, nsec: number): void {
+    const q = this.queues[src];
+    if (before(q.promiseSec, q.promiseNsec, sec, nsec)) {
+      q.promiseSec = sec;
+      q.promiseNsec = nsec;
+    }
+  }
+
   /** A source that ended no longer holds the others back. */
   close(src: number): void {
     this.queues[src].closed = true;
@@ -109,8 +122,8 @@ export class TimestampMerger {
   }
 
   /**
-   * Releases, in timestamp order, every record that is safe: all open sources have a record queued (so
-   * nothing earlier can still come), or the record is older than the watermark (now − window).
+   * Releases, in timestamp order, every record that is safe: every open source has a record queued or has
+   * promised nothing earlier, or the record is older than the fallback watermark.
    * Pass watermark = Infinity to release everything (end of capture).
    */
   release(watermarkSec: number, watermarkNsec: number): void {
@@ -118,10 +131,19 @@ export class TimestampMerger {
     for (;;) {
       let best = -1;
       let waitingOnOpenEmpty = false;
+      // The earliest promise among open sources with nothing queued: records before it are safe.
+      let safeSec = Infinity;
+      let safeNsec = 0;
       for (let i = 0; i < qs.length; i++) {
         const q = qs[i];
         if (q.count === 0) {
-          if (!q.closed) waitingOnOpenEmpty = true;
+          if (!q.closed) {
+            waitingOnOpenEmpty = true;
+            if (before(q.promiseSec, q.promiseNsec, safeSec, safeNsec)) {
+              safeSec = q.promiseSec;
+              safeNsec = q.promiseNsec;
+            }
+          }
           continue;
         }
         if (best < 0 || before(q.sec[q.head], q.nsec[q.head], qs[best].sec[qs[best].head], qs[best].nsec[qs[best].head])) best = i;
@@ -130,7 +152,7 @@ export class TimestampMerger {
       const q = qs[best];
       const s = q.sec[q.head];
       const ns = q.nsec[q.head];
-      if (waitingOnOpenEmpty && !before(s, ns, watermarkSec, watermarkNsec)) return;
+      if (waitingOnOpenEmpty && !before(s, ns, safeSec, safeNsec) && !before(s, ns, watermarkSec, watermarkNsec)) return;
       this.emit(best, q);
     }
   }

@@ -85,7 +85,7 @@ export class Replay {
     const exit = await this.agent.whenExited();
     const r = result as Extract<AgentMessage, { type: 'sent' }> | null;
     if (r === null) {
-      const why = exit?.interfaceFailed ? 'the interface went down or was deleted' : exit?.text.join('; ') || `agent exit ${exit?.code ?? exit?.signal}`;
+      const why = exit?.lost ? `the interface went down or was deleted (${exit.lost})` : exit?.text.join('; ') || `agent exit ${exit?.code ?? exit?.signal}`;
       throw new CaptureStartError('failure', `${targetSpec(this.target)}: replay stopped: ${why}`);
     }
     return { target: targetSpec(this.target), sent: r.sent, failed: r.failed, bytes: r.bytes, errors: r.errors, elapsedMs: r.elapsedMs };

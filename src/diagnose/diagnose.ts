@@ -152,7 +152,7 @@ export async function diagnose(opts: DiagnoseOptions): Promise<DiagnoseReport> {
     { proto: o.proto, fromIp: from.ip, toIp: to.ip, port: o.port, identity },
   );
   const filter = o.proto === 'icmp' ? 'arp or icmp' : `arp or icmp or ${o.proto} port ${o.port}`;
-  let capture: LiveCapture | null = targets.length > 0 ? new LiveCapture(targets.map(captureTarget), { filter, reorderWindowMs: 50, statsIntervalMs: 60_000 }) : null;
+  let capture: LiveCapture | null = targets.length > 0 ? new LiveCapture(targets.map(captureTarget), { filter, statsIntervalMs: 60_000 }) : null;
   let captureFailed: string | undefined;
   capture?.on('record', (rec) => matcher.observe(rec));
   capture?.on('warning', (m) => warnings.push(`capture: ${m}`));

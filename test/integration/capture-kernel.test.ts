@@ -200,7 +200,16 @@ d('capture and replay through real namespaces', () => {
     expect(error).toBeNull();
     sameFrames(recs, frames.slice(0, 10));
     expect(fs.readFileSync(out).readUInt32LE(0)).toBe(0xa1b23c4d);
-    const lines = json.trim().split('\n').map((l) => JSON.parse(l) as { iface?: string });
+    const all = json.trim().split('\n').map((l) => JSON.parse(l) as { iface?: string; summary?: { interfaces: Array<{ iface: string; captured: number; dropped_by_kernel: number }> } });
+    // Ten packets, then the capture's accounting as the last object.
+    const summary = all.pop()!.summary!;
+    expect(summary.interfaces).toHaveLength(1);
+    const acct = summary.interfaces[0] as { iface: string; captured: number; received_by_filter: number; dropped_by_kernel: number };
+    expect(acct).toMatchObject({ iface: `${PODB}/eth0`, dropped_by_kernel: 0 });
+    // -c 10 stops printing at ten; the agent may have captured a few more before it stopped.
+    expect(acct.captured).toBeGreaterThanOrEqual(10);
+    expect(acct.received_by_filter).toBeGreaterThanOrEqual(acct.captured);
+    const lines = all;
     expect(lines).toHaveLength(10);
     expect(lines.every((l) => l.iface === `${PODB}/eth0`)).toBe(true);
   });
@@ -237,7 +246,7 @@ d('capture and replay through real namespaces', () => {
     expect(await cap.exited).toBe(0);
     flood.kill('SIGINT');
     await new Promise((res) => flood.on('close', res));
-    const counts = [...cap.stderr().matchAll(/\/\S+: (\d+) packets \(/g)].map((m) => Number(m[1]));
+    const counts = [...cap.stderr().matchAll(/\/\S+: (\d+) packets captured \(/g)].map((m) => Number(m[1]));
     const total = counts.reduce((a, b) => a + b, 0);
     expect(total).toBeGreaterThan(1000);
     const { recs, error } = readCaptureFile(out);

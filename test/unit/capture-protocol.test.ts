@@ -1,14 +1,19 @@
 import { AGENT_LINE_PREFIX, AgentMessage, decodeAgentLine, encodeAgentMessage } from '../../src/capture/agentProtocol';
-import { linktypeFromCap, ringSlots, DEFAULT_RING_BYTES } from '../../src/capture/capHandle';
+import { pcapStreamHeader, PCAP_NSEC_MAGIC } from '../../src/capture/pcapStream';
+import { CaptureParser } from '../../src/pcap/reader';
+
+const counters = { packets: 3, bytes: 300, truncated: 1, ifaceRxDropped: 1, agentDropped: 2, kernelReceived: 7, kernelDropped: 4, kernelIfDropped: 0 };
 
 describe('agent status lines', () => {
   it('round-trips every message type', () => {
     const msgs: AgentMessage[] = [
-      { type: 'ready', linktype: 1, snaplen: 65535 },
+      { type: 'ready', linktype: 1, snaplen: 262144, nano: true },
+      { type: 'ready', linktype: 101, snaplen: 96, nano: false, warning: 'nanosecond timestamps not supported' },
       { type: 'error', kind: 'filter', message: "can't parse filter expression: syntax error" },
       { type: 'warning', message: 'x' },
-      { type: 'stats', packets: 3, bytes: 300, truncated: 0, ifaceRxDropped: 1, agentDropped: 0 },
-      { type: 'done', packets: 3, bytes: 300, truncated: 1, ifaceRxDropped: 1, agentDropped: 2 },
+      { type: 'lost', message: 'The interface went down' },
+      { type: 'stats', ...counters },
+      { type: 'done', ...counters },
       { type: 'sent', sent: 5, failed: 1, bytes: 500, errors: ['send: Message too long (1×)'], elapsedMs: 12, skipped: 0 },
     ];
     for (const m of msgs) {
@@ -27,17 +32,22 @@ describe('agent status lines', () => {
   });
 });
 
-describe('cap link types and ring sizing', () => {
-  it('maps cap link-type names to LINKTYPE values', () => {
-    expect(linktypeFromCap('ETHERNET')).toBe(1);
-    expect(linktypeFromCap('NULL')).toBe(0);
-    expect(linktypeFromCap('RAW')).toBe(101);
-    expect(linktypeFromCap('LINKTYPE_LINUX_SLL')).toBe(113);
-    expect(linktypeFromCap('IEEE802_11_RADIO')).toBe(127);
-    expect(linktypeFromCap('Unknown linktype 276')).toBe(276);
-  });
-  it('counts 64 KiB slots per ring (cap opens libpcap in immediate mode: TPACKET_V2)', () => {
-    expect(ringSlots(32 * 1024 * 1024)).toBe(512);
-    expect(ringSlots(DEFAULT_RING_BYTES)).toBe(2048);
+describe('agent pcap stream', () => {
+  it('is a nanosecond pcap header followed by the binding batches as they are', () => {
+    const h = pcapStreamHeader(1, 262144);
+    expect(h.length).toBe(24);
+    expect(h.readUInt32LE(0)).toBe(PCAP_NSEC_MAGIC);
+    // A batch laid out as the binding writes it: LE record headers, nanosecond fraction, caplen < len.
+    const rec = Buffer.alloc(16 + 60, 0xab);
+    rec.writeUInt32LE(1_700_000_000, 0);
+    rec.writeUInt32LE(999_999_999, 4);
+    rec.writeUInt32LE(60, 8);
+    rec.writeUInt32LE(1514, 12);
+    const got: Array<[number, number, number, number]> = [];
+    const p = new CaptureParser((r) => got.push([r.tsSec, r.tsNsec, r.caplen, r.len]));
+    p.push(h);
+    p.push(rec);
+    expect(p.end()).toBeNull();
+    expect(got).toEqual([[1_700_000_000, 999_999_999, 60, 1514]]);
   });
 });

@@ -6,8 +6,7 @@ import fs from 'fs';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { readTokenFile, TokenFileError } from '../../agent/auth';
 import { RemoteCapture } from '../../agent/remoteCapture';
-import { CaptureStartError, LiveCapture, type CapturedInterface } from '../../capture/live';
-import { CAP_SNAPLEN } from '../../capture/capHandle';
+import { CaptureStartError, LiveCapture, TargetStats, type CapturedInterface } from '../../capture/live';
 import { CaptureTarget, parseTarget, TargetError } from '../../capture/target';
 import { decodeRecord } from '../../decode/decode';
 import { PacketView } from '../../decode/view';
@@ -27,7 +26,10 @@ interface CaptureArgs {
   print?: boolean;
   quiet?: boolean;
   'window-ms': number;
-  'ring-mb': number;
+  'buffer-size': number;
+  snaplen: number;
+  'no-promiscuous-mode'?: boolean;
+  immediate?: boolean;
   agent?: string | string[];
   'token-file'?: string;
 }
@@ -53,8 +55,11 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('write', { alias: 'w', type: 'string', describe: 'write packets to FILE ("-" = stdout): pcapng (one interface block per -i), classic pcap if FILE ends in .pcap' })
     .option('print', { type: 'boolean', describe: 'with -w: print packets too' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no per-interface counts at the end' })
-    .option('window-ms', { type: 'number', default: 100, describe: 'reorder window for merging interfaces (ms; 2000 with --agent)' })
-    .option('ring-mb', { type: 'number', default: 128, describe: 'kernel capture ring per interface (MiB; holds 16 frames per MiB)' })
+    .option('window-ms', { type: 'number', default: 1000, describe: 'merging interfaces by kernel timestamp: how long a silent capture agent may hold the others back (ms; 2000 with --agent)' })
+    .option('buffer-size', { alias: 'B', type: 'number', default: 32768, describe: 'kernel capture ring per interface in KiB (as tcpdump -B)' })
+    .option('snaplen', { alias: 's', type: 'number', default: 262144, describe: 'bytes captured per packet (as tcpdump -s; 0 = 262144)' })
+    .option('no-promiscuous-mode', { alias: 'p', type: 'boolean', describe: 'do not put the interfaces into promiscuous mode (as tcpdump -p)' })
+    .option('immediate', { type: 'boolean', describe: 'libpcap immediate mode: lowest latency, fewer frames per ring' })
     .option('agent', { type: 'string', requiresArg: true, describe: 'capture through netscope agents (http://HOST:PORT, repeat for several nodes); -i IFACE@NETNS goes to the agents that follow NETNS' })
     .option('token-file', { type: 'string', requiresArg: true, describe: 'with --agent: file holding the agents\' bearer token' })
     .example('$0 capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once')
@@ -78,12 +83,38 @@ function openFileSink(file: string, capture: { interfaces(): CapturedInterface[]
       out.end();
       throw new TargetError(`${file}: classic pcap holds one link type, these interfaces have ${[...linktypes].join(', ')}: use a .pcapng name`);
     }
-    const w = new PcapWriter(out, { linktype: ifs[0].linktype, snaplen: CAP_SNAPLEN, nanosecond: true });
+    const w = new PcapWriter(out, { linktype: ifs[0].linktype, snaplen: ifs[0].snaplen, nanosecond: true });
     return { write: (rec) => w.write(rec), close: () => w.close() };
   }
   const w = new PcapngWriter(out);
   for (const i of ifs) w.addInterface(i.name, i.linktype, i.snaplen);
   return { write: (rec) => w.write(rec.ifIndex, rec), close: () => w.close() };
+}
+
+/** tcpdump's closing accounting, per interface, plus what netscope itself dropped. */
+export function closingLines(stats: TargetStats[]): string[] {
+  return stats.map((s) => {
+    const parts = [`${s.packets} packets captured (${s.bytes} bytes)`];
+    if (s.kernelReceived !== undefined) parts.push(`${s.kernelReceived} received by filter`);
+    if (s.kernelDropped !== undefined) parts.push(`${s.kernelDropped} dropped by kernel`);
+    if (s.kernelIfDropped !== undefined) parts.push(`${s.kernelIfDropped} dropped by interface`);
+    if (s.agentDropped > 0) parts.push(`${s.agentDropped} dropped by netscope (fell behind)`);
+    if (s.truncated > 0) parts.push(`${s.truncated} cut at the snapshot length`);
+    return `${s.target}: ${parts.join(', ')}`;
+  });
+}
+
+function summaryOf(s: TargetStats): Record<string, number | string | undefined> {
+  return {
+    iface: s.target,
+    captured: s.packets,
+    bytes: s.bytes,
+    received_by_filter: s.kernelReceived,
+    dropped_by_kernel: s.kernelDropped,
+    dropped_by_interface: s.kernelIfDropped,
+    dropped_by_netscope: s.agentDropped,
+    truncated: s.truncated,
+  };
 }
 
 export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<void> {
@@ -97,7 +128,8 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
   if (argv.count !== undefined && !(Number.isInteger(argv.count) && argv.count > 0)) return usage('-c must be a positive integer');
   if (argv.duration !== undefined && !(argv.duration > 0)) return usage('--duration must be a positive number of seconds');
   if (!(argv['window-ms'] >= 0)) return usage('--window-ms must be 0 or more');
-  if (!(argv['ring-mb'] >= 1 && argv['ring-mb'] <= 2048)) return usage('--ring-mb must be between 1 and 2048');
+  if (!(argv['buffer-size'] >= 64 && argv['buffer-size'] <= 2 * 1024 * 1024)) return usage('-B must be between 64 and 2097152 KiB');
+  if (!(Number.isInteger(argv.snaplen) && argv.snaplen >= 0 && argv.snaplen <= 262144)) return usage('-s must be an integer from 0 to 262144');
   if (argv.write !== undefined && argv.write !== '-' && fs.existsSync(argv.write) && fs.statSync(argv.write).isDirectory()) {
     return usage(`-w ${argv.write}: is a directory`);
   }
@@ -114,7 +146,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
     }
   }
   // Streams from agents cross the network (and other machines' schedulers): a wider default window.
-  const windowMs = agents.length > 0 && argv['window-ms'] === 100 ? 2000 : argv['window-ms'];
+  const windowMs = agents.length > 0 && argv['window-ms'] === 1000 ? 2000 : argv['window-ms'];
   const capture =
     agents.length > 0
       ? new RemoteCapture(agents, ([] as string[]).concat(argv.interface), {
@@ -126,7 +158,10 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
       : new LiveCapture(targets, {
           filter: (argv.filter ?? []).join(' '),
           reorderWindowMs: argv['window-ms'],
-          ringBytes: Math.round(argv['ring-mb'] * 1024 * 1024),
+          ringBytes: Math.round(argv['buffer-size'] * 1024),
+          snaplen: argv.snaplen === 0 ? 262144 : argv.snaplen,
+          promisc: argv['no-promiscuous-mode'] !== true,
+          immediate: argv.immediate === true,
         });
 
   let stopRequested = false;
@@ -183,6 +218,8 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
       if (durationTimer) clearTimeout(durationTimer);
       await capture.stop();
       if (printer !== null) {
+        // --json ends with the capture's accounting as one object (jq 'select(.summary)').
+        if (argv.json) printer.writer.write(JSON.stringify({ summary: { interfaces: capture.stats().map(summaryOf), late: capture.lateRecords } }) + '\n');
         await printer.flush();
         printer.writer.detach();
         if (printer.writer.error) {
@@ -197,12 +234,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
         process.exitCode = 1;
       }
       if (!argv.quiet) {
-        for (const s of capture.stats()) {
-          const drops = s.ifaceDrops === undefined ? 'interface drops unknown' : `interface rx_dropped +${s.ifaceDrops}`;
-          const trunc = s.truncated > 0 ? `, ${s.truncated} truncated` : '';
-          const behind = s.agentDropped > 0 ? `, ${s.agentDropped} dropped because netscope fell behind` : '';
-          process.stderr.write(`netscope: ${s.target}: ${s.packets} packets (${s.bytes} bytes), ${drops}${trunc}${behind}\n`);
-        }
+        for (const line of closingLines(capture.stats())) process.stderr.write(`netscope: ${line}\n`);
         if (capture.lateRecords > 0) {
           process.stderr.write(`netscope: ${capture.lateRecords} packets arrived later than the ${windowMs} ms reorder window (kept, slightly out of order)\n`);
         }
