@@ -16,7 +16,7 @@ import { pollEvery, type Poll } from '../host/poller';
 import { readRules, type RuleCounter } from '../host/rules';
 import { run } from '../host/run';
 import type { PacketRecord } from '../pcap/record';
-import { discover, listNamespaces, type IfInfo, type NetnsInfo, type Topology } from '../topology/discover';
+import { discover, listNamespaces, type IfInfo, type IfStats, type NetnsInfo, type Topology } from '../topology/discover';
 import { captureInterfaces, followedNamespaces, netnsLabel, type FollowPolicy } from './follow';
 
 export interface NodeEngineOptions {
@@ -56,16 +56,10 @@ export interface CaptureSource {
 }
 
 /** Kernel interface counters of a followed namespace (from the discovery dump). */
-export interface IfaceCounters {
+export interface IfaceCounters extends IfStats {
   netns: string;
   iface: string;
   pod: string;
-  rxPackets: number;
-  txPackets: number;
-  rxBytes: number;
-  txBytes: number;
-  rxDropped: number;
-  txDropped: number;
 }
 
 export interface BridgeFdb {

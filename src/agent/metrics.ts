@@ -208,30 +208,25 @@ export class AgentMetrics {
   }
 
   private counter(name: string, help: string, labelNames: string[], fill: (emit: Emit) => void): void {
-    const c: Counter<string> = new Counter({
-      name,
-      help,
-      labelNames,
-      registers: [this.registry],
-      collect: () => {
-        c.reset();
-        run();
-      },
-    });
-    const run = this.filler(name, fill, (labels, v) => c.inc(labels, v));
+    this.family(Counter, name, help, labelNames, fill);
   }
 
   private gauge(name: string, help: string, labelNames: string[], fill: (emit: Emit) => void): void {
-    const g: Gauge<string> = new Gauge({
+    this.family(Gauge, name, help, labelNames, fill);
+  }
+
+  /** Registers a family whose collect() resets it and refills it from the engine (inc on a fresh set = set). */
+  private family(Kind: typeof Counter | typeof Gauge, name: string, help: string, labelNames: string[], fill: (emit: Emit) => void): void {
+    const m: Counter<string> | Gauge<string> = new Kind({
       name,
       help,
       labelNames,
       registers: [this.registry],
       collect: () => {
-        g.reset();
+        m.reset();
         run();
       },
     });
-    const run = this.filler(name, fill, (labels, v) => g.inc(labels, v));
+    const run = this.filler(name, fill, (labels, v) => m.inc(labels, v));
   }
 }
