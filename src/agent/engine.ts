@@ -21,8 +21,10 @@ import { captureInterfaces, followedNamespaces, netnsLabel, type FollowPolicy } 
 
 export interface NodeEngineOptions {
   policy: FollowPolicy;
-  /** Seconds between discoveries, rule reads and FDB reads (default 5). */
+  /** Seconds between rule counter and FDB reads (default 5). */
   pollSec?: number;
+  /** Seconds between namespace discoveries (default 10): each one dumps every followed namespace. */
+  discoverSec?: number;
   /** pcap-filter for the metrics captures (default: everything). */
   filter?: string;
   /** Kernel ring per captured interface (bytes); the agent default is smaller than `capture`'s. */
@@ -112,7 +114,7 @@ export class NodeEngine extends EventEmitter {
     this.firstDiscovery = new Promise<void>((resolve) => {
       let first = true;
       this.polls.push(
-        pollEvery(this.pollMs, () => this.discoverFollowed(), (res) => {
+        pollEvery(Math.max(0.2, this.opts.discoverSec ?? 10) * 1000, () => this.discoverFollowed(), (res) => {
           if (res instanceof Error) {
             this.discoveryErrors++;
             this.emit('log', `discovery failed: ${res.message}`);

@@ -63,8 +63,8 @@ d('netscope agent on two nodes, scraped by Prometheus', () => {
     nsExec(lab.p2, 'iptables', ['-A', 'INPUT', '-p', 'udp', '--dport', '9999', '-j', 'DROP']);
     nsExec(lab.p1, 'ping', ['-c', '1', '-W', '5', lab.ip2]); // ARP resolved and the overlay works
     [a, b] = await Promise.all([
-      startAgent(['--listen', '127.0.0.1:0', '--netns', `${lab.n1},${lab.p1}`, '--node-name', 'node-a', '--poll', '1']),
-      startAgent(['--listen', '127.0.0.1:0', '--netns', `${lab.n2},${lab.p2}`, '--node-name', 'node-b', '--poll', '1']),
+      startAgent(['--listen', '127.0.0.1:0', '--netns', `${lab.n1},${lab.p1}`, '--node-name', 'node-a', '--poll', '2']),
+      startAgent(['--listen', '127.0.0.1:0', '--netns', `${lab.n2},${lab.p2}`, '--node-name', 'node-b', '--poll', '2']),
     ]);
     const port = await freePort();
     promUrl = `http://127.0.0.1:${port}`;
@@ -127,26 +127,35 @@ d('netscope agent on two nodes, scraped by Prometheus', () => {
     const N = 25;
     const series = `netscope_rule_packets_total{netns="${lab.p2}",table="filter",chain="INPUT",verdict="DROP"}`;
     // Prometheus must hold a sample from before the traffic (the rule's counter at 0) …
+    let seen: unknown = null;
     await waitFor('first scrape of the DROP rule', async () => {
       const r = await query(series);
+      seen = { series: r, up: await query('up') };
       return r.length === 1 && r[0].value[1] === '0' && r[0].metric.job === 'netscope' ? r : undefined;
-    }, 90_000);
+    }, 150_000).catch((e: Error) => {
+      throw new Error(`${e.message}; last answer ${JSON.stringify(seen)}; scrape errors: ${promErr.slice(-500)}`);
+    });
     nsExec(lab.p1, 'bash', ['-c', `for i in $(seq ${N}); do echo probe > /dev/udp/${lab.ip2}/9999; done`]);
     // … and then one with all N: the exact increase is the newest minus the oldest sample (no extrapolation).
     const q = `max_over_time(${series}[10m]) - min_over_time(${series}[10m])`;
     const r = await waitFor('the increase in Prometheus', async () => {
       const res = await query(q);
       return res.length === 1 && Number(res[0].value[1]) >= N ? res : undefined;
-    }, 90_000);
+    }, 150_000);
     expect(Number(r[0].value[1])).toBe(N);
     expect(r[0].metric.instance).toBe(new URL(b.url).host);
     // The same packets were seen by node b's pod capture and flow engine.
     const captured = await query(`netscope_capture_packets_total{netns="${lab.p2}",iface="eth0"}`);
     expect(Number(captured[0].value[1])).toBeGreaterThanOrEqual(N);
     // Both agents were scraped (a single scrape may time out on a loaded machine: 1 s interval = 1 s timeout).
-    const up = await query('max_over_time(up{job="netscope"}[10m])');
-    expect(up.map((x) => x.value[1]).sort()).toEqual(['1', '1']);
-  }, 200_000);
+    const nodes = await waitFor('a scrape of each agent', async () => {
+      const r = await query('max_over_time(netscope_agent_info[10m])');
+      return r.length === 2 ? r.map((x) => x.metric.node).sort() : undefined;
+    }, 120_000).catch(async (e: Error) => {
+      throw new Error(`${e.message}; targets: ${(await httpGet(`${promUrl}/api/v1/targets`)).body.slice(0, 2000)}`);
+    });
+    expect(nodes).toEqual(['node-a', 'node-b']);
+  }, 330_000);
 
   test('netscope capture --agent A --agent B writes one pcapng with the probe on both nodes, in time order', async () => {
     const out = path.join(tmp, 'all.pcapng');

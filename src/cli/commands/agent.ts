@@ -20,6 +20,7 @@ interface AgentArgs {
   'token-file'?: string;
   'node-name'?: string;
   poll: number;
+  discover: number;
   'capture-iface'?: string;
   filter?: string;
   'pod-labels': boolean;
@@ -40,7 +41,8 @@ export function builder(y: Argv): Argv<AgentArgs> {
     .option('netns', { type: 'string', describe: 'follow only these namespaces: name, host, pid:N, * wildcards; repeat or comma-separate (default: all)' })
     .option('token-file', { type: 'string', describe: 'file holding the bearer token /capture requires (mode 600)' })
     .option('node-name', { type: 'string', describe: 'node name in metrics and stream interface names (default: $NODE_NAME or the hostname)' })
-    .option('poll', { type: 'number', default: 5, describe: 'seconds between namespace discovery, rule counter and FDB reads' })
+    .option('poll', { type: 'number', default: 5, describe: 'seconds between rule counter and FDB reads' })
+    .option('discover', { type: 'number', default: 10, describe: 'seconds between namespace discoveries (namespaces and interfaces coming and going)' })
     .option('capture-iface', { type: 'string', describe: 'capture only interfaces whose name matches this regex (default: all but lo and bridge ports)' })
     .option('filter', { type: 'string', describe: 'pcap-filter for the metrics captures (default: all traffic)' })
     .option('pod-labels', { type: 'boolean', default: true, describe: 'add a pod label to per-interface metrics (--no-pod-labels drops it)' })
@@ -93,6 +95,7 @@ export async function handler(argv: ArgumentsCamelCase<AgentArgs>): Promise<void
   if (argv.filter !== undefined && !/^[\x20-\x7e]*$/.test(argv.filter)) return usage('--filter must be a printable pcap-filter expression');
   for (const [name, v, min, max] of [
     ['poll', argv.poll, 0.2, 3600],
+    ['discover', argv.discover, 0.2, 3600],
     ['max-series', argv['max-series'], 1, 1e6],
     ['max-captures', argv['max-captures'], 0, 1000],
     ['stream-buffer-mb', argv['stream-buffer-mb'], 0.0625, 1024],
@@ -123,6 +126,7 @@ export async function handler(argv: ArgumentsCamelCase<AgentArgs>): Promise<void
   const engine = new NodeEngine({
     policy: { netns: netnsMatcher(patterns), iface: ifaceRe },
     pollSec: argv.poll,
+    discoverSec: argv.discover,
     filter: argv.filter,
     ringBytes: Math.round(argv['ring-mb'] * 1024 * 1024),
     maxFlows: argv['max-flows'],
