@@ -21,6 +21,7 @@ import { planApply, planDestroy } from '../topology/lifecycle';
 import { loadTopologyFile } from '../topology/schema';
 import { Dashboard } from '../tui/dashboard';
 import { headlessTerminal } from '../tui/headless';
+import { liveSources, resolveBridge } from '../tui/liveSources';
 
 const NAME = 'nsbench-tu';
 /** USER_HZ: /proc stat times are in clock ticks of 1/100 s on Linux. */
@@ -90,7 +91,12 @@ export async function run(): Promise<void> {
     await w.close();
 
     const term = headlessTerminal(160, 48);
-    dash = await Dashboard.open({ bridge: 'cni0', netns: node, output: term.output, input: term.input, terminal: 'xterm', filter: 'udp' });
+    const { topo, bridge } = await resolveBridge('cni0', node);
+    dash = new Dashboard(
+      { bridge, topo, captureFilter: 'udp', view: { output: term.output, input: term.input, terminal: 'xterm' } },
+      liveSources(bridge, topo, { filter: 'udp' }),
+    );
+    await dash.start();
     let tdOut = '';
     let tdReady: () => void = () => undefined;
     const ready = new Promise<void>((r) => (tdReady = r));
@@ -103,7 +109,7 @@ export async function run(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1500)); // pollers' first round (discovery, rules) out of the way
 
     const agents = agentPids();
-    const before = { self: cpuSeconds(process.pid), agents: agents.reduce((s, p) => s + cpuSeconds(p), 0), seen: dash.collector.packets, renders: 0 };
+    const before = { self: cpuSeconds(process.pid), agents: agents.reduce((s, p) => s + cpuSeconds(p), 0), seen: dash.collector.packets };
     const lag = monitorEventLoopDelay({ resolution: 5 });
     lag.enable();
     const t0 = process.hrtime.bigint();

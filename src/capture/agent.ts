@@ -133,7 +133,23 @@ function runCapture(job: CaptureJob): void {
       counters.kernelIfDropped = st.ifDropped - base.ifDropped;
     }
   };
+  let stopping = false;
   const stop = (lost?: string): void => {
+    if (stopped || stopping) return;
+    if (lost === undefined) {
+      // A packet in a ring block that is not yet retired is invisible to libpcap: wait for the block timeout,
+      // then hand over what the ring holds, so captured + dropped by kernel = received by filter.
+      stopping = true;
+      setTimeout(() => {
+        stopping = false;
+        handle.drain();
+        finalStop();
+      }, 2 * job.timeoutMs + 10);
+      return;
+    }
+    finalStop(lost);
+  };
+  const finalStop = (lost?: string): void => {
     if (stopped) return;
     refreshStats();
     stopped = true;

@@ -14,6 +14,7 @@ import type { PacketRecord } from '../pcap/record';
 import { AgentExit, AgentProcess, AgentStartError } from './agentProcess';
 import type { AgentCounters, CaptureJob } from './agentProtocol';
 import { DEFAULT_RING_BYTES, DEFAULT_TIMEOUT_MS } from '../libpcap/handle';
+import { describeFilterError } from '../filter/filter';
 import { TimestampMerger } from './merge';
 import { CaptureTarget, TargetError, checkTargetExists, listInterfaces, targetLabel, targetSpec } from './target';
 
@@ -22,7 +23,7 @@ export interface LiveCaptureOptions {
   filter?: string;
   /**
    * Merging several interfaces waits for every agent's promise (an in-band heartbeat every 50 ms); an agent
-   * not heard from for this long stops holding the others back (default 1000 ms).
+   * not heard from for this long, while the others are, stops holding them back (default 2000 ms).
    */
   reorderWindowMs?: number;
   /** Kernel capture ring per interface (tcpdump -B; default 32 MiB). */
@@ -115,7 +116,7 @@ export class LiveCapture extends EventEmitter {
   ) {
     super();
     if (targets.length === 0) throw new TargetError('name at least one interface to capture on (-i IFACE[@NETNS])');
-    this.windowMs = opts.reorderWindowMs ?? 1000;
+    this.windowMs = opts.reorderWindowMs ?? 2000;
     const job = (t: CaptureTarget): CaptureJob => ({
       mode: 'capture',
       iface: t.iface,
@@ -190,7 +191,7 @@ export class LiveCapture extends EventEmitter {
     if (reason instanceof AgentStartError) {
       switch (reason.kind) {
         case 'filter':
-          return new CaptureStartError('filter', `bad filter expression (libpcap on ${targetSpec(t)}): ${msg}`);
+          return new CaptureStartError('filter', `${targetSpec(t)}: ${describeFilterError(this.opts.filter ?? '', msg)}`);
         case 'iface':
           return new CaptureStartError('target', `${targetSpec(t)}: ${msg}`);
         case 'permission':
@@ -236,13 +237,18 @@ export class LiveCapture extends EventEmitter {
     if (this.merger === null) return;
     // An agent silent for longer than the window (stopped, starved) no longer holds the others back: its
     // promise moves to now − window (kernel timestamps are CLOCK_REALTIME, the clock of Date.now()).
+    // Only while another source is being heard: when netscope itself lags (every pipe unread), all sources
+    // look silent at once and none of them is stalled.
     const now = Date.now();
-    const fallbackMs = now - this.windowMs;
-    const sec = Math.floor(fallbackMs / 1000);
-    const nsec = Math.round((fallbackMs - sec * 1000) * 1e6);
-    this.sources.forEach((s, i) => {
-      if (s.active && now - s.lastHeardMs > this.windowMs) this.merger?.promise(i, sec, nsec);
-    });
+    const heard = this.sources.reduce((m, s) => Math.max(m, s.lastHeardMs), 0);
+    if (now - heard < 200) {
+      const fallbackMs = now - this.windowMs;
+      const sec = Math.floor(fallbackMs / 1000);
+      const nsec = Math.round((fallbackMs - sec * 1000) * 1e6);
+      this.sources.forEach((s, i) => {
+        if (s.active && now - s.lastHeardMs > this.windowMs) this.merger?.promise(i, sec, nsec);
+      });
+    }
     this.merger.release(-Infinity, 0);
   }
 

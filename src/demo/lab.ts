@@ -11,6 +11,7 @@ import { planApply, planDestroy } from '../topology/lifecycle';
 import { namespaceName } from '../topology/ownership';
 import { loadTopologyFile, type TopologySpec } from '../topology/schema';
 import { namedNamespaceOwners } from '../topology/state';
+import { BridgeNetfilter } from './bridgeNetfilter';
 import { GeneratorSet } from './generators';
 
 /** examples/topology/demo-lab.yaml from dist/demo (built) or src/demo (ts-jest). */
@@ -63,16 +64,6 @@ export async function labLeftovers(name: string): Promise<string[]> {
   return [...owners].filter(([, o]) => o === name).map(([ns]) => ns);
 }
 
-/** br_netfilter makes bridged traffic pass iptables FORWARD: without it the DROP rule would never match. */
-async function ensureBrNetfilter(log: (l: string) => void): Promise<void> {
-  if (fs.existsSync('/proc/sys/net/bridge/bridge-nf-call-iptables')) return;
-  try {
-    await run(['modprobe', 'br_netfilter']);
-  } catch (err) {
-    log(`note: could not load br_netfilter (${(err as Error).message.split('\n')[0]}); the DROP rule will not see bridged traffic`);
-  }
-}
-
 export class DemoLab {
   readonly traffic: GeneratorSet;
   private downPromise: Promise<void> | undefined;
@@ -82,6 +73,7 @@ export class DemoLab {
     readonly prefix: string,
     private readonly opts: LabOptions,
     private readonly script: string,
+    private readonly netfilter: BridgeNetfilter,
   ) {
     this.traffic = new GeneratorSet(opts.onTrafficExit);
   }
@@ -108,11 +100,18 @@ export class DemoLab {
     const script = trafficScript();
     const leftover = await destroyLab(spec.name);
     if (leftover > 0) log(`removed ${leftover} namespace(s) a previous demo left behind`);
-    await ensureBrNetfilter(log);
+    // br_netfilter makes bridged traffic pass iptables FORWARD: without it the DROP rule would never match.
+    const netfilter = new BridgeNetfilter(undefined, log);
+    await netfilter.ensure();
     log(`building the lab (topology ${spec.name}: namespaces ${spec.namespaces.map((n) => namespaceName(prefix, n.name)).join(', ')})…`);
-    const plan = await planApply(spec, { prefix, file });
-    await executePlan(plan, { signal: opts.signal });
-    return new DemoLab(spec, prefix, opts, script);
+    try {
+      const plan = await planApply(spec, { prefix, file });
+      await executePlan(plan, { signal: opts.signal });
+    } catch (err) {
+      await netfilter.restore();
+      throw err;
+    }
+    return new DemoLab(spec, prefix, opts, script, netfilter);
   }
 
   /**
@@ -137,7 +136,14 @@ export class DemoLab {
     if (!this.downPromise) {
       this.downPromise = (async () => {
         await this.traffic.stop();
-        if (!keep) await destroyLab(this.spec.name);
+        if (!keep) {
+          try {
+            await destroyLab(this.spec.name);
+          } finally {
+            // The host's bridge-netfilter state as the demo found it (a kept lab keeps br_netfilter for its rule).
+            await this.netfilter.restore();
+          }
+        }
       })();
     }
     return this.downPromise;

@@ -1,265 +1,124 @@
 /**
- * compileFilter: a pcap-filter subset compiled once into nested closures over PacketView. Evaluation
- * reads numbers and compares bytes in place: no allocation per packet.
- *
- * Semantics follow libpcap on the same bytes:
- *  - `ip`/`ip6`/`arp` test the ethertype (at the current VLAN depth), `tcp`/`udp`/`icmp`/`icmp6` the IP
- *    protocol (IPv4 protocol field; IPv6 next header after the extension chain), so non-first fragments
- *    match `tcp` but never `port`.
- *  - `host A` (IPv4) matches IPv4 source/destination and ARP sender/target addresses; an IPv6 address
- *    matches IPv6 packets only.
- *  - `vlan [id]` matches when a tag is present at the current depth; primitives after it look one tag in
- *    (so `icmp` alone does not match a tagged frame, `vlan and icmp` does — as in libpcap on a file).
- *  - `vxlan [vni]` matches UDP to port 4789 carrying a VXLAN header with the I flag; primitives after
- *    it test the encapsulated frame.
+ * Filters for records read from files and pipes, with libpcap's meaning: the expression is compiled by
+ * libpcap itself (pcap_compile on a dead handle of the record's link type, exactly as `tcpdump -r` does) and
+ * the classic-BPF program runs in JavaScript (bpf.ts). Every expression tcpdump accepts works, with tcpdump's
+ * result. One extension, because libpcap 1.10 has no such primitive: a leading `vxlan [VNI] [and EXPR]` matches
+ * VXLAN packets (UDP 4789/8472 as the decoder recognises them) and runs EXPR on the encapsulated frame.
  */
-import { ETHERTYPE, IPPROTO } from '../decode/decode';
-import { L, MAX_VLAN_TAGS, PacketView } from '../decode/view';
-import { type Ctx, type Dir, FilterSyntaxError, type Node, parseFilter, type Prim } from './parse';
+import { L, type PacketView } from '../decode/view';
+import { compileBpf, PcapOpenError } from '../libpcap/handle';
+import type { PacketRecord } from '../pcap/record';
+import { bpfToFunction, BpfProgram, decodeInsns } from './bpf';
 
-export { FilterSyntaxError };
-
-export type PacketPredicate = (view: PacketView) => boolean;
-
-const matchAll: PacketPredicate = () => true;
-
-/** Compiles `expr` ('' matches everything); throws FilterSyntaxError quoting the offending token. */
-export function compileFilter(expr: string): PacketPredicate {
-  const ast = parseFilter(expr);
-  return ast === undefined ? matchAll : compileNode(ast);
-}
-
-function compileNode(n: Node): PacketPredicate {
-  switch (n.op) {
-    case 'and': {
-      const a = compileNode(n.a);
-      const b = compileNode(n.b);
-      return (v) => a(v) && b(v);
-    }
-    case 'or': {
-      const a = compileNode(n.a);
-      const b = compileNode(n.b);
-      return (v) => a(v) || b(v);
-    }
-    case 'not': {
-      const a = compileNode(n.a);
-      return (v) => !a(v);
-    }
-    case 'prim':
-      return withContext(compilePrim(n.prim, n.ctx.vlanDepth), n.ctx);
+/** libpcap rejected the expression (or it cannot apply to a link type): one line with the expression. */
+export class FilterError extends Error {
+  constructor(
+    readonly expression: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FilterError';
   }
 }
 
-function withContext(p: PacketPredicate, ctx: Ctx): PacketPredicate {
-  if (!ctx.inner) return p;
-  return (v) => v.inner !== null && (v.layers & L.VXLAN) !== 0 && p(v.inner);
-}
+const SNAPLEN = 262144;
+const LINKTYPE_ETHERNET = 1;
 
-function eqBytes(buf: Buffer, off: number, want: Uint8Array, n: number): boolean {
-  if (off < 0) return false;
-  for (let i = 0; i < n; i++) if (buf[off + i] !== want[i]) return false;
-  return true;
-}
-
-/** Prefix match of `bits` bits at buf[off..] against want. */
-function prefixBytes(buf: Buffer, off: number, want: Uint8Array, bits: number): boolean {
-  if (off < 0) return false;
-  const full = bits >> 3;
-  for (let i = 0; i < full; i++) if (buf[off + i] !== want[i]) return false;
-  const rest = bits & 7;
-  if (rest === 0) return true;
-  const m = (0xff << (8 - rest)) & 0xff;
-  return (buf[off + full] & m) === (want[full] & m);
-}
-
-function byDir(dir: Dir, src: PacketPredicate, dst: PacketPredicate): PacketPredicate {
-  switch (dir) {
-    case 'src':
-      return src;
-    case 'dst':
-      return dst;
-    case 'both':
-      return (v) => src(v) && dst(v);
-    case 'either':
-      return (v) => src(v) || dst(v);
+function tryCompile(linktype: number, expr: string): Buffer | string {
+  try {
+    return compileBpf(linktype, SNAPLEN, expr);
+  } catch (e) {
+    if (e instanceof PcapOpenError) return e.message;
+    throw e;
   }
-}
-
-function compilePrim(p: Prim, depth: number): PacketPredicate {
-  // The network layer is "at this depth" only when exactly `depth` tags precede it.
-  const at = (v: PacketView): boolean => v.vlanCount === depth;
-  switch (p.kind) {
-    case 'proto':
-      switch (p.proto) {
-        case 'ip':
-          return (v) => at(v) && v.ethType === ETHERTYPE.IPV4;
-        case 'ip6':
-          return (v) => at(v) && v.ethType === ETHERTYPE.IPV6;
-        case 'arp':
-          return (v) => at(v) && v.ethType === ETHERTYPE.ARP;
-        case 'tcp':
-          return ipProto(IPPROTO.TCP, depth, true, true);
-        case 'udp':
-          return ipProto(IPPROTO.UDP, depth, true, true);
-        case 'icmp':
-          return ipProto(IPPROTO.ICMP, depth, true, false);
-        case 'icmp6':
-          return ipProto(IPPROTO.ICMPV6, depth, false, true);
-      }
-      break;
-    case 'vlan': {
-      const id = p.id;
-      if (id === undefined) return (v) => v.vlanCount > depth;
-      if (depth >= MAX_VLAN_TAGS) return () => false;
-      return (v) => v.vlanCount > depth && v.vlanIds[depth] === id;
-    }
-    case 'vxlan': {
-      const vni = p.vni;
-      if (vni === undefined) return (v) => at(v) && (v.layers & L.VXLAN) !== 0;
-      return (v) => at(v) && (v.layers & L.VXLAN) !== 0 && v.vni === vni;
-    }
-    case 'host4': {
-      const a = p.addr;
-      const ip = byDir(
-        p.dir,
-        (v) => v.ip4Src === a,
-        (v) => v.ip4Dst === a,
-      );
-      const arp = byDir(
-        p.dir,
-        (v) => v.arpSpa === a,
-        (v) => v.arpTpa === a,
-      );
-      return ip4OrArp(p.proto, depth, ip, arp);
-    }
-    case 'net4': {
-      const a = p.addr;
-      const mask = p.bits === 0 ? 0 : (0xffffffff << (32 - p.bits)) >>> 0;
-      const ip = byDir(
-        p.dir,
-        (v) => (v.ip4Src & mask) >>> 0 === a,
-        (v) => (v.ip4Dst & mask) >>> 0 === a,
-      );
-      const arp = byDir(
-        p.dir,
-        (v) => (v.arpSpa & mask) >>> 0 === a,
-        (v) => (v.arpTpa & mask) >>> 0 === a,
-      );
-      return ip4OrArp(p.proto, depth, ip, arp);
-    }
-    case 'host6': {
-      const a = p.addr;
-      const m = byDir(
-        p.dir,
-        (v) => eqBytes(v.buf, v.ip6SrcOff, a, 16),
-        (v) => eqBytes(v.buf, v.ip6DstOff, a, 16),
-      );
-      return (v) => at(v) && (v.layers & L.IPV6) !== 0 && m(v);
-    }
-    case 'net6': {
-      const a = p.addr;
-      const bits = p.bits;
-      const m = byDir(
-        p.dir,
-        (v) => prefixBytes(v.buf, v.ip6SrcOff, a, bits),
-        (v) => prefixBytes(v.buf, v.ip6DstOff, a, bits),
-      );
-      return (v) => at(v) && (v.layers & L.IPV6) !== 0 && m(v);
-    }
-    case 'port': {
-      const port = p.port;
-      const layers = p.proto === 'tcp' ? L.TCP : p.proto === 'udp' ? L.UDP : L.TCP | L.UDP;
-      const m = byDir(
-        p.dir,
-        (v) => v.sport === port,
-        (v) => v.dport === port,
-      );
-      return (v) => at(v) && (v.layers & layers) !== 0 && m(v);
-    }
-    case 'portrange': {
-      const lo = p.lo;
-      const hi = p.hi;
-      const layers = p.proto === 'tcp' ? L.TCP : p.proto === 'udp' ? L.UDP : L.TCP | L.UDP;
-      const m = byDir(
-        p.dir,
-        (v) => v.sport >= lo && v.sport <= hi,
-        (v) => v.dport >= lo && v.dport <= hi,
-      );
-      return (v) => at(v) && (v.layers & layers) !== 0 && m(v);
-    }
-    case 'ipproto':
-      return ipProto(p.proto, depth, p.v4, p.v6);
-    case 'len': {
-      const n = p.n;
-      return p.op === 'less' ? (v) => v.len <= n : (v) => v.len >= n;
-    }
-    case 'ether': {
-      const mac = p.mac;
-      const m = byDir(
-        p.dir,
-        (v) => eqBytes(v.buf, v.ethSrcOff, mac, 6),
-        (v) => eqBytes(v.buf, v.ethDstOff, mac, 6),
-      );
-      return (v) => (v.layers & L.ETH) !== 0 && m(v);
-    }
-  }
-  return () => false;
-}
-
-function ipProto(proto: number, depth: number, v4: boolean, v6: boolean): PacketPredicate {
-  const l = (v4 ? L.IPV4 : 0) | (v6 ? L.IPV6 : 0);
-  return (v) => v.vlanCount === depth && (v.layers & l) !== 0 && v.ipProto === proto;
-}
-
-function ip4OrArp(
-  proto: 'ip' | 'arp' | undefined,
-  depth: number,
-  ip: PacketPredicate,
-  arp: PacketPredicate,
-): PacketPredicate {
-  const ipOk = (v: PacketView): boolean => v.vlanCount === depth && (v.layers & L.IPV4) !== 0 && ip(v);
-  const arpOk = (v: PacketView): boolean => v.vlanCount === depth && (v.layers & L.ARP) !== 0 && arp(v);
-  if (proto === 'ip') return ipOk;
-  if (proto === 'arp') return arpOk;
-  return (v) => ipOk(v) || arpOk(v);
 }
 
 /**
- * An expression for libpcap (live capture BPF) that accepts at least every packet `expr` accepts:
- * identical to `expr` (normalised) when it uses nothing libpcap 1.10 lacks; `vxlan` becomes
- * `udp dst port 4789` and primitives inside the VXLAN frame are dropped (widening the match). Apply
- * compileFilter(expr) to what libpcap delivers to get the exact result. '' = capture everything.
+ * The one-line message for libpcap's complaint about `expr`. libpcap says only "syntax error": name the longest
+ * leading part that does parse, so the user sees where the problem starts.
  */
-export function bpfPrefilter(expr: string): string {
-  const ast = parseFilter(expr);
-  return ast === undefined ? '' : toBpf(ast).text;
+export function describeFilterError(expr: string, libpcapMessage: string, linktype = LINKTYPE_ETHERNET): string {
+  const why = libpcapMessage.replace(/^can't parse filter expression: /, '');
+  let where = '';
+  if (/syntax error/.test(why)) {
+    const words = expr.trim().split(/\s+/);
+    for (let k = words.length - 1; k > 0; k--) {
+      const head = words.slice(0, k).join(' ');
+      if (typeof tryCompile(linktype, head) !== 'string') {
+        where = `; "${head}" parses, the problem is in "${words.slice(k).join(' ')}"`;
+        break;
+      }
+    }
+  }
+  return `bad filter "${expr}": ${why} (libpcap)${where} — see man 7 pcap-filter`;
 }
 
-/** text '' = "true"; exact = text means precisely what the node means. */
-function toBpf(n: Node): { text: string; exact: boolean } {
-  switch (n.op) {
-    case 'prim':
-      if (n.ctx.inner) return { text: '', exact: false };
-      if (n.prim.kind === 'vxlan') return { text: 'udp dst port 4789', exact: false };
-      return { text: n.text, exact: true };
-    case 'not': {
-      const a = toBpf(n.a);
-      if (!a.exact || a.text === '') return { text: '', exact: false };
-      return { text: `not (${a.text})`, exact: true };
+function compileFor(linktype: number, expr: string): BpfProgram {
+  const r = tryCompile(linktype, expr);
+  if (typeof r === 'string') throw new FilterError(expr, describeFilterError(expr, r, linktype));
+  return bpfToFunction(decodeInsns(r));
+}
+
+/** A compiled filter: one BPF program per link type met (compiled when first needed). */
+export class RecordFilter {
+  private readonly programs = new Map<number, BpfProgram>();
+  private lastLinktype = -1;
+  private last: BpfProgram = () => false;
+
+  /** inner: EXPR of `vxlan [VNI] and EXPR`, run on the encapsulated frame; vni -1 = any. */
+  private constructor(
+    private readonly expr: string,
+    private readonly vxlan: { vni: number; inner: BpfProgram | null } | null,
+  ) {}
+
+  /** Compiles `expr` (throws FilterError with libpcap's message); '' or blanks = undefined (match all). */
+  static compile(expr: string): RecordFilter | undefined {
+    const text = expr.trim();
+    if (text === '') return undefined;
+    const vx = /^vxlan(?:\s+(\d+))?(?:\s+and\s+([\s\S]+))?$/i.exec(text);
+    if (vx !== null) {
+      const vni = vx[1] === undefined ? -1 : Number(vx[1]);
+      if (vni > 0xffffff) throw new FilterError(text, `bad filter "${text}": VXLAN network identifier ${vni} is more than 24 bits`);
+      return new RecordFilter(text, { vni, inner: vx[2] === undefined ? null : compileFor(LINKTYPE_ETHERNET, vx[2]) });
     }
-    case 'and': {
-      const a = toBpf(n.a);
-      const b = toBpf(n.b);
-      const exact = a.exact && b.exact;
-      if (a.text === '') return { text: b.text, exact };
-      if (b.text === '') return { text: a.text, exact };
-      return { text: `(${a.text}) and (${b.text})`, exact };
+    if (/\bvxlan\b/i.test(text)) {
+      throw new FilterError(text, `bad filter "${text}": "vxlan" must come first ("vxlan [VNI] and EXPR"): libpcap 1.10 has no vxlan primitive, netscope adds this form only`);
     }
-    case 'or': {
-      const a = toBpf(n.a);
-      const b = toBpf(n.b);
-      if (a.text === '' || b.text === '') return { text: '', exact: false };
-      return { text: `(${a.text}) or (${b.text})`, exact: a.exact && b.exact };
+    const f = new RecordFilter(text, null);
+    // Checked now, on Ethernet, so a mistake is reported before anything is read.
+    f.programs.set(LINKTYPE_ETHERNET, compileFor(LINKTYPE_ETHERNET, text));
+    return f;
+  }
+
+  private programFor(linktype: number): BpfProgram {
+    let p = this.programs.get(linktype);
+    if (p === undefined) {
+      try {
+        p = compileFor(linktype, this.expr);
+      } catch (e) {
+        // Remembered: the same link type is refused once, not recompiled for every record.
+        const err = e;
+        p = () => {
+          throw err;
+        };
+      }
+      this.programs.set(linktype, p);
     }
+    this.lastLinktype = linktype;
+    this.last = p;
+    return p;
+  }
+
+  /** Whether the record (decoded into `view`) matches. Throws FilterError when the link type cannot take it. */
+  matches(view: PacketView, rec: PacketRecord): boolean {
+    const vx = this.vxlan;
+    if (vx !== null) {
+      if ((view.layers & L.VXLAN) === 0 || (vx.vni >= 0 && view.vni !== vx.vni)) return false;
+      const inner = view.inner;
+      if (vx.inner === null) return true;
+      return inner !== null && vx.inner(inner.buf, inner.base, inner.caplen, inner.len);
+    }
+    const p = rec.linktype === this.lastLinktype ? this.last : this.programFor(rec.linktype);
+    return p(rec.buf, rec.offset, rec.caplen, rec.len);
   }
 }

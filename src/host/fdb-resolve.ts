@@ -39,10 +39,11 @@ export function resolveFdbEntry(topo: Topology, bridge: IfInfo, entry: FdbEntry)
   const mac = entry.mac;
   if (isGroupMac(mac)) return undefined;
   const sameMac = (i: IfInfo): boolean => i.mac.toLowerCase() === mac;
-  // A bridge takes a port's MAC as its own, so the port itself wins over the bridge for local entries.
+  // A bridge without a MAC of its own takes its lowest port's: that entry sits on the port, but frames to it
+  // are delivered to the bridge (its namespace's stack), so the bridge wins; a port's other MAC is the port.
   const inBridgeNs = topo.interfaces.filter((i) => i.netns === bridge.netns && sameMac(i));
   const local =
-    inBridgeNs.find((i) => i.name === entry.port) ?? inBridgeNs.find((i) => i.master === bridge.name) ?? inBridgeNs.find((i) => i.name === bridge.name);
+    inBridgeNs.find((i) => i.name === bridge.name) ?? inBridgeNs.find((i) => i.name === entry.port) ?? inBridgeNs.find((i) => i.master === bridge.name);
   if (local) return owner(topo, local);
   const port = topo.interfaces.find((i) => i.netns === bridge.netns && i.name === entry.port);
   const peer = port ? vethPeer(topo, port) : undefined;

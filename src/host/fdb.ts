@@ -5,7 +5,7 @@
  */
 import { bridgePorts, discover, findBridge, findNetns, type IfInfo } from '../topology/discover';
 import { labelOf, listBridges, resolveFdb } from './fdb-resolve';
-import { isValidIfName, run } from './run';
+import { UnknownNameError, isRootUser, isValidIfName, netnsExists, netnsPermissionMessage, run } from './run';
 
 export { isGroupMac, resolveFdb, resolveFdbEntry, listBridges } from './fdb-resolve';
 
@@ -146,7 +146,7 @@ export interface FdbRead {
   entries: FdbEntry[];
 }
 
-export class UnknownBridgeError extends Error {
+export class UnknownBridgeError extends UnknownNameError {
   constructor(message: string) {
     super(message);
     this.name = 'UnknownBridgeError';
@@ -161,6 +161,8 @@ export async function readFdbDetailed(bridge: string, netns?: string): Promise<F
   if (!isValidIfName(bridge)) throw new UnknownBridgeError(`invalid bridge name "${bridge}": at most 15 of A-Z a-z 0-9 _ . -`);
   const topo = await discover();
   if (netns !== undefined && findNetns(topo, netns) === undefined) {
+    // Without root, discovery cannot enter other namespaces: one that exists is a permission problem.
+    if (!isRootUser() && netnsExists(netns)) throw new Error(netnsPermissionMessage(netns, 'reading its bridges'));
     const known = topo.namespaces.map((n) => (n.id === '' ? 'host' : n.id)).join(', ');
     throw new UnknownBridgeError(`no network namespace "${netns}" (namespaces: ${known})`);
   }
@@ -174,7 +176,8 @@ export async function readFdbDetailed(bridge: string, netns?: string): Promise<F
   }
   if (!br) {
     const where = netns !== undefined ? ` in namespace "${netns}"` : '';
-    throw new UnknownBridgeError(`no bridge "${bridge}"${where}; bridges: ${listBridges(topo)}`);
+    const hidden = isRootUser() ? '' : ' (not root: bridges in other namespaces cannot be seen; run as root)';
+    throw new UnknownBridgeError(`no bridge "${bridge}"${where}; bridges: ${listBridges(topo)}${hidden}`);
   }
   const { stdout } = await run(['bridge', '-j', '-s', 'fdb', 'show', 'br', br.name], { netns: br.netns });
   const entries = resolveFdb(topo, br, parseFdbJson(stdout));

@@ -175,5 +175,16 @@ export function parseIptablesSave(text: string, backend: RuleBackend, family: 'i
     rules.push(annotateKube(rule));
   }
   if (table) throw new IptablesSaveError(lines.length, `table "${table.table}" is not closed by COMMIT (output cut short?)`, '');
-  return { tables, rules };
+  return { tables, rules: groupByChain(tables, rules) };
+}
+
+/**
+ * iptables-save declares every chain (with its policy) before any rule: reorders the rows chain by chain (policy
+ * first, then the rules in order), chains in the order they were declared, so each chain is one group.
+ */
+function groupByChain(tables: IptablesSaveTable[], rules: RuleCounter[]): RuleCounter[] {
+  const order = new Map<string, number>();
+  for (const t of tables) for (const c of t.chains) order.set(`${t.table} ${c.name}`, order.size);
+  const rank = (r: RuleCounter): number => order.get(`${r.table} ${r.chain}`) ?? order.size;
+  return rules.map((r, i) => ({ r, i })).sort((a, b) => rank(a.r) - rank(b.r) || a.i - b.i).map((x) => x.r);
 }

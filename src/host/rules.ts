@@ -4,11 +4,10 @@
  * native nftables tables (nft -j list ruleset, minus the tables iptables-nft made). RuleDeltas turns two
  * successive reads into per-interval deltas and rates. No formatting here: the CLI and the dashboard share it.
  */
-import { existsSync } from 'fs';
 import { parseIptablesSave } from './iptables';
 import { isXtablesTableName, parseNftRuleset, parseNftTables, type NftParseResult } from './nft';
 import { isDropTarget, type RuleBackend, type RuleCounter } from './rule-counter';
-import { CommandError, isValidNetnsName, run, type NetnsRef } from './run';
+import { CommandError, UnknownNameError, isRootUser, isValidNetnsName, netnsExists, netnsPermissionMessage, run, type NetnsRef } from './run';
 
 export { isDropTarget, kubeChainRole, kubeService, type RuleBackend, type RuleCounter } from './rule-counter';
 
@@ -98,9 +97,8 @@ async function readNativeNft(tablesText: string, xtablesHint: Set<string>, netns
 export function assertNetnsExists(netns: NetnsRef): void {
   if (netns === undefined || netns === '') return;
   const pid = /^pid:(\d+)$/.exec(netns);
-  if (!pid && !isValidNetnsName(netns)) throw new Error(`invalid network namespace name "${netns}": use letters, digits, "_", "." or "-"`);
-  const file = pid ? `/proc/${pid[1]}/ns/net` : `/run/netns/${netns}`;
-  if (!existsSync(file)) throw new Error(`no network namespace "${netns}" (${pid ? 'no such process' : 'see ip netns list'})`);
+  if (!pid && !isValidNetnsName(netns)) throw new UnknownNameError(`invalid network namespace name "${netns}": use letters, digits, "_", "." or "-"`);
+  if (!netnsExists(netns)) throw new UnknownNameError(`no network namespace "${netns}" (${pid ? 'no such process' : 'see ip netns list'})`);
 }
 
 /**
@@ -117,11 +115,14 @@ export async function readRules(opts: ReadRulesOptions = {}): Promise<RulesSnaps
   const rules: RuleCounter[] = [];
   const summary: BackendTables[] = [];
   const xtablesHint = new Set<string>();
+  // Every table and chain that exists (also chains without rules), for --table/--chain.
+  const scope = new RuleScope(opts.netns === undefined || opts.netns === '' ? 'in this namespace' : `in namespace ${opts.netns}`);
   SAVE_TOOLS.forEach((tool, i) => {
     const text = saves[i];
     if (text === undefined) return;
     const parsed = parseIptablesSave(text, tool.backend, tool.family);
     if (tool.backend.endsWith('-nft')) for (const t of parsed.tables) xtablesHint.add(`${tool.family} ${t.table}`);
+    for (const t of parsed.tables) for (const c of t.chains) scope.add(t.table, c.name);
     summary.push({ backend: tool.backend, tables: parsed.tables.map((t) => t.table), rules: parsed.rules.filter((r) => r.position > 0).length });
     rules.push(...parsed.rules);
   });
@@ -131,13 +132,72 @@ export async function readRules(opts: ReadRulesOptions = {}): Promise<RulesSnaps
     summary.push({ backend: 'nft', tables: native.map((t) => `${t.family} ${t.name}`), rules: parsed.rules.filter((r) => r.position > 0).length });
     rules.push(...parsed.rules);
   }
-  const selected = rules.filter((r) => (opts.table === undefined || r.table === opts.table) && (opts.chain === undefined || r.chain === opts.chain));
+  // Nothing readable and not root: that is the problem, not five tools' messages.
+  if (summary.length === 0 && !isRootUser()) {
+    throw new Error(opts.netns ? netnsPermissionMessage(opts.netns, 'reading its firewall rules') : 'reading firewall rules needs root (CAP_NET_ADMIN): run as root (sudo netscope rules)');
+  }
+  for (const r of rules) scope.add(r.table, r.chain);
+  const tables = opts.table === undefined ? undefined : scope.tables(opts.table);
+  const chains = opts.chain === undefined ? undefined : scope.chains(opts.chain, tables);
+  const selected = rules.filter((r) => (tables === undefined || tables.has(r.table)) && (chains === undefined || chains.has(r.chain)));
   return {
     rules: selected,
     backends: summary.filter((s) => s.tables.length > 0).map((s) => s.backend),
     summary,
     warnings,
   };
+}
+
+/** --table or --chain names nothing that exists: a usage error (exit 2) whose message lists what does. */
+export class UnknownRuleScopeError extends UnknownNameError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownRuleScopeError';
+  }
+}
+
+/**
+ * The tables and chains of one read. A name given by the user matches exactly when something has that name,
+ * else regardless of case ("forward" is FORWARD, "FILTER" is filter): iptables names are case-sensitive, but
+ * nobody means a chain that does not exist.
+ */
+class RuleScope {
+  private readonly byTable = new Map<string, Set<string>>();
+
+  constructor(private readonly where: string) {}
+
+  add(table: string, chain: string): void {
+    let chains = this.byTable.get(table);
+    if (chains === undefined) this.byTable.set(table, (chains = new Set()));
+    chains.add(chain);
+  }
+
+  tables(want: string): Set<string> {
+    const found = match(want, [...this.byTable.keys()]);
+    if (found.size === 0) {
+      const have = [...this.byTable.keys()];
+      throw new UnknownRuleScopeError(`no table "${want}" ${this.where} — ${have.length > 0 ? `tables: ${have.join(', ')}` : 'no backend holds any table'}`);
+    }
+    return found;
+  }
+
+  chains(want: string, tables: Set<string> | undefined): Set<string> {
+    const have = new Set<string>();
+    for (const [t, chains] of this.byTable) if (tables === undefined || tables.has(t)) for (const c of chains) have.add(c);
+    const found = match(want, [...have]);
+    if (found.size === 0) {
+      const where = tables === undefined ? '' : ` table ${[...tables].join(', ')}`;
+      throw new UnknownRuleScopeError(`no chain "${want}" ${this.where}${where} — ${have.size > 0 ? `chains: ${[...have].join(', ')}` : 'no chains'}`);
+    }
+    return found;
+  }
+}
+
+function match(want: string, names: string[]): Set<string> {
+  const exact = names.filter((n) => n === want);
+  if (exact.length > 0) return new Set(exact);
+  const lower = want.toLowerCase();
+  return new Set(names.filter((n) => n.toLowerCase() === lower));
 }
 
 export interface RuleDelta extends RuleCounter {

@@ -4,6 +4,7 @@
  * (named: `ip netns exec`, or a process's: `nsenter --net=/proc/PID/ns/net`). `-v` logs every command.
  */
 import { execFile } from 'child_process';
+import { existsSync } from 'fs';
 
 /** Where a command runs: the current namespace (undefined), a named one, or a process's ("pid:1234"). */
 export type NetnsRef = string | undefined;
@@ -96,6 +97,35 @@ export async function runJson<T>(argv: string[], opts: RunOptions = {}): Promise
   } catch {
     throw new Error(`${argv.join(' ')} printed output that is not JSON (first bytes: ${JSON.stringify(text.slice(0, 60))})`);
   }
+}
+
+/**
+ * A name given by the user (namespace, bridge, table, chain) that names nothing: a usage error (exit 2, see
+ * docs/exit-codes.md); the message lists what does exist.
+ */
+export class UnknownNameError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'UnknownNameError';
+  }
+}
+
+/** Whether this process runs as root (can enter other network namespaces). */
+export function isRootUser(): boolean {
+  return typeof process.getuid !== 'function' || process.getuid() === 0;
+}
+
+/** Whether a namespace reference names something that exists (whether or not this process may enter it). */
+export function netnsExists(netns: string): boolean {
+  const pid = /^pid:(\d+)$/.exec(netns);
+  // /proc/PID, not /proc/PID/ns/net: another user's process has a namespace link this user may not read.
+  if (pid) return existsSync(`/proc/${pid[1]}`);
+  return isValidNetnsName(netns) && existsSync(`/run/netns/${netns}`);
+}
+
+/** The one line for "it exists, but this user may not look inside". */
+export function netnsPermissionMessage(netns: string, what: string): string {
+  return `network namespace "${netns}" exists, but ${what} needs root (CAP_SYS_ADMIN to enter it, CAP_NET_ADMIN to read it): run as root (sudo netscope …)`;
 }
 
 /** Errors when not root: kernel changes need CAP_NET_ADMIN, capture needs CAP_NET_RAW. */

@@ -91,8 +91,10 @@ export class PcapOpenError extends Error {
 }
 
 function asOpenError(e: unknown): PcapOpenError {
-  const message = e instanceof Error ? e.message : String(e);
-  const raw = e !== null && typeof e === 'object' ? (e as { kind?: unknown }).kind : undefined;
+  // Not `instanceof Error`: the binding's errors come from the main realm, which a test sandbox does not share.
+  const fields = e !== null && typeof e === 'object' ? (e as { kind?: unknown; message?: unknown }) : {};
+  const message = typeof fields.message === 'string' ? fields.message : String(e);
+  const raw = fields.kind;
   const kind: PcapErrorKind = raw === 'iface' || raw === 'permission' || raw === 'down' || raw === 'filter' ? raw : 'other';
   return new PcapOpenError(kind, message);
 }
@@ -146,7 +148,8 @@ export class PcapHandle {
     } catch (e) {
       throw asOpenError(e);
     }
-    this.linktype = r.linktype;
+    // The file formats speak LINKTYPE_, libpcap's handle DLT_.
+    this.linktype = dltToLinktype(r.linktype);
     this.snaplen = r.snaplen;
     this.nano = r.nano;
     this.warning = r.warning;
@@ -187,13 +190,32 @@ export class PcapHandle {
 }
 
 /**
+ * LINKTYPE_ values (pcap files, pcap-linktype(7)) and DLT_ values (libpcap's handles) differ for a few link
+ * types; on Linux these are the ones a capture meets (raw IP: tun devices, some VPNs).
+ */
+const LINKTYPE_TO_DLT: ReadonlyMap<number, number> = new Map([
+  [101, 12], // RAW
+  [100, 11], // ATM_RFC1483
+  [106, 19], // ATM_CLIP
+]);
+const DLT_TO_LINKTYPE: ReadonlyMap<number, number> = new Map([...LINKTYPE_TO_DLT].map(([l, d]) => [d, l]));
+
+export function linktypeToDlt(linktype: number): number {
+  return LINKTYPE_TO_DLT.get(linktype) ?? linktype;
+}
+
+export function dltToLinktype(dlt: number): number {
+  return DLT_TO_LINKTYPE.get(dlt) ?? dlt;
+}
+
+/**
  * Compiles a pcap-filter expression for a link type with libpcap (on a dead handle, as `tcpdump -r` does) into
  * classic BPF instructions (8 bytes each: code u16, jt u8, jf u8, k u32, little-endian). Throws PcapOpenError
  * kind "filter" with libpcap's message.
  */
 export function compileBpf(linktype: number, snaplen: number, expr: string): Buffer {
   try {
-    return nativePcap().compile(linktype, snaplen, expr, true);
+    return nativePcap().compile(linktypeToDlt(linktype), snaplen, expr, true);
   } catch (e) {
     throw asOpenError(e);
   }

@@ -353,3 +353,30 @@ export function vethPeer(topo: Topology, iface: IfInfo): IfInfo | undefined {
   if (!p) return undefined;
   return topo.interfaces.find((i) => i.netns === p.netns && i.ifindex === p.ifindex);
 }
+
+/**
+ * The part of `topo` that `topo show --bridge NAME` is about: every bridge called `bridge` (in the namespaces
+ * `netnsIds` when given), its ports and their veth peers, the namespaces holding them, and the routes and
+ * neighbours of those interfaces. Undefined when no such bridge exists.
+ */
+export function bridgeView(topo: Topology, bridge: string, netnsIds?: readonly string[]): Topology | undefined {
+  const bridges = topo.interfaces.filter((i) => i.kind === 'bridge' && i.name === bridge && (netnsIds === undefined || netnsIds.includes(i.netns)));
+  if (bridges.length === 0) return undefined;
+  const shown = new Set<IfInfo>();
+  for (const b of bridges) {
+    shown.add(b);
+    for (const port of bridgePorts(topo, b)) {
+      shown.add(port);
+      const peer = vethPeer(topo, port);
+      if (peer) shown.add(peer);
+    }
+  }
+  const has = (netns: string, dev: string | undefined): boolean => [...shown].some((i) => i.netns === netns && i.name === dev);
+  const nsIds = new Set([...shown].map((i) => i.netns));
+  return {
+    namespaces: topo.namespaces.filter((n) => nsIds.has(n.id)),
+    interfaces: topo.interfaces.filter((i) => shown.has(i)),
+    routes: topo.routes.filter((r) => has(r.netns, r.dev)),
+    neighbours: topo.neighbours.filter((n) => has(n.netns, n.dev)),
+  };
+}

@@ -118,6 +118,5 @@ export function renderTree(topo: Topology, opts: TreeOptions = {}): string {
     if (!node) continue;
     draw(node, '', true, true, out);
   }
-  if (out.length === 0 && opts.bridge !== undefined) return `no bridge named ${opts.bridge}\n`;
   return out.join('\n') + '\n';
 }

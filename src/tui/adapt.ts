@@ -5,12 +5,12 @@
  */
 import type { FlowRecord, FlowSnapshot } from '../analysis/flows';
 import type { MacEntry } from '../analysis/mac';
-import type { Problem } from '../analysis/problems';
+import { PROBLEM_ORDER, type Problem } from '../analysis/problems';
 import type { RuleDelta } from '../host/rules';
 import { bridgePorts, type IfInfo, type Topology } from '../topology/discover';
 import { ownerOf } from '../topology/ownership';
 import { renderTree } from '../topology/tree';
-import type { FlowBadge, FlowInfo, MacMove, RuleRow, TopologyLine, WireMac } from './model';
+import type { FlowBadge, FlowInfo, MacMove, ProblemGroup, RuleRow, TopologyLine, WireMac } from './rows';
 
 /** A SYN or echo request younger than this is in flight, not failed. */
 export const IN_FLIGHT_SEC = 1;
@@ -95,6 +95,28 @@ export function flowsFromSnapshot(snap: FlowSnapshot, nowSec: number): { flows: 
   if (snap.counters.evicted > 0) notes.push(`${snap.counters.evicted} evicted`);
   if (snap.counters.flows > snap.flows.length) notes.push(`top ${snap.flows.length} shown`);
   return { flows, total: snap.counters.flows, note: notes.join(', ') };
+}
+
+/**
+ * The problems pane's groups: per kind (in PROBLEM_ORDER) the count and the first `perKind` problems' lines.
+ * Stands in for the analysis engine's problem digest (count and most significant few per kind, computed from
+ * numbers); once FlowTable has problemDigest(), its kinds map one to one: { kind, count, top: top.map(p => p.text) }.
+ */
+export function problemGroups(problems: Problem[], perKind = 3): ProblemGroup[] {
+  const byKind = new Map<string, ProblemGroup>();
+  for (const p of problems) {
+    const g = byKind.get(p.kind);
+    if (!g) byKind.set(p.kind, { kind: p.kind, count: 1, top: [p.text] });
+    else {
+      g.count++;
+      if (g.top.length < perKind) g.top.push(p.text);
+    }
+  }
+  const rank = (k: string): number => {
+    const i = PROBLEM_ORDER.indexOf(k as Problem['kind']);
+    return i < 0 ? PROBLEM_ORDER.length : i;
+  };
+  return [...byKind.values()].sort((x, y) => rank(x.kind) - rank(y.kind));
 }
 
 /**

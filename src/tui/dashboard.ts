@@ -1,93 +1,41 @@
 /**
- * `netscope watch`: wires the shared engines to the model and the view.
+ * The dashboard: its sources (sources.ts) feed the model; the view draws the model on the clock's tick.
  *
- *   LiveCapture ─record→ TrafficCollector (decode → FlowTable, ring)      ─┐ snapshot every second
- *   discover() + bridge fdb (parseFdbJson/resolveFdb) + FdbWatch, pollEvery ─┤→ DashboardModel → DashboardView
- *   readRules() + RuleDeltas, pollEvery                                   ─┘   (≤ 10 redraws/s)
+ *   records ─record→ TrafficCollector (decode → FlowTable, ring)  ─┐ snapshot every second
+ *   bridgeState poller (topology, resolved FDB) → FdbWatch         ─┤→ DashboardModel → DashboardView
+ *   rules poller (rule counters) → RuleDeltas                      ─┘   (drawn at most 10 times a second)
  *
- * Capture never waits for host reads: those are child processes polled one at a time on their own interval.
+ * Nothing here builds a source: `netscope watch`/`demo` pass live ones (liveSources.ts), tests pass fakes.
  */
 import type { FlowRecord, FlowSort } from '../analysis/flows';
-import { LiveCapture } from '../capture/live';
-import type { CaptureTarget } from '../capture/target';
-import { FdbWatch, parseFdbJson, resolveFdb, type FdbEntry } from '../host/fdb';
-import { listBridges } from '../host/fdb-resolve';
-import { pollEvery, type Poll } from '../host/poller';
-import { readRules, RuleDeltas } from '../host/rules';
-import { run } from '../host/run';
-import { bridgePorts, discover, findBridge, findNetns, type IfInfo, type Topology } from '../topology/discover';
-import { flowsFromSnapshot, ruleRows, topologyLines, WireMacTracker } from './adapt';
+import type { TargetStats } from '../capture/live';
+import { FdbWatch, type FdbEntry } from '../host/fdb';
+import { RuleDeltas } from '../host/rules';
+import type { IfInfo, Topology } from '../topology/discover';
+import { flowsFromSnapshot, problemGroups, ruleRows, topologyLines, WireMacTracker } from './adapt';
 import { TrafficCollector } from './collector';
-import { DashboardModel, type FdbRow, type SortKey } from './model';
-import { DashboardView } from './screen';
-
-/** A problem the user can fix by changing the command line (exit 2), or a failure (exit 1). */
-export class WatchError extends Error {
-  constructor(
-    message: string,
-    readonly usage: boolean,
-  ) {
-    super(message);
-    this.name = 'WatchError';
-  }
-}
+import { DashboardModel } from './model';
+import type { FdbRow, SourceStat } from './rows';
+import type { SortKey } from './state';
+import { DashboardView, type ViewOptions } from './screen';
+import type { DashboardSources } from './sources';
 
 export interface DashboardOptions {
-  bridge: string;
-  /** The bridge's namespace as the user named it (name, "pid:N", "host"); any namespace when absent. */
-  netns?: string;
-  /** More interfaces to capture on. */
-  extra?: CaptureTarget[];
-  /** pcap-filter expression for the capture (kernel BPF). */
-  filter?: string;
-  /** Host state refresh (FDB, topology, rule counters), default 2000 ms. */
-  pollMs?: number;
+  /** The watched bridge and the topology it was found in. */
+  bridge: IfInfo;
+  topo: Topology;
+  /** pcap-filter expression the capture runs with (shown in the status line). */
+  captureFilter?: string;
   /** Flows taken from the engine per snapshot (sorted by the current key), default 500; ten times that while a `/` filter is set. */
   top?: number;
-  output?: NodeJS.WritableStream;
-  input?: NodeJS.ReadableStream;
-  /** terminfo name (default $TERM; headless runs use "xterm"). */
-  terminal?: string;
-  /** Window title (default "netscope watch BRIDGE"). */
-  title?: string;
+  /** Where to draw: output/input streams, terminal name, window title. */
+  view?: ViewOptions;
 }
 
-const nowSec = (): number => Date.now() / 1000;
-
-/** Every namespace is rediscovered this often (new pods are also noticed sooner, see netnsToWatch). */
-const FULL_DISCOVERY_MS = 30_000;
+/** Redraw and detail tick: at most 10 frames a second, whatever the packet rate. */
+export const TICK_MS = 100;
 
 const ENGINE_SORT: Record<SortKey, FlowSort> = { bytes: 'bytes', packets: 'packets', rate: 'rate' };
-
-/**
- * The bridge the user named, in a discovered topology. Unknown bridge or namespace, or a bare name that several
- * namespaces have (every Kubernetes node has a cni0) → WatchError listing what exists.
- */
-export function pickBridge(topo: Topology, bridge: string, netns: string | undefined): IfInfo {
-  if (netns !== undefined && findNetns(topo, netns) === undefined) {
-    const known = topo.namespaces.map((n) => (n.id === '' ? 'host' : n.label)).join(', ');
-    throw new WatchError(`no network namespace "${netns}" (namespaces: ${known})`, true);
-  }
-  const br = findBridge(topo, bridge, netns);
-  if (!br) {
-    const where = netns !== undefined ? ` in namespace "${netns}"` : '';
-    throw new WatchError(`no bridge "${bridge}"${where}; bridges netscope can see: ${listBridges(topo)}`, true);
-  }
-  if (netns === undefined) {
-    const same = topo.interfaces.filter((i) => i.kind === 'bridge' && i.name === bridge);
-    if (same.length > 1) {
-      const where = same.map((i) => `${bridge}@${i.netns === '' ? 'host' : i.netns}`).join(', ');
-      throw new WatchError(`bridge "${bridge}" exists in ${same.length} namespaces; name one: ${where}`, true);
-    }
-  }
-  return br;
-}
-
-/** Discovers the machine and picks the bridge (see pickBridge). */
-export async function resolveBridge(bridge: string, netns: string | undefined): Promise<{ topo: Topology; bridge: IfInfo }> {
-  const topo = await discover();
-  return { topo, bridge: pickBridge(topo, bridge, netns) };
-}
 
 function fdbRow(e: FdbEntry): FdbRow {
   const r = e.resolved;
@@ -102,10 +50,18 @@ function fdbRow(e: FdbEntry): FdbRow {
   };
 }
 
-interface HostState {
-  topo: Topology;
-  bridge: IfInfo | undefined;
-  fdb: FdbEntry[];
+/** The status bar's accounting from a capture's per-interface counters (kernel/interface drops when known). */
+export function sourceStat(s: TargetStats): SourceStat {
+  // pcap_stats (ps_drop, ps_ifdrop) as tcpdump reports them; without ps_ifdrop the interface's rx_dropped growth
+  // stands for "dropped by the interface".
+  return {
+    target: s.target,
+    packets: s.packets,
+    bytes: s.bytes,
+    kernelDrops: s.kernelDropped,
+    ifDrops: s.kernelIfDropped ?? s.ifaceDrops,
+    agentDrops: s.agentDropped,
+  };
 }
 
 export class Dashboard {
@@ -114,12 +70,10 @@ export class Dashboard {
   /** Resolves when the user quit (q, Ctrl-C) or close() was called; the terminal is restored by then. */
   readonly done: Promise<void>;
   private view: DashboardView | undefined;
-  private capture: LiveCapture;
-  private polls: Poll[] = [];
-  private ticker: NodeJS.Timeout | undefined;
+  private stopTicker: (() => void) | undefined;
   private closing: Promise<void> | undefined;
   private resolveDone: () => void = () => undefined;
-  private lastSnapshotSec = 0;
+  private lastSnapshotSec = -Infinity;
   private snapshotSort: SortKey | undefined;
   private snapshotFilter = '';
   private records = new Map<string, FlowRecord>();
@@ -127,71 +81,49 @@ export class Dashboard {
   private fdbWatch = new FdbWatch();
   private ruleDeltas = new RuleDeltas();
   private detailSeen = -1;
-  private bridgeIf: IfInfo;
-  private cpuMark = { usage: process.cpuUsage(), at: process.hrtime.bigint() };
-  private watchedNetns: string[] | undefined;
-  private lastFullDiscovery = 0;
+  private readonly bridgeIf: IfInfo;
 
-  private constructor(
+  constructor(
     private readonly opts: DashboardOptions,
-    bridge: IfInfo,
-    topo: Topology,
+    private readonly sources: DashboardSources,
   ) {
+    const { bridge, topo } = opts;
     this.bridgeIf = bridge;
     const nsLabel = bridge.netns === '' ? undefined : (topo.namespaces.find((n) => n.id === bridge.netns)?.label ?? bridge.netns);
-    this.model = new DashboardModel({ bridge: bridge.name, netns: nsLabel, captureFilter: opts.filter });
+    this.model = new DashboardModel({ bridge: bridge.name, netns: nsLabel, captureFilter: opts.captureFilter });
     this.model.setTopology(topologyLines(topo, bridge));
-    this.watchedNetns = this.netnsToWatch(topo, bridge);
-    this.lastFullDiscovery = Date.now();
-    const main: CaptureTarget = bridge.netns === '' ? { iface: bridge.name } : { iface: bridge.name, netns: bridge.netns };
-    this.capture = new LiveCapture([main, ...(opts.extra ?? [])], { filter: opts.filter });
     this.done = new Promise((resolve) => {
       this.resolveDone = resolve;
     });
   }
 
+  private now(): number {
+    return this.sources.clock.now();
+  }
+
   /**
-   * Resolves the bridge, starts the captures (errors: WatchError / CaptureStartError, nothing left running),
-   * then opens the screen and the pollers.
+   * Starts the record source (its errors, e.g. CaptureStartError, reject and leave nothing running), then
+   * opens the screen and starts the pollers.
    */
-  static async open(opts: DashboardOptions): Promise<Dashboard> {
-    const { topo, bridge } = await resolveBridge(opts.bridge, opts.netns);
-    const d = new Dashboard(opts, bridge, topo);
-    await d.startCapture();
+  async start(): Promise<void> {
+    const rs = this.sources.records;
+    rs.on('record', (rec) => this.collector.add(rec));
+    rs.on('warning', (msg) => this.model.warn(msg, this.now()));
+    rs.on('end', () => {
+      if (!this.closing) this.model.warn('every capture stopped (interfaces gone?): press q to quit', this.now());
+    });
+    await rs.start();
     try {
-      d.startView();
-      d.startPolls();
+      this.startView();
+      this.startPolls();
     } catch (err) {
-      await d.close();
+      await this.close();
       throw err;
     }
-    d.crashHook();
-    return d;
-  }
-
-  /**
-   * Testing hook for the crash path: NETSCOPE_TUI_CRASH_AFTER_MS=N throws from a timer after N ms, so tests can
-   * check that an unexpected error still restores the terminal and runs the owner's cleanup (demo teardown).
-   */
-  private crashHook(): void {
-    const ms = Number(process.env.NETSCOPE_TUI_CRASH_AFTER_MS);
-    if (!(ms > 0)) return;
-    const t = setTimeout(() => {
-      throw new Error(`crash injected by NETSCOPE_TUI_CRASH_AFTER_MS=${ms}`);
-    }, ms);
-    void this.done.then(() => clearTimeout(t));
-  }
-
-  private async startCapture(): Promise<void> {
-    this.capture.on('record', (rec) => this.collector.add(rec));
-    this.capture.on('warning', (msg) => this.model.warn(msg, nowSec()));
-    this.capture.on('end', () => {
-      if (!this.closing) this.model.warn('every capture stopped (interfaces gone?): press q to quit', nowSec());
-    });
-    await this.capture.start();
   }
 
   private startView(): void {
+    const v = this.opts.view ?? {};
     this.view = new DashboardView(
       this.model,
       {
@@ -204,26 +136,23 @@ export class Dashboard {
         },
         detailClosed: () => this.collector.unwatchFlow(),
       },
-      {
-        output: this.opts.output,
-        input: this.opts.input,
-        terminal: this.opts.terminal,
-        title: this.opts.title ?? `netscope watch ${this.opts.bridge}`,
-      },
+      { ...v, title: v.title ?? `netscope watch ${this.bridgeIf.name}` },
     );
-    this.view.start();
-    this.snapshot();
-    // Fast tick: detail lines and sort changes feel immediate; flow snapshots stay at one per second.
-    this.ticker = setInterval(() => {
-      const now = nowSec();
-      const changed = this.snapshotSort !== this.model.sortKey || this.snapshotFilter !== this.model.flowFilter;
-      if (now - this.lastSnapshotSec >= 1 || changed) this.snapshot();
-      this.refreshDetail();
-    }, 250);
+    this.tick();
+    this.view.draw(true);
+    this.stopTicker = this.sources.clock.every(TICK_MS, () => this.tick());
   }
 
-  private snapshot(): void {
-    const now = nowSec();
+  /** Flow snapshots once a second (sooner when the sort or filter changed), detail lines, then a redraw if anything changed. */
+  tick(): void {
+    const now = this.now();
+    const changed = this.snapshotSort !== this.model.sortKey || this.snapshotFilter !== this.model.flowFilter;
+    if (now - this.lastSnapshotSec >= 1 || changed) this.snapshot(now);
+    this.refreshDetail();
+    this.view?.draw(false);
+  }
+
+  private snapshot(now: number): void {
     this.lastSnapshotSec = now;
     this.snapshotSort = this.model.sortKey;
     this.snapshotFilter = this.model.flowFilter;
@@ -233,25 +162,19 @@ export class Dashboard {
     const { flows, total, note } = flowsFromSnapshot(snap, now);
     this.records = new Map(snap.flows.map((f) => [f.key, f]));
     this.model.setFlows(flows, now, total, note);
+    this.model.setProblems(problemGroups(snap.problems));
+    const stats = this.sources.records.stats();
     const { macs, moved } = this.wireMacs.update(snap.macs);
     // With several capture points one frame is seen on each interface along its path, so "moved between
     // capture interfaces" is an artefact there; only a single capture point's moves (VLAN/VNI) are real.
-    this.model.setWireMacs(macs, this.capture.targets.length === 1 ? moved : [], now);
-    // The chart and the rates are the bridge's (LiveCapture tags the bridge, target 0, with ifIndex 0); the
-    // packet total counts every source.
+    this.model.setWireMacs(macs, stats.length === 1 ? moved : [], now);
+    // The chart and the rates are the bridge's (the first capture target, ifIndex 0); the packet total counts
+    // every source.
     const c = this.collector;
     this.model.sample(now, c.firstTargetPackets, c.firstTargetBytes, c.packets);
-    const usage = process.cpuUsage();
-    const at = process.hrtime.bigint();
-    const wallUs = Number(at - this.cpuMark.at) / 1000;
-    if (wallUs > 500_000) {
-      const used = usage.user - this.cpuMark.usage.user + usage.system - this.cpuMark.usage.system;
-      this.model.setCpu((used / wallUs) * 100);
-      this.cpuMark = { usage, at };
-    }
-    this.model.setSources(
-      this.capture.stats().map((s) => ({ target: s.target, packets: s.packets, bytes: s.bytes, drops: s.ifaceDrops })),
-    );
+    const cpu = this.sources.cpu?.read();
+    if (cpu !== undefined) this.model.setCpu(cpu);
+    this.model.setSources(stats.map(sourceStat));
   }
 
   private refreshDetail(): void {
@@ -263,83 +186,48 @@ export class Dashboard {
   }
 
   private startPolls(): void {
-    const every = this.opts.pollMs ?? 2000;
     const br = this.bridgeIf;
-    // Discovery feeds the topology pane and resolves FDB MACs (the same resolution `netscope fdb` uses).
-    this.polls.push(
-      pollEvery(
-        every,
-        async (): Promise<HostState> => {
-          const full = this.watchedNetns === undefined || Date.now() - this.lastFullDiscovery > FULL_DISCOVERY_MS;
-          const topo = await discover(full ? {} : { netns: this.watchedNetns });
-          if (full) this.lastFullDiscovery = Date.now();
-          const bridge = topo.interfaces.find((i) => i.kind === 'bridge' && i.name === br.name && i.netns === br.netns);
-          this.watchedNetns = bridge ? this.netnsToWatch(topo, bridge) : undefined;
-          if (!bridge) return { topo, bridge, fdb: [] };
-          const { stdout } = await run(['bridge', '-j', '-s', 'fdb', 'show', 'br', bridge.name], { netns: bridge.netns });
-          return { topo, bridge, fdb: resolveFdb(topo, bridge, parseFdbJson(stdout)) };
-        },
-        (res, at) => {
-          if (res instanceof Error) {
-            this.model.setError('fdb', res.message);
-            this.model.setError('topology', res.message);
-            return;
-          }
-          if (!res.bridge) {
-            const gone = `bridge ${br.name} is gone (deleted?)`;
-            this.model.setError('fdb', gone);
-            this.model.setError('topology', gone);
-            return;
-          }
-          this.model.setTopology(topologyLines(res.topo, res.bridge));
-          const diff = this.fdbWatch.update(res.fdb);
-          this.model.setFdb(
-            res.fdb.map(fdbRow),
-            diff.moved.map((m) => ({ mac: m.entry.mac, from: m.fromPort, to: m.entry.port })),
-            at,
-          );
-        },
-      ),
-    );
-    this.polls.push(
-      pollEvery(
-        every,
-        () => readRules({ netns: br.netns === '' ? undefined : br.netns }),
-        (res, at) => {
-          if (res instanceof Error) return void this.model.setError('rules', res.message);
-          this.model.setRules(ruleRows(this.ruleDeltas.update(res.rules, at)), at);
-          if (res.warnings.length > 0 && res.rules.length === 0) this.model.setError('rules', res.warnings.join('; '));
-        },
-      ),
-    );
+    this.sources.bridgeState.start((res, at) => {
+      if (res instanceof Error) {
+        this.model.setError('fdb', res.message);
+        this.model.setError('topology', res.message);
+        return;
+      }
+      if (!res.bridge) {
+        const gone = `bridge ${br.name} is gone (deleted?)`;
+        this.model.setError('fdb', gone);
+        this.model.setError('topology', gone);
+        return;
+      }
+      this.model.setTopology(topologyLines(res.topo, res.bridge));
+      const diff = this.fdbWatch.update(res.fdb);
+      this.model.setFdb(
+        res.fdb.map(fdbRow),
+        diff.moved.map((m) => ({ mac: m.entry.mac, from: m.fromPort, to: m.entry.port })),
+        at,
+      );
+    });
+    this.sources.rules.start((res, at) => {
+      if (res instanceof Error) return void this.model.setError('rules', res.message);
+      this.model.setRules(ruleRows(this.ruleDeltas.update(res.rules, at)), at);
+      if (res.warnings.length > 0 && res.rules.length === 0) this.model.setError('rules', res.warnings.join('; '));
+    });
   }
 
-  /**
-   * The namespaces the panes need: the bridge's and those of its ports' veth peers. Polling only these keeps
-   * the number of `ip` processes per refresh small on a machine with many namespaces: every spawn forks this
-   * process and stalls its event loop (and with it the capture stream) for milliseconds. A port whose peer is
-   * not resolved (a new pod) makes the next poll a full discovery again.
-   */
-  private netnsToWatch(topo: Topology, bridge: IfInfo): string[] | undefined {
-    const ports = bridgePorts(topo, bridge);
-    if (ports.some((p) => p.kind === 'veth' && p.peer === undefined)) return undefined;
-    return [...new Set([bridge.netns, ...ports.map((p) => p.peer?.netns).filter((n): n is string => n !== undefined)])];
-  }
-
-  /** Restores the terminal first, then stops pollers and captures. Idempotent. */
+  /** Restores the terminal first, then stops pollers and the record source. Idempotent. */
   close(): Promise<void> {
     if (this.closing) return this.closing;
     this.closing = (async () => {
-      if (this.ticker) clearInterval(this.ticker);
+      this.stopTicker?.();
       this.view?.destroy();
-      for (const p of this.polls) p.stop();
-      await Promise.all([this.capture.stop(), ...this.polls.map((p) => p.done)]);
+      const s = this.sources;
+      await Promise.all([s.records.stop(), s.bridgeState.stop(), s.rules.stop()]);
       this.resolveDone();
     })();
     return this.closing;
   }
 
-  /** The screen's text (tests, --no-ui diagnostics). */
+  /** The screen's text after the last draw (tests, `demo --no-ui`). */
   screenText(): string {
     return this.view?.text() ?? '';
   }

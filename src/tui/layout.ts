@@ -3,7 +3,7 @@
  * places boxes where this says.
  */
 
-export type PaneId = 'flows' | 'macs' | 'rules' | 'topology';
+export type PaneId = 'flows' | 'problems' | 'macs' | 'rules' | 'topology';
 export type BoxId = PaneId | 'rate';
 
 export interface Rect {
@@ -28,8 +28,9 @@ export function tooSmall(cols: number, rows: number): string | undefined {
 }
 
 /**
- * Wide terminals: flows (tall) and the rate chart on the left; MAC table, rule counters and topology stacked on the
- * right. Narrow ones: flows across the whole width on top, then MACs | rules, then topology | rate.
+ * Wide terminals: flows (tall), problems and the rate chart on the left; MAC table, rule counters and topology
+ * stacked on the right. Narrow ones: flows across the whole width on top, then MACs | rules, then topology |
+ * problems | rate.
  */
 export function computeLayout(cols: number, rows: number): Layout {
   const body = rows - 1; // the last row is the status line
@@ -38,10 +39,12 @@ export function computeLayout(cols: number, rows: number): Layout {
     const leftW = Math.floor(cols * 0.58);
     const rightW = cols - leftW;
     const rateH = 8;
+    const problemsH = Math.max(6, Math.floor(body * 0.2));
     const macsH = Math.floor(body * 0.36);
     const rulesH = Math.floor(body * 0.3);
     return {
-      flows: { left: 0, top: 0, width: leftW, height: body - rateH },
+      flows: { left: 0, top: 0, width: leftW, height: body - rateH - problemsH },
+      problems: { left: 0, top: body - rateH - problemsH, width: leftW, height: problemsH },
       rate: { left: 0, top: body - rateH, width: leftW, height: rateH },
       macs: { left: leftW, top: 0, width: rightW, height: macsH },
       rules: { left: leftW, top: macsH, width: rightW, height: rulesH },
@@ -53,12 +56,15 @@ export function computeLayout(cols: number, rows: number): Layout {
   const midH = Math.floor((body - flowsH) / 2);
   const botH = body - flowsH - midH;
   const half = Math.floor(cols / 2);
+  const topoW = Math.floor(cols * 0.4);
+  const problemsW = Math.floor(cols * 0.35);
   return {
     flows: { left: 0, top: 0, width: cols, height: flowsH },
     macs: { left: 0, top: flowsH, width: half, height: midH },
     rules: { left: half, top: flowsH, width: cols - half, height: midH },
-    topology: { left: 0, top: flowsH + midH, width: half, height: botH },
-    rate: { left: half, top: flowsH + midH, width: cols - half, height: botH },
+    topology: { left: 0, top: flowsH + midH, width: topoW, height: botH },
+    problems: { left: topoW, top: flowsH + midH, width: problemsW, height: botH },
+    rate: { left: topoW + problemsW, top: flowsH + midH, width: cols - topoW - problemsW, height: botH },
     status,
   };
 }

@@ -9,11 +9,14 @@ export interface Closable {
 }
 
 export async function runUntilQuit(dash: Closable, cleanup: () => Promise<void> = async () => undefined): Promise<void> {
+  // Once: after a crash both the crash path and the normal path (dash.done resolved by close) reach it.
+  let cleaning: Promise<void> | undefined;
+  const cleanupOnce = (): Promise<void> => (cleaning ??= cleanup());
   const onSignal = (): void => void dash.close();
   const onCrash = (err: unknown): void => {
     void (async () => {
       await dash.close().catch(() => undefined);
-      await cleanup().catch(() => undefined);
+      await cleanupOnce().catch(() => undefined);
       const detail = process.env.NETSCOPE_DEBUG ? (err as Error)?.stack : undefined;
       const msg = detail ?? (err instanceof Error ? err.message : String(err));
       process.stderr.write(`netscope: internal error, dashboard stopped: ${msg}\n`);
@@ -26,7 +29,7 @@ export async function runUntilQuit(dash: Closable, cleanup: () => Promise<void> 
   process.on('unhandledRejection', onCrash);
   try {
     await dash.done;
-    await cleanup();
+    await cleanupOnce();
   } finally {
     for (const s of signals) process.removeListener(s, onSignal);
     process.removeListener('uncaughtException', onCrash);

@@ -1,13 +1,15 @@
 /**
  * The blessed layer: boxes placed by computeLayout, filled from the model's pane text, keys mapped to model
- * actions. It draws on a timer, at most `maxFps` times a second and only when the model changed — never per
- * packet. Given a fake output stream (isTTY, columns, rows) it runs headless for tests.
+ * actions. It has no timer: its owner calls draw() on its clock's tick (at most 10 times a second), and a
+ * frame is drawn only when the model changed — never per packet. Given a fake output stream (isTTY, columns,
+ * rows) it runs headless for tests.
  */
 import blessed, { type Widgets } from 'blessed';
 import * as contrib from 'blessed-contrib';
 import { escapeTags } from './format';
 import { computeLayout, tooSmall, type BoxId, type Layout, type PaneId } from './layout';
-import type { DashboardModel, FlowInfo } from './model';
+import type { DashboardModel } from './model';
+import type { FlowInfo } from './rows';
 
 export interface ViewActions {
   /** q / Ctrl-C. */
@@ -20,8 +22,6 @@ export interface ViewActions {
 export interface ViewOptions {
   output?: NodeJS.WritableStream;
   input?: NodeJS.ReadableStream;
-  /** Upper bound on redraws per second (default 10). */
-  maxFps?: number;
   title?: string;
   /** terminfo name; default $TERM (tests pass "xterm"). */
   terminal?: string;
@@ -31,7 +31,7 @@ interface ScreenWithLines {
   lines: Array<Array<[unknown, string]>>;
 }
 
-const PANE_TITLES: Record<PaneId, string> = { flows: 'flows', macs: 'MAC table', rules: 'rule counters', topology: 'topology' };
+const PANE_TITLES: Record<PaneId, string> = { flows: 'flows', problems: 'problems', macs: 'MAC table', rules: 'rule counters', topology: 'topology' };
 
 export class DashboardView {
   readonly screen: Widgets.Screen;
@@ -40,19 +40,16 @@ export class DashboardView {
   private status: Widgets.BoxElement;
   private popup: Widgets.BoxElement;
   private smallNote: Widgets.BoxElement;
-  private timer: NodeJS.Timeout | undefined;
   private drawnVersion = -1;
   private layoutKey = '';
   private filterEdit: string | undefined;
   private filterBefore = '';
   private destroyed = false;
-  /** Number of real redraws (tests and the CPU measurement read it). */
-  renders = 0;
 
   constructor(
     private readonly model: DashboardModel,
     private readonly actions: ViewActions,
-    private readonly opts: ViewOptions = {},
+    opts: ViewOptions = {},
   ) {
     this.screen = blessed.screen({
       output: opts.output as NodeJS.WriteStream | undefined,
@@ -69,7 +66,7 @@ export class DashboardView {
     (this.screen as unknown as { tput: { brokenACS: boolean } }).tput.brokenACS = true;
     const box = (id: PaneId): Widgets.BoxElement =>
       blessed.box({ parent: this.screen, tags: true, wrap: false, border: { type: 'line' }, label: ` ${PANE_TITLES[id]} ` });
-    this.boxes = { flows: box('flows'), macs: box('macs'), rules: box('rules'), topology: box('topology') };
+    this.boxes = { flows: box('flows'), problems: box('problems'), macs: box('macs'), rules: box('rules'), topology: box('topology') };
     this.rate = contrib.sparkline({
       parent: this.screen,
       label: ' bridge rate ',
@@ -95,18 +92,10 @@ export class DashboardView {
     this.screen.on('resize', () => this.draw(true));
   }
 
-  /** Starts the redraw timer. */
-  start(): void {
-    this.draw(true);
-    const every = Math.max(1000 / (this.opts.maxFps ?? 10), 20);
-    this.timer = setInterval(() => this.draw(false), every);
-  }
-
   /** Restores the terminal (leaves the alternate screen, shows the cursor, stops raw mode). Idempotent. */
   destroy(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    if (this.timer) clearInterval(this.timer);
     this.screen.destroy();
   }
 
@@ -131,7 +120,6 @@ export class DashboardView {
       this.smallNote.setFront();
       this.layoutKey = key;
       this.screen.render();
-      this.renders++;
       return true;
     }
     if (key !== this.layoutKey) {
@@ -140,7 +128,6 @@ export class DashboardView {
     }
     this.fill();
     this.screen.render();
-    this.renders++;
     return true;
   }
 
@@ -179,6 +166,10 @@ export class DashboardView {
     const rules = m.rulePane(ru.w, ru.h);
     this.boxes.rules.setLabel(rules.label);
     this.boxes.rules.setContent(rules.lines.join('\n'));
+    const pr = this.inner(this.boxes.problems);
+    const problems = m.problemsPane(pr.w, pr.h);
+    this.boxes.problems.setLabel(problems.label);
+    this.boxes.problems.setContent(problems.lines.join('\n'));
     const to = this.inner(this.boxes.topology);
     const topo = m.topologyPane(to.w, to.h);
     this.boxes.topology.setLabel(topo.label);

@@ -48,11 +48,16 @@ d('netscope fdb on a real bridge', () => {
       expect(entry?.flags).toContain('learned');
       expect(entry?.usedSec).toBeGreaterThanOrEqual(0);
       expect(entry?.resolved).toEqual({ netns: pod.ns, label: pod.ns, ifname: 'eth0', ips: [pod.ip], via: 'owner' });
-      // The port's own address is a local entry resolved to the port in the node namespace.
+      // The port's own address is a local entry resolved to the port in the node namespace, unless the bridge
+      // took that address as its own (it takes its lowest port's): then it is the bridge's.
       const local = read.entries.find((e) => e.mac === macOf(NODE, pod.port) && e.flags.includes('local'));
       expect(local?.port).toBe(pod.port);
-      expect(local?.resolved).toMatchObject({ netns: NODE, ifname: pod.port });
+      expect(local?.resolved).toMatchObject({ netns: NODE, ifname: macOf(NODE, pod.port) === macOf(NODE, BR) ? BR : pod.port });
     }
+    // The bridge's own MAC is labelled as the bridge, never as the veth port whose address it borrowed.
+    const own = read.entries.filter((e) => e.mac === macOf(NODE, BR) && e.flags.includes('local'));
+    expect(own.length).toBeGreaterThan(0);
+    for (const e of own) expect(e.resolved).toMatchObject({ netns: NODE, ifname: BR });
   });
 
   test('watch: a new pod appears, a deleted entry expires, a MAC that changes port moves', async () => {

@@ -154,7 +154,34 @@ d('netscope rules on real namespaces', () => {
       expect(doc.rules.some((r) => r.text === DROP_SPEC)).toBe(true);
       await rulesHandler({ netns: `${P}none`, _: [], $0: 'netscope' });
       expect(err.join('')).toBe(`netscope: no network namespace "${P}none" (see ip netns list)\n`);
-      expect(process.exitCode).toBe(1);
+      expect(process.exitCode).toBe(2);
+    } finally {
+      restore();
+    }
+  });
+
+  test('--table and --chain in any case find the chain whose DROP is being hit; a name that is not there is exit 2 listing what is', async () => {
+    const { out, err, restore } = captureOutput();
+    try {
+      for (const [table, chain] of [['filter', 'forward'], ['FILTER', 'FORWARD'], [undefined, 'Forward']] as const) {
+        out.length = 0;
+        process.exitCode = 0;
+        await rulesHandler({ netns: NODE, table, chain, _: [], $0: 'netscope' });
+        const text = out.join('');
+        expect(process.exitCode).toBe(0);
+        expect(text).not.toContain('no rules');
+        expect(text.match(/^iptables-nft {2}filter {2}FORWARD$/gm)).toHaveLength(1);
+        expect(text).toMatch(new RegExp(`\\n!\\s+[1-9]\\d*\\s+\\d+\\s+DROP\\s+${DROP_SPEC.replace(/[./]/g, '\\$&')}\\n`));
+      }
+      err.length = 0;
+      await rulesHandler({ netns: NODE, table: 'filter', chain: 'nosuch', _: [], $0: 'netscope' });
+      expect(err.join('')).toBe(`netscope: no chain "nosuch" in namespace ${NODE} table filter — chains: INPUT, FORWARD, OUTPUT\n`);
+      expect(process.exitCode).toBe(2);
+      err.length = 0;
+      await rulesHandler({ netns: NODE, table: 'filtre', _: [], $0: 'netscope' });
+      expect(err.join('')).toMatch(new RegExp(`^netscope: no table "filtre" in namespace ${NODE} — tables: filter, .*${NFT_TABLE}`));
+      expect(process.exitCode).toBe(2);
+      process.exitCode = 0;
     } finally {
       restore();
     }

@@ -10,6 +10,7 @@ import os from 'os';
 import path from 'path';
 import { generate as generateFlows } from '../../src/bench/flows';
 import { writeBenchFile } from '../../src/bench/read';
+import { waitForPipeDrained, waitForSignalHandler } from '../helpers/process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'netscope');
@@ -203,7 +204,7 @@ describe('filters mean what tcpdump means', () => {
     expect(r.code).toBe(2);
     expect(r.stdout).toBe('');
     expect(lines(r.stderr)).toHaveLength(1);
-    expect(r.stderr).toMatch(/^netscope: filter: .*"prot"/);
+    expect(r.stderr).toMatch(/^netscope: bad filter "tcp and prot 80": syntax error.*\(libpcap\); "tcp" parses, the problem is in "and prot 80"/);
   });
 });
 
@@ -314,9 +315,11 @@ describe('output', () => {
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      // The whole file, then the pipe stays open like a live `tcpdump -w -` would keep it.
-      child.stdin.write(pcap);
-      await new Promise((r) => setTimeout(r, 700));
+      // The whole file, then the pipe stays open like a live `tcpdump -w -` would keep it. SIGINT goes once
+      // netscope handles it and has read every byte of the pipe (not after a guessed delay).
+      await new Promise<void>((resolve, reject) => child.stdin.write(pcap, (e) => (e ? reject(e) : resolve())));
+      await waitForSignalHandler(child.pid!, 'SIGINT');
+      await waitForPipeDrained(child.pid!, 0);
       child.kill('SIGINT');
       const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
       child.stdin.destroy();

@@ -51,7 +51,7 @@ function startInTmux(session: string, argv: string[], exitFile: string): void {
   tmux('new-session', '-d', '-s', session, '-x', '160', '-y', '48', `${quoted}; echo $? > ${exitFile}; echo EXITED; sleep 120`);
 }
 
-async function waitExit(file: string, timeoutMs = 20_000): Promise<number> {
+async function waitExit(file: string, timeoutMs = 30_000): Promise<number> {
   const until = Date.now() + timeoutMs;
   while (!fs.existsSync(file) || fs.readFileSync(file, 'utf8').trim() === '') {
     if (Date.now() > until) throw new Error(`no exit code in ${file}`);
@@ -129,13 +129,15 @@ d('netscope watch in tmux', () => {
         /tcp\s+10\.244\.9\.4:\d+ ⇄ 10\.244\.9\.3:8080 .*syn-sent FAIL/.test(t) &&
         t.includes(macA) &&
         t.includes(macB) &&
-        /DROP\s+\+\d+/.test(t),
+        /DROP\s+\+\d+/.test(t) &&
+        /│\d+× failed TCP connects/.test(t),
     );
     expect(text).toMatch(new RegExp(`${macA} veth-pod-a\\s+\\S+ 10\\.244\\.9\\.2 ${name}-pod-a/eth0`));
     expect(text).toMatch(new RegExp(`${macB} veth-pod-b\\s+\\S+ 10\\.244\\.9\\.3 ${name}-pod-b/eth0`));
     expect(text).toMatch(/rule counters in nst\w+-node: \d+ moving, 1 DROP\/REJECT hit/);
     expect(text).toContain(`└── cni0 bridge UP`);
-    expect(text).toMatch(/● live │ .* on nst\w+-node\/cni0/);
+    expect(text).toMatch(/● live │ .* captured on nst\w+-node\/cni0 \S+ │ dropped (0 \(kernel 0 · iface 0 · agent 0\)|nst\w+-node\/cni0 )/);
+    expect(text).toMatch(/problems: \d+ in \d+ kinds?/);
     const total = (t: string): number => Number(/DROP\s+\+\d+\s+\S+\s+(\d+) filter\/FORWARD #1/.exec(t)?.[1] ?? -1);
     const first = total(text);
     expect(first).toBeGreaterThan(0);
@@ -201,7 +203,8 @@ d('netscope demo', () => {
         /arp\s+10\.244\.9\.2 ⇄ 10\.244\.9\.99 .*ARP\?/.test(t) &&
         /10\.244\.9\.3:8080 .*FAIL/.test(t) &&
         /DROP\s+\+\d+/.test(t) &&
-        /veth-pod-c\s+\S+ 10\.244\.9\.4 nst\w+-pod-c\/eth0/.test(t),
+        /veth-pod-c\s+\S+ 10\.244\.9\.4 nst\w+-pod-c\/eth0/.test(t) &&
+        /│\d+× failed TCP connects/.test(t),
       60_000,
     );
     expect(text).toContain('⇄ eth0 UP in namespace');
@@ -233,7 +236,7 @@ d('netscope demo', () => {
     const name = `${P}n`;
     const run = await startHeadless(name);
     expect(namespacesWith(`${name}-`)).toHaveLength(4);
-    await new Promise((r) => setTimeout(r, 4000));
+    // "traffic running" comes after the dashboard opened: the screen printed on SIGTERM has every pane.
     run.child.kill('SIGTERM');
     const code = await new Promise<number | null>((r) => run.child.on('exit', (c) => r(c)));
     expect(code).toBe(0);
@@ -241,24 +244,6 @@ d('netscope demo', () => {
     expect(run.out()).toMatch(/flows \d+ · sort bytes ▼/);
     expect(run.out()).toMatch(/MAC table cni0@nst\w+-node/);
     expect(run.out()).toMatch(/packets\/s/);
-    expect(namespacesWith(`${name}-`)).toEqual([]);
-    expect(trafficProcesses()).toEqual([]);
-  }, 120_000);
-
-  test('an internal error restores the terminal, tears the lab down and exits 1', async () => {
-    const name = `${P}c`;
-    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      execFile(
-        CLI,
-        ['demo', '--no-ui', '--duration', '60', '--name', name],
-        { timeout: 60_000, env: { ...process.env, NETSCOPE_TUI_CRASH_AFTER_MS: '2500' } },
-        (e, _o, stderr) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stderr }),
-      );
-    });
-    expect(r.stderr).toContain('lab up');
-    expect(r.stderr).toMatch(/netscope: internal error, dashboard stopped: crash injected by NETSCOPE_TUI_CRASH_AFTER_MS=2500/);
-    expect(r.stderr).toContain('lab removed');
-    expect(r.code).toBe(1);
     expect(namespacesWith(`${name}-`)).toEqual([]);
     expect(trafficProcesses()).toEqual([]);
   }, 120_000);

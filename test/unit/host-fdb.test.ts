@@ -123,9 +123,13 @@ describe('MAC resolution through a topology', () => {
     const [b] = resolveFdb(topo, br, [e('02:bb:00:00:00:01', 'pb')]);
     expect(b.resolved?.ips).toEqual(['fe80::bb']);
   });
-  test('local entry → the port itself even though the bridge shares its MAC', () => {
-    const [l] = resolveFdb(topo, br, [e('0a:00:00:00:00:01', 'pa', { flags: ['local', 'permanent', 'master'] })]);
-    expect(l.resolved).toMatchObject({ netns: 'node', ifname: 'pa' });
+  test("the bridge's own MAC → the bridge, also when it is a port's MAC too; a port's other MAC → the port", () => {
+    const [l, p] = resolveFdb(topo, br, [
+      e('0a:00:00:00:00:01', 'pa', { flags: ['local', 'permanent', 'master'] }),
+      e('0a:00:00:00:00:02', 'pb', { flags: ['local', 'permanent', 'master'] }),
+    ]);
+    expect(l.resolved).toMatchObject({ netns: 'node', ifname: 'br0' });
+    expect(p.resolved).toMatchObject({ netns: 'node', ifname: 'pb' });
   });
   test('a MAC behind a pod → neighbour table', () => {
     const [n] = resolveFdb(topo, br, [e('02:cc:00:00:00:01', 'pb')]);

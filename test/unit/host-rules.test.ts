@@ -269,6 +269,18 @@ describe('rules text view', () => {
     expect(nftLines.find((l) => l.includes('jump svc_helper'))).toMatch(/^\s+-\s+-\s+jump svc_helper/);
     expect(nftLines.find((l) => l.includes('policy drop'))).toMatch(/^\s+-\s+-\s+drop\s+\(policy drop\)$/);
   });
+  test('each chain is one group: its policy, then its rules (iptables-save declares all chains first)', () => {
+    const text = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD ACCEPT [3:180]\n:OUTPUT ACCEPT [0:0]\n:MY-CHAIN - [0:0]\n[4:240] -A FORWARD -s 10.244.1.1/32 -j DROP\n[0:0] -A INPUT -j MY-CHAIN\n[0:0] -A MY-CHAIN -j RETURN\nCOMMIT\n*nat\n:POSTROUTING ACCEPT [0:0]\n[0:0] -A POSTROUTING -j ACCEPT\nCOMMIT\n';
+    const { rules } = parseIptablesSave(text, 'iptables-nft', 'ip');
+    expect(rules.map((r) => `${r.table}/${r.chain}#${r.position}`)).toEqual([
+      'filter/INPUT#0', 'filter/INPUT#1', 'filter/FORWARD#0', 'filter/FORWARD#1', 'filter/OUTPUT#0', 'filter/MY-CHAIN#1', 'nat/POSTROUTING#0', 'nat/POSTROUTING#1',
+    ]);
+    const headers = view.renderRules(rules).filter((l) => l.startsWith('iptables-nft  '));
+    expect(headers).toEqual(['iptables-nft  filter  INPUT', 'iptables-nft  filter  FORWARD', 'iptables-nft  filter  OUTPUT', 'iptables-nft  filter  MY-CHAIN', 'iptables-nft  nat  POSTROUTING']);
+    // The recorded kube-proxy ruleset: no chain header twice.
+    const kube = view.renderRules(parseIptablesSave(fixture('iptables-nft-kube.save'), 'iptables-nft', 'ip').rules).filter((l) => l.startsWith('iptables-nft  '));
+    expect(new Set(kube).size).toBe(kube.length);
+  });
   test('watch rows: deltas, rates, moving and hit-drop marks, --nonzero', () => {
     const d = new RuleDeltas();
     const base = parseIptablesSave('*filter\n:FORWARD ACCEPT [0:0]\n[0:0] -A FORWARD -s 10.244.1.1/32 -j DROP\n[0:0] -A FORWARD -j ACCEPT\nCOMMIT\n', 'iptables-nft', 'ip').rules;

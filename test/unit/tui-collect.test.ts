@@ -1,9 +1,10 @@
 import type { FlowRecord } from '../../src/analysis/flows';
+import { PROBLEM_ORDER } from '../../src/analysis/problems';
 import { arp, ether, icmpEcho, icmpError, ipv4, tcp, udp } from '../../src/decode/craft';
 import { LinkType, type PacketRecord } from '../../src/pcap/record';
-import { flowBadges, flowsFromSnapshot, ruleRows, ruleText, topologyLines, tsSeconds, WireMacTracker } from '../../src/tui/adapt';
+import { flowBadges, flowsFromSnapshot, problemGroups, ruleRows, ruleText, topologyLines, tsSeconds, WireMacTracker } from '../../src/tui/adapt';
 import { TrafficCollector } from '../../src/tui/collector';
-import { pickBridge, WatchError } from '../../src/tui/dashboard';
+import { pickBridge, WatchError } from '../../src/tui/liveSources';
 import { DashboardModel } from '../../src/tui/model';
 import { PacketRing } from '../../src/tui/packetRing';
 import { stripTags } from '../../src/tui/format';
@@ -82,6 +83,21 @@ describe('TrafficCollector + adapters (real decoder and flow engine)', () => {
     expect(text).toMatch(/tcp\s+10\.244\.1\.4:41000 ⇄ 10\.244\.1\.3:8080 .*syn-sent FAIL/);
     expect(text).toMatch(/arp\s+10\.244\.1\.2 ⇄ 10\.244\.1\.99 .*arp 0\/3 ARP\?/);
     expect(text.split('\n')[0]).toMatch(/^tcp\s+10\.244\.1\.2:40000 ⇄ 10\.244\.1\.3:80/); // most bytes first
+  });
+
+  it('problem groups: the engine\'s problems by kind, in its order, with the first few lines', () => {
+    const c = new TrafficCollector();
+    scene(c);
+    const snap = c.snapshot(T0 + 3, 'bytes', 100);
+    const groups = problemGroups(snap.problems, 2);
+    expect(groups.map((g) => g.kind)).toEqual([...new Set(snap.problems.map((p) => p.kind))].sort((a, b) => PROBLEM_ORDER.indexOf(a) - PROBLEM_ORDER.indexOf(b)));
+    for (const g of groups) {
+      const all = snap.problems.filter((p) => p.kind === g.kind);
+      expect(g.count).toBe(all.length);
+      expect(g.top).toEqual(all.slice(0, 2).map((p) => p.text));
+    }
+    expect(groups[0].kind).toBe('tcp-failed-connect');
+    expect(groups[0].top[0]).toMatch(/^TCP connect 10\.244\.1\.4 → 10\.244\.1\.3:8080 failed/);
   });
 
   it('counts the first capture target (the bridge) apart from extra interfaces', () => {

@@ -1,4 +1,8 @@
-import { DashboardModel, mergeMacs, RULE_STICKY_SEC, type FlowInfo, type RuleRow } from '../../src/tui/model';
+import { DashboardModel } from '../../src/tui/model';
+import { mergeMacs } from '../../src/tui/panes/macs';
+import { dropAccounting } from '../../src/tui/panes/status';
+import type { FlowInfo, RuleRow } from '../../src/tui/rows';
+import { RULE_STICKY_SEC } from '../../src/tui/state';
 import { stripTags } from '../../src/tui/format';
 import { computeLayout, tooSmall } from '../../src/tui/layout';
 
@@ -250,13 +254,13 @@ describe('DashboardModel host panes', () => {
     const m = new DashboardModel({ bridge: 'cni0', captureFilter: 'not port 22' });
     m.sample(1000, 0, 0);
     m.sample(1001, 100_000, 12_500_000);
-    m.setSources([{ target: 'node/cni0', packets: 100_000, bytes: 12_500_000, drops: 7 }]);
+    m.setSources([{ target: 'node/cni0', packets: 100_000, bytes: 12_500_000, ifDrops: 7, agentDrops: 0 }]);
     m.setCpu(23.4);
     const s = stripTags(m.statusLine(200));
     expect(s).toContain('cpu 23%');
     expect(s).toContain('100k/s 100Mb/s');
     expect(s).toContain('on node/cni0 100k');
-    expect(s).toContain('lost 7');
+    expect(s).toContain('dropped node/cni0 iface 7');
     expect(s).toContain('bpf "not port 22"');
     expect(stripTags(m.statusLine(60)).length).toBeLessThanOrEqual(60 + 10);
     const r = m.rateSeries(10);
@@ -264,10 +268,26 @@ describe('DashboardModel host panes', () => {
     expect(r.titles[0]).toContain('100k');
   });
 
+  it('drop accounting per interface, like tcpdump at exit: only the counters that are known', () => {
+    expect(dropAccounting([])).toBe('dropped n/a');
+    const zero = [{ target: 'node/cni0', packets: 5, bytes: 300, kernelDrops: 0, ifDrops: 0, agentDrops: 0 }];
+    expect(dropAccounting(zero)).toBe('dropped 0 (kernel 0 · iface 0 · agent 0)');
+    expect(dropAccounting([{ target: 'node/cni0', packets: 5, bytes: 300, agentDrops: 0 }])).toBe('dropped 0 (agent 0)');
+    const two = [
+      { target: 'node/cni0', packets: 5, bytes: 300, kernelDrops: 1200, ifDrops: 0, agentDrops: 3 },
+      { target: 'pod-a/eth0', packets: 5, bytes: 300, kernelDrops: 0, ifDrops: 2, agentDrops: 0 },
+      { target: 'pod-b/eth0', packets: 5, bytes: 300, kernelDrops: 0, ifDrops: 0, agentDrops: 0 },
+    ];
+    expect(stripTags(dropAccounting(two))).toBe('dropped node/cni0 kernel 1.2k agent 3, pod-a/eth0 iface 2');
+    expect(dropAccounting(two)).toMatch(/^\{red-fg\}/);
+  });
+
   it('tab cycles focus; arrows scroll non-flow panes', () => {
     const m = new DashboardModel({ bridge: 'cni0' });
     m.setTopology(Array.from({ length: 20 }, (_, i) => ({ text: `line ${i}` })));
     expect(m.focus).toBe('flows');
+    m.cycleFocus();
+    expect(m.focus).toBe('problems');
     m.cycleFocus();
     m.cycleFocus();
     m.cycleFocus();
@@ -278,6 +298,31 @@ describe('DashboardModel host panes', () => {
     expect(plain(m.topologyPane(40, 4).lines)[3]).toBe('line 19');
     m.cycleFocus(true);
     expect(m.focus).toBe('rules');
+  });
+
+  it('problems pane: kinds in the digest order with counts, the top few, and how many more', () => {
+    const m = new DashboardModel({ bridge: 'cni0' });
+    expect(plain(m.problemsPane(60, 10).lines)).toEqual(['waiting for the first flow snapshot…']);
+    m.setProblems([]);
+    expect(plain(m.problemsPane(60, 10).lines)).toEqual(['no problems seen']);
+    m.setProblems([
+      { kind: 'tcp-failed-connect', count: 5, top: ['TCP 10.244.1.4:41000 → 10.244.1.3:8080: no answer to 3 SYN(s)', 'TCP b', 'TCP c'] },
+      { kind: 'mac-move', count: 1, top: ['MAC 02:00:00:00:00:0a moved 1×: veth-a → veth-b'] },
+    ]);
+    const p = m.problemsPane(40, 10);
+    expect(stripTags(p.label)).toBe(' problems: 6 in 2 kinds ');
+    expect(plain(p.lines)).toEqual([
+      '5× failed TCP connects',
+      '  TCP 10.244.1.4:41000 → 10.244.1.3:808…',
+      '  TCP b',
+      '  TCP c',
+      '  … 2 more',
+      '1× MAC moves',
+      '  MAC 02:00:00:00:00:0a moved 1×: veth-…',
+    ]);
+    expect(p.lines[0]).toContain('{red-fg}');
+    expect(p.lines[5]).toContain('{yellow-fg}');
+    expect(m.problemsPane(40, 3).lines).toHaveLength(3);
   });
 });
 

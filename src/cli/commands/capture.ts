@@ -3,6 +3,7 @@
  * in time order; printed like `netscope read` (text or --json) or written to a pcapng/pcap file (-w).
  */
 import fs from 'fs';
+import path from 'path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { readTokenFile, TokenFileError } from '../../agent/auth';
 import { RemoteCapture } from '../../agent/remoteCapture';
@@ -13,7 +14,8 @@ import { PacketView } from '../../decode/view';
 import type { PacketRecord } from '../../pcap/record';
 import { PcapngWriter, PcapWriter } from '../../pcap/writer';
 import { PacketPrinter } from '../packetOutput';
-import { usage } from '../userError';
+import { addExamples, type Example } from '../help';
+import { fail, usage } from '../userError';
 
 interface CaptureArgs {
   filter?: string[];
@@ -38,7 +40,7 @@ export const command = 'capture [filter..]';
 export const describe = 'Capture live on interfaces in any network namespaces (merged in time order), print or write pcapng';
 
 export function builder(y: Argv): Argv<CaptureArgs> {
-  return y
+  y
     .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression (compiled by libpcap, kernel BPF)' })
     .option('interface', {
       alias: 'i',
@@ -55,16 +57,36 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('write', { alias: 'w', type: 'string', describe: 'write packets to FILE ("-" = stdout): pcapng (one interface block per -i), classic pcap if FILE ends in .pcap' })
     .option('print', { type: 'boolean', describe: 'with -w: print packets too' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'no per-interface counts at the end' })
-    .option('window-ms', { type: 'number', default: 1000, describe: 'merging interfaces by kernel timestamp: how long a silent capture agent may hold the others back (ms; 2000 with --agent)' })
+    .option('window-ms', { type: 'number', default: 2000, describe: 'merging interfaces by kernel timestamp: how long a silent capture agent may hold the others back (ms)' })
     .option('buffer-size', { alias: 'B', type: 'number', default: 32768, describe: 'kernel capture ring per interface in KiB (as tcpdump -B)' })
     .option('snaplen', { alias: 's', type: 'number', default: 262144, describe: 'bytes captured per packet (as tcpdump -s; 0 = 262144)' })
     .option('no-promiscuous-mode', { alias: 'p', type: 'boolean', describe: 'do not put the interfaces into promiscuous mode (as tcpdump -p)' })
     .option('immediate', { type: 'boolean', describe: 'libpcap immediate mode: lowest latency, fewer frames per ring' })
     .option('agent', { type: 'string', requiresArg: true, describe: 'capture through netscope agents (http://HOST:PORT, repeat for several nodes); -i IFACE@NETNS goes to the agents that follow NETNS' })
-    .option('token-file', { type: 'string', requiresArg: true, describe: 'with --agent: file holding the agents\' bearer token' })
-    .example('$0 capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once')
-    .example('$0 capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic')
-    .example('$0 capture --agent http://10.0.0.1:9465 --agent http://10.0.0.2:9465 -i eth0@host -w all.pcapng --duration 30', 'one pcapng from two nodes') as unknown as Argv<CaptureArgs>;
+    .option('token-file', { type: 'string', requiresArg: true, describe: 'with --agent: file holding the agents\' bearer token' });
+  return addExamples(y, examples) as unknown as Argv<CaptureArgs>;
+}
+
+export const examples: readonly Example[] = [
+  ['capture -i cni0@node1 -i eth0@pod-a icmp', 'bridge and pod side at once'],
+  ['capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic'],
+  ['capture --agent http://10.0.0.1:9465 --agent http://10.0.0.2:9465 -i eth0@host -w all.pcapng --duration 30', 'one pcapng from two nodes'],
+];
+
+/** Opens FILE for writing: its descriptor, or the one line that says why it cannot be written. */
+export function openOutputFile(file: string): number | string {
+  try {
+    if (fs.statSync(file, { throwIfNoEntry: false })?.isDirectory()) return `-w ${file}: is a directory, not a file`;
+    return fs.openSync(file, 'w');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const dir = path.dirname(path.resolve(file));
+    if (code === 'ENOENT') return `-w ${file}: directory ${dir} does not exist (create it first)`;
+    if (code === 'ENOTDIR') return `-w ${file}: a part of ${dir} is not a directory`;
+    if (code === 'EACCES' || code === 'EPERM') return `-w ${file}: permission denied`;
+    if (code === 'EROFS') return `-w ${file}: read-only file system`;
+    return `-w ${file}: cannot open for writing (${code ?? (e as Error).message})`;
+  }
 }
 
 /** Where captured records go: a file writer (pcapng keeps one interface per target) and/or the printer. */
@@ -74,8 +96,8 @@ interface Sink {
 }
 
 /** "-w -" streams pcapng to stdout (e.g. into tshark -r -). */
-function openFileSink(file: string, capture: { interfaces(): CapturedInterface[] }): Sink {
-  const out: NodeJS.WritableStream = file === '-' ? process.stdout : fs.createWriteStream('', { fd: fs.openSync(file, 'w') });
+function openFileSink(file: string, fd: number | undefined, capture: { interfaces(): CapturedInterface[] }): Sink {
+  const out: NodeJS.WritableStream = fd === undefined ? process.stdout : fs.createWriteStream('', { fd });
   const ifs = capture.interfaces();
   if (file.endsWith('.pcap')) {
     const linktypes = new Set(ifs.map((i) => i.linktype));
@@ -130,9 +152,6 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
   if (!(argv['window-ms'] >= 0)) return usage('--window-ms must be 0 or more');
   if (!(argv['buffer-size'] >= 64 && argv['buffer-size'] <= 2 * 1024 * 1024)) return usage('-B must be between 64 and 2097152 KiB');
   if (!(Number.isInteger(argv.snaplen) && argv.snaplen >= 0 && argv.snaplen <= 262144)) return usage('-s must be an integer from 0 to 262144');
-  if (argv.write !== undefined && argv.write !== '-' && fs.existsSync(argv.write) && fs.statSync(argv.write).isDirectory()) {
-    return usage(`-w ${argv.write}: is a directory`);
-  }
   if (argv.write === '-' && argv.print) return usage('-w - writes the capture to stdout: --print cannot share it');
   const agents = ([] as string[]).concat(argv.agent ?? []);
   let token: string | undefined;
@@ -145,8 +164,15 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
       throw e;
     }
   }
-  // Streams from agents cross the network (and other machines' schedulers): a wider default window.
-  const windowMs = agents.length > 0 && argv['window-ms'] === 1000 ? 2000 : argv['window-ms'];
+  // The output file is opened before the capture starts: a bad path is one clear line, and no capture is lost.
+  let outFd: number | undefined;
+  const createdOut = argv.write !== undefined && argv.write !== '-' && !fs.existsSync(argv.write);
+  if (argv.write !== undefined && argv.write !== '-') {
+    const opened = openOutputFile(argv.write);
+    if (typeof opened === 'string') return fail(opened);
+    outFd = opened;
+  }
+  const windowMs = argv['window-ms'];
   const capture =
     agents.length > 0
       ? new RemoteCapture(agents, ([] as string[]).concat(argv.interface), {
@@ -185,6 +211,11 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
     await capture.start();
   } catch (e) {
     detachSignals();
+    if (outFd !== undefined) {
+      // Nothing was captured: leave no empty file behind that this run created.
+      fs.closeSync(outFd);
+      if (createdOut) fs.rmSync(argv.write!, { force: true });
+    }
     if (e instanceof CaptureStartError) {
       process.stderr.write(`netscope: ${e.message}\n`);
       process.exitCode = e.usage ? 2 : 1;
@@ -197,7 +228,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
   let sink: Sink | null = null;
   if (argv.write !== undefined) {
     try {
-      sink = openFileSink(argv.write, capture);
+      sink = openFileSink(argv.write, outFd, capture);
     } catch (e) {
       await capture.stop();
       detachSignals();

@@ -10,7 +10,9 @@ import { TopologyFileError } from '../../topology/schema';
 import { Dashboard } from '../../tui/dashboard';
 import { headlessTerminal } from '../../tui/headless';
 import { tooSmall } from '../../tui/layout';
+import { liveSources, resolveBridge } from '../../tui/liveSources';
 import { runUntilQuit } from '../../tui/run';
+import { addExamples, type Example } from '../help';
 import { fail } from '../userError';
 
 interface DemoArgs {
@@ -24,14 +26,18 @@ export const command = 'demo';
 export const describe = 'Build a small Kubernetes-like lab with traffic and open the dashboard on it (q tears it down)';
 
 export function builder(y: Argv): Argv<DemoArgs> {
-  return y
+  y
     .option('keep', { type: 'boolean', describe: 'leave the lab in place when quitting (remove it later: netscope topo destroy --name demo-lab)' })
     .option('ui', { type: 'boolean', default: true, describe: 'open the dashboard; --no-ui runs headless for --duration seconds and prints the screen' })
     .option('duration', { type: 'number', default: 10, describe: 'seconds to run with --no-ui' })
-    .option('name', { type: 'string', hidden: true, describe: 'topology name (namespace prefix "<name>-"), for tests' })
-    .example('$0 demo', 'build the lab and open the dashboard')
-    .example('$0 demo --no-ui --duration 8', 'headless: print what the dashboard showed after 8 s') as unknown as Argv<DemoArgs>;
+    .option('name', { type: 'string', hidden: true, describe: 'topology name (namespace prefix "<name>-"), for tests' });
+  return addExamples(y, examples) as unknown as Argv<DemoArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['demo', 'build the lab and open the dashboard'],
+  ['demo --no-ui --duration 8', 'headless: print what the dashboard showed after 8 s'],
+];
 
 const say = (line: string): void => void process.stderr.write(`netscope demo: ${line}\n`);
 
@@ -68,14 +74,12 @@ export async function handler(argv: ArgumentsCamelCase<DemoArgs>): Promise<void>
     if (abort.signal.aborted) throw new Error('interrupted');
     say(`lab up; starting traffic: pods ping each other, stream TCP, pod-c is blocked by a DROP rule, ${ABSENT_IP} is absent`);
     const term = ui ? undefined : headlessTerminal(160, 48);
-    dash = await Dashboard.open({
-      bridge: BRIDGE,
-      netns: lab.nodeNetns,
-      output: term?.output,
-      input: term?.input,
-      terminal: term ? 'xterm' : undefined,
-      title: 'netscope demo',
-    });
+    const { topo, bridge } = await resolveBridge(BRIDGE, lab.nodeNetns);
+    dash = new Dashboard(
+      { bridge, topo, view: { output: term?.output, input: term?.input, terminal: term ? 'xterm' : undefined, title: 'netscope demo' } },
+      liveSources(bridge, topo),
+    );
+    await dash.start();
     if (abort.signal.aborted) {
       await dash.close();
       throw new Error('interrupted');

@@ -7,6 +7,7 @@ import { DiagnoseUsageError, EndpointError, diagnose } from '../../diagnose/diag
 import { renderReport } from '../../diagnose/render';
 import type { DiagnoseReport, ProbeProto } from '../../diagnose/types';
 import { setCommandLogger } from '../../host/run';
+import { addExamples, type Example } from '../help';
 import { usage } from '../userError';
 
 interface DiagnoseArgs {
@@ -26,21 +27,25 @@ export const command = 'diagnose <from> <to>';
 export const describe = 'Find where traffic between two pods/namespaces stops and why (probes + capture on every hop + counters)';
 
 export function builder(y: Argv): Argv<DiagnoseArgs> {
-  return y
+  y
     .positional('from', { type: 'string', describe: 'namespace, pod name or IPv4 address the probes leave from' })
     .positional('to', { type: 'string', describe: 'namespace, pod name or IPv4 address (an address nobody holds is allowed)' })
-    .option('port', { alias: 'p', type: 'number', describe: 'TCP/UDP destination port (implies --proto tcp)' })
+    .option('port', { type: 'number', requiresArg: true, describe: 'TCP/UDP destination port (implies --proto tcp)' })
     .option('proto', { type: 'string', describe: 'probe protocol: icmp (default), tcp or udp' })
-    .option('size', { alias: 's', type: 'number', describe: 'payload bytes of each probe (icmp default 56, udp default 64); sent with DF' })
+    .option('size', { type: 'number', requiresArg: true, describe: 'payload bytes of each probe (icmp default 56, udp default 64); sent with DF' })
     .option('count', { alias: 'c', type: 'number', default: 2, describe: 'probes to send (1-20)' })
     .option('timeout', { type: 'number', default: 1000, describe: 'how long each probe waits for an answer, ms' })
     .option('json', { type: 'boolean', describe: 'print the report as one JSON document (docs/diagnose.md)' })
     .option('color', { type: 'boolean', describe: 'colour the verdict (default: when output is a terminal)' })
-    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print each step and every command run' })
-    .example('$0 diagnose pod-a pod-b', 'ping pod-b from pod-a, watching every hop')
-    .example('$0 diagnose k8s-node-pod-a 10.244.1.3 --port 8080', 'TCP SYN to port 8080')
-    .example('$0 diagnose pod-a pod-c --size 1400 --json', 'MTU check with DF, JSON for scripts') as unknown as Argv<DiagnoseArgs>;
+    .option('verbose', { alias: 'v', type: 'boolean', describe: 'print each step and every command run' });
+  return addExamples(y, examples) as unknown as Argv<DiagnoseArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['diagnose pod-a pod-b', 'ping pod-b from pod-a, watching every hop'],
+  ['diagnose k8s-node-pod-a 10.244.1.3 --port 8080', 'TCP SYN to port 8080'],
+  ['diagnose pod-a pod-c --size 1400 --json', 'MTU check with DF, JSON for scripts'],
+];
 
 export async function handler(argv: ArgumentsCamelCase<DiagnoseArgs>): Promise<void> {
   if (argv.proto !== undefined && !['icmp', 'tcp', 'udp'].includes(argv.proto)) return usage(`--proto ${argv.proto}: use icmp, tcp or udp`);

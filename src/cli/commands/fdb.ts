@@ -6,6 +6,7 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { FdbWatch, UnknownBridgeError, fdbKey, isGroupMac, readFdbDetailed, type FdbDiff, type FdbEntry, type FdbRead } from '../../host/fdb';
 import { pollEvery } from '../../host/poller';
 import { paint, pollUntilSignal, redraw, watchStamp } from '../watchOutput';
+import { addExamples, type Example } from '../help';
 import { fail } from '../userError';
 
 interface FdbArgs {
@@ -20,15 +21,19 @@ export const command = 'fdb <bridge>';
 export const describe = "A bridge's MAC table (FDB) with each MAC resolved to its namespace, interface and IPs";
 
 export function builder(y: Argv): Argv<FdbArgs> {
-  return y
+  y
     .positional('bridge', { type: 'string', demandOption: true, describe: 'BRIDGE, BRIDGE@NETNS or BRIDGE@pid:PID' })
     .option('json', { type: 'boolean', describe: 'JSON output (one document; one line per refresh with --watch)' })
-    .option('watch', { alias: 'w', type: 'number', describe: 'refresh every S seconds, marking new (+), expired (-) and moved (~) MACs' })
+    .option('watch', { type: 'number', requiresArg: true, describe: 'refresh every S seconds, marking new (+), expired (-) and moved (~) MACs' })
     .option('all', { alias: 'a', type: 'boolean', describe: "also the devices' own multicast entries (self)" })
-    .option('color', { type: 'boolean', describe: 'colour the marks (default: when output is a terminal)' })
-    .example('$0 fdb br0@node1', '')
-    .example('$0 fdb cni0 --watch 2', '') as unknown as Argv<FdbArgs>;
+    .option('color', { type: 'boolean', describe: 'colour the marks (default: when output is a terminal)' });
+  return addExamples(y, examples) as unknown as Argv<FdbArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['fdb br0@node1', 'the MAC table of bridge br0 in namespace node1'],
+  ['fdb cni0 --watch 2', 'redraw every 2 s: + new, ~ moved, - expired'],
+];
 
 /** "br0@node1" → { bridge: "br0", netns: "node1" }; "br0" → any namespace. */
 export function parseBridgeRef(ref: string): { bridge: string; netns?: string } {

@@ -7,10 +7,12 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import type { FlowReport } from '../../analysis/report';
 import { decodeRecord } from '../../decode/decode';
 import { PacketView } from '../../decode/view';
-import type { PacketPredicate } from '../../filter/filter';
+import type { RecordFilter } from '../../filter/filter';
 import { CaptureParser, openCaptureInput, readCapture } from '../../pcap/reader';
 import type { PacketRecord, ReadError } from '../../pcap/record';
 import { PacketPrinter, ProtocolSummary } from '../packetOutput';
+import { addExamples, type Example } from '../help';
+import { checkInput } from '../inputFile';
 import { fail, usage } from '../userError';
 
 const SORT_KEYS = ['packets', 'bytes', 'rate', 'start'] as const;
@@ -32,7 +34,7 @@ export const command = 'read <file> [filter..]';
 export const describe = 'Print the packets of a pcap/pcapng file (or - for stdin), optionally filtered';
 
 export function builder(y: Argv): Argv<ReadArgs> {
-  return y
+  y
     .positional('file', { type: 'string', demandOption: true, describe: 'pcap or pcapng file; - reads stdin' })
     .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression, e.g. tcp and port 80' })
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N matching packets' })
@@ -41,40 +43,23 @@ export function builder(y: Argv): Argv<ReadArgs> {
     .option('summary', { type: 'boolean', describe: 'only totals: packets, bytes, duration, protocols, problems' })
     .option('flows', { type: 'boolean', describe: 'a table of flows (bidirectional) with TCP/ICMP/ARP problems' })
     .option('sort', { choices: SORT_KEYS, describe: 'flow order, largest first (with --flows; default bytes)' })
-    .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` })
-    .example('$0 read ping.pcap', 'tcpdump-like lines')
-    .example('$0 read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs')
-    .example('cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin')
-    .example('$0 read trace.pcap --summary', 'totals per protocol')
-    .example('$0 read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows') as unknown as Argv<ReadArgs>;
+    .option('top', { type: 'number', describe: `show only the first N flows (with --flows; 0 = all; default ${DEFAULT_TOP}, all with --json)` });
+  return addExamples(y, examples) as unknown as Argv<ReadArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['read fixtures/pcap/icmp.pcap', 'tcpdump-like lines'],
+  ['read trace.pcapng -e -c 10 icmp or arp', 'first 10 ICMP/ARP packets with MACs'],
+  ['cat x.pcap | $0 read - --json tcp port 80', 'JSON lines from stdin'],
+  ['read trace.pcap --summary', 'totals per protocol'],
+  ['read trace.pcap --flows --sort bytes --top 20', 'the 20 biggest flows'],
+];
 
 /** Flows shown in a text report without --top. */
 const DEFAULT_TOP = 50;
 
 /** Thrown from the record handler to stop reading early (-c reached, output closed). */
 class StopReading extends Error {}
-
-/** Checks that FILE can be opened as a file, so a typo gives one clear line rather than a stream error. */
-function checkInput(file: string): string | undefined {
-  if (file === '-') return undefined;
-  let st: fs.Stats;
-  try {
-    st = fs.statSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return `${file}: no such file`;
-    if (code === 'EACCES') return `${file}: permission denied`;
-    return `${file}: cannot open: ${(e as Error).message}`;
-  }
-  if (st.isDirectory()) return `${file}: is a directory, not a capture file`;
-  try {
-    fs.accessSync(file, fs.constants.R_OK);
-  } catch {
-    return `${file}: permission denied`;
-  }
-  return undefined;
-}
 
 function readErrorText(file: string, err: ReadError): string {
   const name = file === '-' ? 'stdin' : file;
@@ -168,17 +153,15 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   }
 
   const expr = (argv.filter ?? []).join(' ').trim();
-  let match: PacketPredicate | undefined;
-  // The filter compiler is loaded only when there is a filter (startup counts on short runs).
+  let match: RecordFilter | undefined;
+  // The filter compiler (libpcap through the binding) is loaded only when there is a filter.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
   const filters = expr === '' ? undefined : (require('../../filter/filter') as typeof import('../../filter/filter'));
   try {
-    match = filters === undefined ? undefined : filters.compileFilter(expr);
+    match = filters === undefined ? undefined : filters.RecordFilter.compile(expr);
   } catch (e) {
-    if (filters !== undefined && e instanceof filters.FilterSyntaxError) {
-      return usage(e.message.startsWith('filter:') ? e.message : `filter: ${e.message}`);
-    }
-    throw e;
+    if (filters !== undefined && e instanceof filters.FilterError) return usage(e.message);
+    return fail(e instanceof Error ? e.message : String(e));
   }
 
   // yargs hands a lone "-" over as "" (no file can have an empty name).
@@ -207,7 +190,7 @@ export async function handler(argv: ArgumentsCamelCase<ReadArgs>): Promise<void>
   const general = (rec: PacketRecord): void => {
     frame++;
     decodeRecord(view, rec);
-    if (match !== undefined && !match(view)) return;
+    if (match !== undefined && !match.matches(view, rec)) return;
     matched++;
     if (summary !== undefined) summary.add(view, rec);
     if (flows !== undefined) flows.add(view, rec);

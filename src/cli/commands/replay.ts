@@ -5,7 +5,9 @@ import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { CaptureStartError } from '../../capture/live';
 import { Replay } from '../../capture/replay';
 import { parseTarget, TargetError } from '../../capture/target';
-import { usage } from '../userError';
+import { addExamples, type Example } from '../help';
+import { checkInput } from '../inputFile';
+import { fail, usage } from '../userError';
 
 interface ReplayArgs {
   file: string;
@@ -22,7 +24,7 @@ export const command = 'replay <file>';
 export const describe = "Send a capture file's frames out of an interface (in any namespace) with libpcap";
 
 export function builder(y: Argv): Argv<ReplayArgs> {
-  return y
+  y
     .positional('file', { type: 'string', demandOption: true, describe: 'pcap or pcapng file' })
     .option('interface', { alias: 'i', type: 'string', demandOption: true, describe: 'IFACE, IFACE@NETNS or IFACE@pid:PID' })
     .option('pps', { type: 'number', describe: 'frames per second' })
@@ -30,10 +32,14 @@ export function builder(y: Argv): Argv<ReplayArgs> {
     .option('top-speed', { type: 'boolean', describe: 'as fast as possible' })
     .option('count', { alias: 'c', type: 'number', describe: 'stop after N frames' })
     .option('loop', { type: 'number', default: 1, describe: 'passes over the file (0 = until -c N or Ctrl-C)' })
-    .option('json', { type: 'boolean', describe: 'print the result as JSON' })
-    .example('$0 replay fixtures/pcap/ping.pcap -i veth1@pod1 --pps 100', '')
-    .example('$0 replay flood.pcap -i eth0@pid:4242 --top-speed -c 1000000 --loop 0', '') as unknown as Argv<ReplayArgs>;
+    .option('json', { type: 'boolean', describe: 'print the result as JSON' });
+  return addExamples(y, examples) as unknown as Argv<ReplayArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['replay fixtures/pcap/icmp.pcap -i veth1@pod1 --pps 100', "a fixture's frames, 100 per second"],
+  ['replay flood.pcap -i eth0@pid:4242 --top-speed -c 1000000 --loop 0', 'a million frames, as fast as possible'],
+];
 
 export async function handler(argv: ArgumentsCamelCase<ReplayArgs>): Promise<void> {
   const modes = [argv.pps !== undefined, argv.speed !== undefined, argv['top-speed'] === true].filter(Boolean).length;
@@ -43,6 +49,8 @@ export async function handler(argv: ArgumentsCamelCase<ReplayArgs>): Promise<voi
   if (argv.count !== undefined && !(Number.isInteger(argv.count) && argv.count > 0)) return usage('-c must be a positive integer');
   if (!(Number.isInteger(argv.loop) && argv.loop >= 0)) return usage('--loop must be 0 or a positive integer');
   if (argv.loop === 0 && argv.count === undefined) return usage("--loop 0 repeats the file until -c N frames are sent: give -c N");
+  const problem = checkInput(argv.file);
+  if (problem !== undefined) return fail(problem);
   let replay: Replay;
   try {
     replay = new Replay(argv.file, parseTarget(argv.interface), {

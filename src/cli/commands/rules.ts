@@ -6,8 +6,9 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { pollEvery } from '../../host/poller';
 import { RuleDeltas, isDropTarget, readRules, type RuleCounter, type RuleDelta, type RulesSnapshot } from '../../host/rules';
-import { isValidNetnsName } from '../../host/run';
+import { UnknownNameError, isValidNetnsName } from '../../host/run';
 import { paint, pollUntilSignal, redraw, watchStamp } from '../watchOutput';
+import { addExamples, type Example } from '../help';
 import { fail, usage } from '../userError';
 
 interface RulesArgs {
@@ -24,18 +25,21 @@ export const command = 'rules';
 export const describe = 'Firewall rule counters (iptables nft+legacy, ip6tables, nftables) with per-interval deltas';
 
 export function builder(y: Argv): Argv<RulesArgs> {
-  return y
-    .option('netns', { alias: 'n', type: 'string', describe: 'network namespace (name or pid:PID); default: this one' })
-    .option('table', { alias: 't', type: 'string', describe: 'only this table (filter, nat, mangle, raw, or an nft table)' })
-    .option('chain', { alias: 'c', type: 'string', describe: 'only this chain' })
+  y.option('netns', { type: 'string', requiresArg: true, describe: 'network namespace (name or pid:PID); default: this one' })
+    .option('table', { type: 'string', requiresArg: true, describe: 'only this table (filter, nat, mangle, raw, or an nft table; any case)' })
+    .option('chain', { type: 'string', requiresArg: true, describe: 'only this chain (any case)' })
     .option('json', { type: 'boolean', describe: 'JSON output (one document; one line per refresh with --watch)' })
-    .option('watch', { alias: 'w', type: 'number', describe: 'refresh every S seconds with deltas and rates (Ctrl-C stops)' })
+    .option('watch', { type: 'number', requiresArg: true, describe: 'refresh every S seconds with deltas and rates (Ctrl-C stops)' })
     .option('nonzero', { alias: 'z', type: 'boolean', describe: 'only rules whose counters are not zero (moving ones with --watch)' })
-    .option('color', { type: 'boolean', describe: 'highlight moving rules and hit drops (default: when output is a terminal)' })
-    .example('$0 rules --netns node1 --table filter --chain FORWARD', '')
-    .example('$0 rules -n node1 -t nat --watch 1 --nonzero', '')
-    .example('$0 rules --json | jq \'.rules[] | select(.service)\'', '') as unknown as Argv<RulesArgs>;
+    .option('color', { type: 'boolean', describe: 'highlight moving rules and hit drops (default: when output is a terminal)' });
+  return addExamples(y, examples) as unknown as Argv<RulesArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['rules --netns node1 --table filter --chain FORWARD', 'one chain of one namespace, policy first'],
+  ['rules --netns node1 --table nat --watch 1 --nonzero', 'rules moving now: deltas and rates'],
+  ["rules --json | jq '.rules[] | select(.service)'", 'kube-proxy rules with their Service'],
+];
 
 /** 1234567 → "1.2M"; small numbers stay exact. */
 export function humanBytes(n: number): string {
@@ -128,7 +132,7 @@ export async function handler(argv: ArgumentsCamelCase<RulesArgs>): Promise<void
     try {
       snap = await readRules(opts);
     } catch (err) {
-      return fail((err as Error).message);
+      return fail((err as Error).message, err instanceof UnknownNameError ? 2 : 1);
     }
     if (argv.json) {
       process.stdout.write(`${JSON.stringify({ backends: snap.backends, summary: snap.summary, warnings: snap.warnings, rules: snap.rules })}\n`);
@@ -142,7 +146,7 @@ export async function handler(argv: ArgumentsCamelCase<RulesArgs>): Promise<void
   const deltas = new RuleDeltas();
   const poll = pollEvery(argv.watch * 1000, () => readRules(opts), (result, atSec) => {
     if (result instanceof Error) {
-      fail(result.message);
+      fail(result.message, result instanceof UnknownNameError ? 2 : 1);
       return false;
     }
     const rows = deltas.update(result.rules, atSec);

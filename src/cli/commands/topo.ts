@@ -5,12 +5,14 @@
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { requireRoot, setCommandLogger } from '../../host/run';
 import { ApplyError, executePlan } from '../../topology/apply';
-import { discover, findNetns, type Topology } from '../../topology/discover';
+import { listBridges } from '../../host/fdb-resolve';
+import { bridgeView, discover, findNetns, type Topology } from '../../topology/discover';
 import { planApply, planDestroy } from '../../topology/lifecycle';
 import { formatPlan, PlanConflictError } from '../../topology/plan';
 import { lockTopology } from '../../topology/lock';
 import { loadTopologyFile, TOPOLOGY_NAME, TopologyFileError } from '../../topology/schema';
 import { renderTree } from '../../topology/tree';
+import { addExamples, type Example } from '../help';
 
 export const command = 'topo';
 export const describe = 'Build (apply), remove (destroy) or show network namespace topologies';
@@ -144,10 +146,22 @@ async function showHandler(args: ShowArgs): Promise<void> {
       for (const ref of args.netns) {
         const ns = findNetns(topo, ref);
         if (!ns) {
-          fail(`no network namespace "${ref}" — netscope topo show lists them (names, "host", or a pid)`);
+          fail(`no network namespace "${ref}" — netscope topo show lists them (names, "host", or a pid)`, 2);
           return;
         }
         only.push(ns.id);
+      }
+    }
+    if (args.bridge !== undefined) {
+      const view = bridgeView(topo, args.bridge, only);
+      if (view === undefined) {
+        const where = only ? ` in ${args.netns!.join(', ')}` : '';
+        fail(`no bridge "${args.bridge}"${where}; bridges: ${listBridges(topo)}`, 2);
+        return;
+      }
+      if (args.json) {
+        process.stdout.write(JSON.stringify(view, null, 2) + '\n');
+        return;
       }
     }
     if (args.json) {
@@ -170,6 +184,18 @@ async function showHandler(args: ShowArgs): Promise<void> {
   }
 }
 
+/** Examples of each subcommand's --help. */
+export const subcommandExamples: Record<'apply' | 'show', readonly Example[]> = {
+  apply: [
+    ['topo apply examples/topology/k8s-node.yaml', 'a node namespace with a cni0 bridge and three pods'],
+    ['topo apply k8s-node.yaml --name lab1 --prefix lab1-', 'a second copy under another name'],
+  ],
+  show: [
+    ['topo show', 'every namespace: interfaces, bridges, veth peers, routes'],
+    ['topo show --bridge cni0 --json', 'one bridge, its ports and their peers, as JSON'],
+  ],
+};
+
 const verboseOpt = { alias: 'v', type: 'boolean', describe: 'log every command run (to stderr)' } as const;
 
 export function builder(y: Argv): Argv {
@@ -178,15 +204,13 @@ export function builder(y: Argv): Argv {
       'apply <file>',
       'Create or converge the topology in FILE (YAML or JSON); prints the plan first',
       (a) =>
-        a
+        addExamples(a
           .positional('file', { type: 'string', demandOption: true, describe: 'topology file' })
           .option('dry-run', { type: 'boolean', describe: 'print the plan only' })
           .option('name', { type: 'string', describe: 'topology name (overrides the file; tags what is created)' })
           .option('prefix', { type: 'string', describe: 'namespace name prefix (default "<name>-")' })
           .option('allow-overlap', { type: 'boolean', describe: "allow addresses that overlap the host's addresses or routes" })
-          .option('verbose', verboseOpt)
-          .example('$0 topo apply examples/topology/k8s-node.yaml', 'build a node namespace with a cni0 bridge and three pods')
-          .example('$0 topo apply k8s-node.yaml --name lab1 --prefix lab1-', 'a second copy under another name'),
+          .option('verbose', verboseOpt), subcommandExamples.apply),
       (a) => applyHandler(a as ArgumentsCamelCase<ApplyArgs>),
     )
     .command(
@@ -204,15 +228,15 @@ export function builder(y: Argv): Argv {
       'show',
       'Show every network namespace (named and process-held): interfaces, bridges and ports, veth peers, routes',
       (a) =>
-        a
+        addExamples(a
           .option('json', { type: 'boolean', describe: 'print the discovered topology as JSON' })
           .option('netns', { type: 'string', array: true, describe: 'only these namespaces (name, "host", or pid)' })
           .option('bridge', { type: 'string', describe: 'only this bridge, its ports and their peers' })
           .option('color', { type: 'boolean', describe: 'colour states (default: when stdout is a terminal)' })
-          .option('verbose', verboseOpt),
+          .option('verbose', verboseOpt), subcommandExamples.show),
       (a) => showHandler(a as ArgumentsCamelCase<ShowArgs>),
     )
-    .demandCommand(1, 'Name an action: apply, destroy or show.');
+    .demandCommand(1, 'name an action: apply, destroy or show');
 }
 
 export function handler(): void {

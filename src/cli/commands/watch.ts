@@ -1,14 +1,16 @@
 /**
  * `netscope watch BRIDGE[@NETNS] [-i IFACE[@NETNS] …] [filter…]`: the terminal dashboard on a bridge.
- * Parsing and wiring only; the dashboard lives in src/tui.
+ * Parsing and wiring only: the real sources (liveSources) go to the dashboard in src/tui.
  */
 import type { Argv, ArgumentsCamelCase } from 'yargs';
 import { CaptureStartError } from '../../capture/live';
 import { parseTarget, TargetError, type CaptureTarget } from '../../capture/target';
 import { requireRoot } from '../../host/run';
-import { Dashboard, WatchError } from '../../tui/dashboard';
+import { Dashboard } from '../../tui/dashboard';
 import { tooSmall } from '../../tui/layout';
+import { liveSources, resolveBridge, WatchError } from '../../tui/liveSources';
 import { runUntilQuit } from '../../tui/run';
+import { addExamples, type Example } from '../help';
 import { fail } from '../userError';
 
 interface WatchArgs {
@@ -22,16 +24,20 @@ export const command = 'watch <bridge> [filter..]';
 export const describe = 'Live dashboard of a bridge: flows, MAC table, firewall counters, topology';
 
 export function builder(y: Argv): Argv<WatchArgs> {
-  return y
+  y
     .positional('bridge', { type: 'string', demandOption: true, describe: 'BRIDGE, BRIDGE@NETNS or BRIDGE@pid:PID' })
     .positional('filter', { type: 'string', array: true, describe: 'pcap-filter expression for the capture (e.g. not arp)' })
     // Not an array option: an array would swallow the filter words after the last -i; repeating -i still
     // collects every value.
     .option('interface', { alias: 'i', type: 'string', describe: 'also capture on IFACE[@NETNS] (repeatable)' })
-    .option('poll', { type: 'number', default: 2, describe: 'seconds between host state reads (FDB, rule counters, topology)' })
-    .example('$0 watch cni0@node1', 'dashboard of bridge cni0 in namespace node1')
-    .example('$0 watch br0 -i eth0@pod-a not port 22', 'also capture on a pod interface, skip ssh') as unknown as Argv<WatchArgs>;
+    .option('poll', { type: 'number', default: 2, describe: 'seconds between host state reads (FDB, rule counters, topology)' });
+  return addExamples(y, examples) as unknown as Argv<WatchArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['watch cni0@node1', 'dashboard of bridge cni0 in namespace node1'],
+  ['watch br0 -i eth0@pod-a not port 22', 'also capture on a pod interface, skip ssh'],
+];
 
 export async function handler(argv: ArgumentsCamelCase<WatchArgs>): Promise<void> {
   if (!process.stdout.isTTY || !process.stdin.isTTY) {
@@ -59,7 +65,9 @@ export async function handler(argv: ArgumentsCamelCase<WatchArgs>): Promise<void
   const filter = (argv.filter ?? []).join(' ').trim() || undefined;
   let dash: Dashboard;
   try {
-    dash = await Dashboard.open({ bridge: main.iface, netns: main.netns, extra, filter, pollMs: argv.poll * 1000 });
+    const { topo, bridge } = await resolveBridge(main.iface, main.netns);
+    dash = new Dashboard({ bridge, topo, captureFilter: filter }, liveSources(bridge, topo, { extra, filter, pollMs: argv.poll * 1000 }));
+    await dash.start();
   } catch (err) {
     if (err instanceof WatchError) return fail(err.message, err.usage ? 2 : 1);
     if (err instanceof CaptureStartError) return fail(err.message, err.usage ? 2 : 1);
