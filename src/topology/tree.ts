@@ -118,5 +118,6 @@ export function renderTree(topo: Topology, opts: TreeOptions = {}): string {
     if (!node) continue;
     draw(node, '', true, true, out);
   }
-  return out.join('\n') + '\n';
+  // Nothing matched (an unknown --bridge): the command says so, the renderer draws nothing.
+  return out.length === 0 ? '' : out.join('\n') + '\n';
 }
