@@ -162,6 +162,12 @@ export interface FlowCounters {
   icmpErrorsUnmatched: number;
   /** Problems of removed flows beyond the retained log. */
   problemsDropped: number;
+  /** Connects that failed: a RST answered the SYN (refused), or the flow left the table with SYNs unanswered. */
+  tcpFailedConnects: number;
+  /** Connections reset after the handshake answered (or seen mid-stream): counted once per reset. */
+  tcpResets: number;
+  /** ICMP destination unreachable (v4 type 3) and ICMPv6 destination unreachable (type 1) messages. */
+  icmpUnreachables: number;
   /** Records of a packet already seen on another interface (multi-point capture): counted once, on its first sighting. */
   repeats: number;
   macs: number;

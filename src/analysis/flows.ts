@@ -109,6 +109,9 @@ export class FlowTable {
     icmpErrorsUnmatched: 0,
     repeats: 0,
     problemsDropped: 0,
+    tcpFailedConnects: 0,
+    tcpResets: 0,
+    icmpUnreachables: 0,
   };
 
   constructor(opts: FlowTableOptions = {}) {
@@ -585,6 +588,11 @@ export class FlowTable {
   private tcpUpdate(s: number, f: number, d: number): void {
     const st = this.u8[s * B + B_TST];
     if ((f & TCP.RST) !== 0) {
+      // Event counters for exporters: one per connection that ends this way, not per RST packet.
+      if (st !== ST_RESET) {
+        if (this.u16[s * H + H_SYNS] > 0 && (this.u8[s * B + B_TFL] & TF_SYNACK) === 0) this.c.tcpFailedConnects++;
+        else this.c.tcpResets++;
+      }
       this.u8[s * B + B_RST_BY] = d + 1;
       this.u8[s * B + B_TST] = ST_RESET;
       return;
@@ -734,6 +742,7 @@ export class FlowTable {
 
   /** Counts an error on the flow of the quoted packet, whose key is in the scratch fields. */
   private countIcmpError(vni: number, type: number, code: number, from: string, v6: boolean, mtu: number): void {
+    if (type === (v6 ? 1 : 3)) this.c.icmpUnreachables++;
     this.k.kVni = vni;
     this.k.pack();
     const s = this.k.find(this.st, this.k.hash());
@@ -769,6 +778,10 @@ export class FlowTable {
   }
 
   private removeSlot(s: number): void {
+    // A connect whose SYNs were never answered is known to have failed only when its flow leaves the table.
+    const fam = this.u8[s * B + B_FAM];
+    if ((fam === FAM_V4 || fam === FAM_V6) && this.u16[s * H + H_PROTO] === IPPROTO_TCP && this.u16[s * H + H_SYNS] > 0 &&
+        (this.u8[s * B + B_TFL] & TF_SYNACK) === 0 && this.u8[s * B + B_TST] !== ST_RESET) this.c.tcpFailedConnects++;
     if (this.lastSlot === s) this.lastSlot = -1;
     this.st.remove(s);
   }

@@ -29,7 +29,8 @@ async function setup(): Promise<void> {
   await runCommand(['ip', 'link', 'set', RX, 'up'], { netns: NS });
 }
 
-async function writeFrames(file: string): Promise<void> {
+/** 16 small UDP frames (60 bytes on the wire) for the generator to loop over; also used by the agent bench. */
+export async function writeFrames(file: string): Promise<void> {
   const w = new PcapWriter(fs.createWriteStream(file), { linktype: 1 });
   for (let i = 0; i < 16; i++) {
     const f = ether('02:00:00:00:0b:0b', '02:00:00:00:0a:0a', 0x0800, ipv4({ src: '10.244.9.1', dst: '10.244.9.2', proto: 17, id: i }, udp(5000 + i, 6000, Buffer.alloc(18, i))));

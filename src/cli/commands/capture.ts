@@ -5,7 +5,9 @@
 import fs from 'fs';
 import path from 'path';
 import type { Argv, ArgumentsCamelCase } from 'yargs';
-import { CaptureStartError, LiveCapture, TargetStats } from '../../capture/live';
+import { readTokenFile, TokenFileError } from '../../agent/auth';
+import { RemoteCapture } from '../../agent/remoteCapture';
+import { CaptureStartError, LiveCapture, TargetStats, type CapturedInterface } from '../../capture/live';
 import { CaptureTarget, parseTarget, resolveTargets, selectorTargets, TargetError } from '../../capture/target';
 import { closeSharedPodResolver, sharedPodResolver } from '../../k8s/pods';
 import { PodNameIndex } from '../../k8s/podNames';
@@ -33,6 +35,8 @@ interface CaptureArgs {
   snaplen: number;
   'no-promiscuous-mode'?: boolean;
   immediate?: boolean;
+  agent?: string | string[];
+  'token-file'?: string;
 }
 
 export const command = 'capture [filter..]';
@@ -65,7 +69,9 @@ export function builder(y: Argv): Argv<CaptureArgs> {
     .option('buffer-size', { alias: 'B', type: 'number', default: 32768, describe: 'kernel capture ring per interface in KiB (as tcpdump -B)' })
     .option('snaplen', { alias: 's', type: 'number', default: 262144, describe: 'bytes captured per packet (as tcpdump -s; 0 = 262144)' })
     .option('no-promiscuous-mode', { alias: 'p', type: 'boolean', describe: 'do not put the interfaces into promiscuous mode (as tcpdump -p)' })
-    .option('immediate', { type: 'boolean', describe: 'libpcap immediate mode: lowest latency, fewer frames per ring' });
+    .option('immediate', { type: 'boolean', describe: 'libpcap immediate mode: lowest latency, fewer frames per ring' })
+    .option('agent', { type: 'string', requiresArg: true, describe: 'capture through netscope agents (http://HOST:PORT, repeat for several nodes); -i IFACE@NETNS goes to the agents that follow NETNS' })
+    .option('token-file', { type: 'string', requiresArg: true, describe: 'with --agent: file holding the agents\' bearer token' });
   return addExamples(y, examples) as unknown as Argv<CaptureArgs>;
 }
 
@@ -74,6 +80,7 @@ export const examples: readonly Example[] = [
   ['capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic'],
   ['capture -i default/web-0 -w web.pcapng', "a pod's eth0 by name (interface named default/web-0/eth0)"],
   ['capture --selector app=web tcp port 80', 'every app=web pod, merged'],
+  ['capture --agent http://a:9465 --agent http://b:9465 -i eth0@host -w all.pcapng', 'one pcapng from two nodes'],
 ];
 
 /** Opens FILE for writing: its descriptor, or the one line that says why it cannot be written. */
@@ -99,7 +106,7 @@ interface Sink {
 }
 
 /** "-w -" streams pcapng to stdout (e.g. into tshark -r -). */
-function openFileSink(file: string, fd: number | undefined, capture: LiveCapture, names: PodNameIndex | null): Sink {
+function openFileSink(file: string, fd: number | undefined, capture: { interfaces(): CapturedInterface[] }, names: PodNameIndex | null): Sink {
   const out: NodeJS.WritableStream = fd === undefined ? process.stdout : fs.createWriteStream('', { fd });
   const ifs = capture.interfaces();
   if (file.endsWith('.pcap')) {
@@ -170,6 +177,17 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
   if (!(argv['buffer-size'] >= 64 && argv['buffer-size'] <= 2 * 1024 * 1024)) return usage('-B must be between 64 and 2097152 KiB');
   if (!(Number.isInteger(argv.snaplen) && argv.snaplen >= 0 && argv.snaplen <= 262144)) return usage('-s must be an integer from 0 to 262144');
   if (argv.write === '-' && argv.print) return usage('-w - writes the capture to stdout: --print cannot share it');
+  const agents = ([] as string[]).concat(argv.agent ?? []);
+  let token: string | undefined;
+  if (argv['token-file'] !== undefined) {
+    if (agents.length === 0) return usage('--token-file is for --agent captures');
+    try {
+      token = readTokenFile(argv['token-file']);
+    } catch (e) {
+      if (e instanceof TokenFileError) return usage(e.message);
+      throw e;
+    }
+  }
   // The output file is opened before the capture starts: a bad path is one clear line, and no capture is lost.
   let outFd: number | undefined;
   const createdOut = argv.write !== undefined && argv.write !== '-' && !fs.existsSync(argv.write);
@@ -178,14 +196,23 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
     if (typeof opened === 'string') return fail(opened);
     outFd = opened;
   }
-  const capture = new LiveCapture(targets, {
-    filter: (argv.filter ?? []).join(' '),
-    reorderWindowMs: argv['window-ms'],
-    ringBytes: Math.round(argv['buffer-size'] * 1024),
-    snaplen: argv.snaplen === 0 ? 262144 : argv.snaplen,
-    promisc: argv['no-promiscuous-mode'] !== true,
-    immediate: argv.immediate === true,
-  });
+  const windowMs = argv['window-ms'];
+  const capture =
+    agents.length > 0
+      ? new RemoteCapture(agents, ([] as string[]).concat(argv.interface ?? []), {
+          filter: (argv.filter ?? []).join(' '),
+          durationSec: argv.duration ?? 3600,
+          token,
+          reorderWindowMs: windowMs,
+        })
+      : new LiveCapture(targets, {
+          filter: (argv.filter ?? []).join(' '),
+          reorderWindowMs: argv['window-ms'],
+          ringBytes: Math.round(argv['buffer-size'] * 1024),
+          snaplen: argv.snaplen === 0 ? 262144 : argv.snaplen,
+          promisc: argv['no-promiscuous-mode'] !== true,
+          immediate: argv.immediate === true,
+        });
 
   let stopRequested = false;
   let finishing: Promise<void> | null = null;
@@ -234,7 +261,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
       return;
     }
   }
-  const printer = argv.write === undefined || argv.print ? new PacketPrinter(process.stdout, { json: argv.json === true, ether: argv.ether === true, iface: targets.length > 1 }) : null;
+  const printer = argv.write === undefined || argv.print ? new PacketPrinter(process.stdout, { json: argv.json === true, ether: argv.ether === true, iface: targets.length > 1 || agents.length > 0 }) : null;
   const view = new PacketView();
   const limit = argv.count ?? Infinity;
   let n = 0;
@@ -264,7 +291,7 @@ export async function handler(argv: ArgumentsCamelCase<CaptureArgs>): Promise<vo
       if (!argv.quiet) {
         for (const line of closingLines(capture.stats())) process.stderr.write(`netscope: ${line}\n`);
         if (capture.lateRecords > 0) {
-          process.stderr.write(`netscope: ${capture.lateRecords} packets arrived later than the ${argv['window-ms']} ms reorder window (kept, slightly out of order)\n`);
+          process.stderr.write(`netscope: ${capture.lateRecords} packets arrived later than the ${windowMs} ms reorder window (kept, slightly out of order)\n`);
         }
       }
       detachSignals();
