@@ -137,9 +137,13 @@ export function hopOrder(s: EchoSightings, points: number): HopOrder {
   return { complete, pairs: deltas.length, inversions, streamInversions, medianDeltaNs: deltas.length ? deltas[deltas.length >> 1] : NaN };
 }
 
-/** Starts tcpdump on IFACE in NETNS writing nanosecond pcap; resolves when it is listening. */
-export function startTcpdump(netns: string, iface: string, file: string, filter: string): Promise<ChildProcess> {
-  const child = spawn('ip', ['netns', 'exec', netns, 'tcpdump', '-i', iface, '-n', '-U', '--time-stamp-precision=nano', '-w', file, filter], {
+/**
+ * Starts tcpdump on IFACE in NETNS writing nanosecond pcap; resolves when it is listening. With `count` it
+ * exits by itself after that many packets (tcpdump on SIGINT loses what waits in its ring's open block).
+ */
+export function startTcpdump(netns: string, iface: string, file: string, filter: string, count?: number): Promise<ChildProcess> {
+  const countArgs = count === undefined ? [] : ['-c', String(count)];
+  const child = spawn('ip', ['netns', 'exec', netns, 'tcpdump', '-i', iface, '-n', '-U', '--time-stamp-precision=nano', ...countArgs, '-w', file, filter], {
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
@@ -148,7 +152,7 @@ export function startTcpdump(netns: string, iface: string, file: string, filter:
       err += b.toString();
       if (err.includes('listening on')) resolve(child);
     });
-    child.on('close', (code) => reject(new Error(`tcpdump on ${iface}@${netns} exited (${code}): ${err.trim()}`)));
+    child.once('close', (code) => reject(new Error(`tcpdump on ${iface}@${netns} exited (${code}): ${err.trim()}`)));
   });
 }
 

@@ -74,3 +74,11 @@ export const SGR = {
 export function paint(on: boolean, code: string, text: string): string {
   return on ? `\x1b[${code}m${text}\x1b[0m` : text;
 }
+
+/** The global --runtime-endpoint option (pod names through CRI), one definition for main.ts and the spec. */
+export const runtimeEndpointOption = {
+  type: 'string',
+  global: true,
+  requiresArg: true,
+  describe: 'container runtime (CRI) socket for pod names, e.g. unix:///run/containerd/containerd.sock (env NETSCOPE_RUNTIME_ENDPOINT)',
+} as const;

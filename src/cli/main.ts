@@ -2,7 +2,7 @@ import fs from 'fs';
 import path from 'path';
 import yargs from 'yargs';
 import type { Argv, CommandModule } from 'yargs';
-import { colorOption, setColorMode, type ColorMode } from './color';
+import { colorOption, runtimeEndpointOption, setColorMode, type ColorMode } from './color';
 
 const COMMANDS_DIR = path.join(__dirname, 'commands');
 
@@ -56,12 +56,7 @@ export function main(argv: string[]): void {
   const width = process.stdout.columns || Number(process.env.COLUMNS) || 100;
   y.option('color', colorOption)
     .middleware((a) => setColorMode(a.color as ColorMode))
-    .option('runtime-endpoint', {
-    type: 'string',
-    global: true,
-    requiresArg: true,
-    describe: 'container runtime (CRI) socket for pod names, e.g. unix:///run/containerd/containerd.sock (env NETSCOPE_RUNTIME_ENDPOINT)',
-  })
+    .option('runtime-endpoint', runtimeEndpointOption)
     // Pod resolution reads the variable (src/k8s/pods.ts): the flag only overrides it, without loading anything here.
     .middleware((a) => {
       const e = a['runtime-endpoint'];

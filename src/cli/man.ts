@@ -27,7 +27,7 @@ function th(name: string, info: ManInfo, what: string): string[] {
 }
 
 function optionTitle(o: OptionSpec): string {
-  const flags = [...o.aliases.filter((a) => a.length === 1).map((a) => `-${a}`), `--${o.name}`, ...o.aliases.filter((a) => a.length > 1).map((a) => `--${a}`)];
+  const flags = [...o.aliases.filter((a) => a.length === 1).map((a) => `-${a}`), o.name.length === 1 ? `-${o.name}` : `--${o.name}`, ...o.aliases.filter((a) => a.length > 1).map((a) => `--${a}`)];
   const value = o.type === 'boolean' || o.type === 'count' ? '' : ` ${ital(o.choices ? o.choices.join('|') : o.type === 'number' ? 'N' : o.name.toUpperCase())}`;
   return flags.map(bold).join(', ') + value;
 }

@@ -5,7 +5,7 @@
  */
 import fs from 'fs';
 import path from 'path';
-import { colorOption } from './color';
+import { colorOption, runtimeEndpointOption } from './color';
 
 export type ValueType = 'string' | 'number' | 'boolean' | 'count';
 
@@ -57,6 +57,7 @@ type OptionOpts = Record<string, unknown>;
 /** Global options main.ts adds to every command (besides --help), recorded like the commands' own. */
 export const GLOBAL_OPTIONS: OptionSpec[] = [
   toOption('color', colorOption as unknown as OptionOpts),
+  toOption('runtime-endpoint', runtimeEndpointOption as unknown as OptionOpts),
   toOption('help', { alias: 'h', type: 'boolean', describe: 'show help' }),
 ];
 

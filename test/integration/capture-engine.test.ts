@@ -13,7 +13,7 @@ import { ChildProcess, spawn, spawnSync } from 'child_process';
 import fs from 'fs';
 import os from 'os';
 import path from 'path';
-import { buildHopLab, destroyHopLab, EchoSightings, HopLab, hopOrder, startTcpdump, stopTcpdump } from '../../src/bench/_hops';
+import { buildHopLab, destroyHopLab, EchoSightings, HopLab, hopOrder, startTcpdump } from '../../src/bench/_hops';
 import { ether, ipv4, udp } from '../../src/decode/craft';
 import { CaptureParser } from '../../src/pcap/reader';
 import { PcapWriter } from '../../src/pcap/writer';
@@ -78,10 +78,12 @@ d('capture engine (libpcap binding) on real namespaces', () => {
     const cap = await startCapture([...args, '-w', out, '--print', 'icmp']);
     // tcpdump on the source pod's eth0 at the same time: the RTT oracle for the flow report below.
     const tdFile = path.join(tmp, 'hops-tcpdump.pcap');
-    const td = await startTcpdump(lab.podA, 'eth0', tdFile, 'icmp');
+    const td = await startTcpdump(lab.podA, 'eth0', tdFile, 'icmp', 2000);
+    const tdExited = new Promise<void>((r) => (td.exitCode !== null ? r() : td.on('close', () => r())));
     const ping = spawnSync('ip', ['netns', 'exec', lab.podA, 'ping', '-q', '-c', '1000', '-i', '0.005', '-W', '1', lab.ipB], { encoding: 'utf8', timeout: 120_000 });
     expect(ping.stdout).toMatch(/1000 packets transmitted, 1000 received/);
-    await stopTcpdump(td);
+    // tcpdump stops by itself at 2000 packets (1000 requests, 1000 replies).
+    await tdExited;
     cap.child.kill('SIGINT');
     expect(await cap.exited).toBe(0);
 

@@ -10,7 +10,8 @@ import type { Example } from '../../src/cli/help';
 
 const ROOT = path.join(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'netscope');
-const COMMANDS = fs.readdirSync(path.join(ROOT, 'src', 'cli', 'commands')).map((f) => f.replace(/\.ts$/, '')).sort();
+// Hidden commands (__complete, called by the completion scripts) have no help page to hold examples.
+const COMMANDS = fs.readdirSync(path.join(ROOT, 'src', 'cli', 'commands')).map((f) => f.replace(/\.ts$/, '')).filter((c) => !c.startsWith('__')).sort();
 
 function netscope(args: string[], columns = 80): { code: number | null; stdout: string; stderr: string } {
   const r = spawnSync(BIN, args, { cwd: ROOT, encoding: 'utf8', env: { ...process.env, COLUMNS: String(columns) } });

@@ -12,6 +12,7 @@ import { NodeEngine } from '../../agent/engine';
 import { isValidNetnsPattern, netnsMatcher } from '../../agent/follow';
 import { AgentMetrics } from '../../agent/metrics';
 import { AgentServer } from '../../agent/server';
+import { addExamples, type Example } from '../help';
 import { fail, usage } from '../userError';
 
 interface AgentArgs {
@@ -36,7 +37,7 @@ export const command = 'agent';
 export const describe = 'Per-node agent: Prometheus /metrics, /capture pcapng streams and /healthz over the node\'s namespaces';
 
 export function builder(y: Argv): Argv<AgentArgs> {
-  return y
+  const y2 = y
     .option('listen', { type: 'string', default: '127.0.0.1:9465', describe: 'HOST:PORT to serve on (port 0 = any free port); not loopback needs --token-file' })
     .option('netns', { type: 'string', describe: 'follow only these namespaces: name, host, pid:N, * wildcards; repeat or comma-separate (default: all)' })
     .option('token-file', { type: 'string', describe: 'file holding the bearer token /capture requires (mode 600)' })
@@ -51,11 +52,15 @@ export function builder(y: Argv): Argv<AgentArgs> {
     .option('stream-buffer-mb', { type: 'number', default: 4, describe: 'MiB a /capture stream may hold for a slow client before dropping packets' })
     .option('max-capture-seconds', { type: 'number', default: 3600, describe: 'longest /capture duration accepted' })
     .option('ring-mb', { type: 'number', default: 32, describe: 'kernel capture ring per captured interface (MiB)' })
-    .option('max-flows', { type: 'number', default: 100000, describe: 'flows held by the flow engine' })
-    .example('$0 agent', 'serve on 127.0.0.1:9465, all namespaces')
-    .example('$0 agent --listen 0.0.0.0:9465 --token-file /etc/netscope/token', 'serve the network (token needed for /capture)')
-    .example("$0 agent --netns 'node1' --netns 'pod-*' --listen 127.0.0.1:0", 'some namespaces, any free port') as unknown as Argv<AgentArgs>;
+    .option('max-flows', { type: 'number', default: 100000, describe: 'flows held by the flow engine' });
+  return addExamples(y2, examples) as unknown as Argv<AgentArgs>;
 }
+
+export const examples: readonly Example[] = [
+  ['agent', 'serve on 127.0.0.1:9465, all namespaces'],
+  ['agent --listen 0.0.0.0:9465 --token-file /etc/netscope/token', 'serve the network (token for /capture)'],
+  ["agent --netns node1 --netns 'pod-*' --listen 127.0.0.1:0", 'some namespaces, any free port'],
+];
 
 function packageVersion(): string {
   try {

@@ -59,7 +59,7 @@ const takesValue = (o: OptionSpec | undefined, flag: string): o is OptionSpec =>
 
 function optionWords(spec: CommandSpec, cur: string, top: boolean): string[] {
   const opts = [...spec.options, ...GLOBAL_OPTIONS].filter((o) => !o.hidden);
-  const out = opts.map((o) => `--${o.name}`);
+  const out = opts.map((o) => (o.name.length === 1 ? `-${o.name}` : `--${o.name}`));
   if (top) out.push('--version');
   // Single-letter aliases only when the user typed a single dash.
   if (!cur.startsWith('--')) for (const o of opts) for (const a of o.aliases) if (a.length === 1) out.push(`-${a}`);
