@@ -80,7 +80,7 @@ export const examples: readonly Example[] = [
   ['capture -i veth1 -w out.pcapng --duration 10', 'write 10 s of traffic'],
   ['capture -i default/web-0 -w web.pcapng', "a pod's eth0 by name (interface named default/web-0/eth0)"],
   ['capture --selector app=web tcp port 80', 'every app=web pod, merged'],
-  ['capture --agent http://a:9465 --agent http://b:9465 -i eth0 -w x.pcapng', 'one pcapng from two nodes'],
+  ['capture --agent http://a:9465 --agent http://b:9465 -i eth0 -w x', 'one pcapng from two nodes'],
 ];
 
 /** Opens FILE for writing: its descriptor, or the one line that says why it cannot be written. */
