@@ -119,7 +119,7 @@ export function hopOrder(s: EchoSightings, points: number): HopOrder {
   let streamInversions = 0;
   const deltas: number[] = [];
   for (const [key, list] of s.byEcho) {
-    const byPoint: Array<Sighting | undefined> = new Array(points);
+    const byPoint: Array<Sighting | undefined> = Array.from({ length: points }, () => undefined);
     for (const x of list) if (byPoint[x.point] === undefined) byPoint[x.point] = x;
     if (byPoint.some((x) => x === undefined)) continue;
     complete++;
