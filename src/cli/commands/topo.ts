@@ -13,6 +13,7 @@ import { lockTopology } from '../../topology/lock';
 import { loadTopologyFile, TOPOLOGY_NAME, TopologyFileError } from '../../topology/schema';
 import { renderTree } from '../../topology/tree';
 import { renderDot } from '../../topology/dot';
+import { podLabel } from '../../k8s/pods';
 import { useColor } from '../color';
 import { progressFor, progressOption } from '../progress';
 import { addExamples, type Example } from '../help';
@@ -185,7 +186,7 @@ async function showHandler(args: ShowArgs): Promise<void> {
       }
     }
     if (format === 'dot') {
-      process.stdout.write(renderDot(topo, { netns: only, bridge: args.bridge }));
+      process.stdout.write(renderDot(topo, { netns: only, bridge: args.bridge, podOf: (ns) => (ns.pod ? podLabel(ns.pod) : undefined) }));
       return;
     }
     if (format === 'json') {

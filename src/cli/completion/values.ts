@@ -7,15 +7,20 @@
 import { promises as fsp } from 'fs';
 import path from 'path';
 import { linkKind, readLinks } from '../../host/iproute';
+import { closeSharedPodResolver, podLabel, sharedPodResolver } from '../../k8s/pods';
 import { listNamespaces } from '../../topology/discover';
 import type { CompletionRequest, ValueKind } from './analyse';
 
-/**
- * Pod names for completion (diagnose FROM/TO). Hook: no pod lookup module exists in src/k8s yet; when one
- * lands, return its pod names (namespace/name and name) here.
- */
+/** Pod names for completion (NAMESPACE/POD), from the container runtime or the kubelet's files; none on failure. */
 export async function podNames(): Promise<string[]> {
-  return [];
+  try {
+    const table = await sharedPodResolver().resolve();
+    return table.pods.map(podLabel);
+  } catch {
+    return [];
+  } finally {
+    closeSharedPodResolver();
+  }
 }
 
 /** Named namespaces and process-held ones (pid:PID); netscope's own is the bare form (no @). */
