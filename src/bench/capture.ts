@@ -100,7 +100,7 @@ async function round(label: string, fixture: string, opts: ReplayOptions, netsco
   const lostNs = result.sent - netscopeCount;
   const lostTd = result.sent - tcpdump.captured;
   process.stdout.write(
-    `${label}, netscope ring ${netscopeRingMiB} MiB (${netscopeRingMiB * 16} frame slots), tcpdump ring ${RING_KIB / 1024} MiB:\n` +
+    `${label}, netscope ring ${netscopeRingMiB} MiB, tcpdump ring ${RING_KIB / 1024} MiB:\n` +
       `  generator sent ${result.sent} frames in ${result.elapsedMs} ms = ${rate} frames/s (${result.failed} send failures)\n` +
       `  netscope captured ${netscopeCount} (lost ${lostNs}, ${((100 * lostNs) / result.sent).toFixed(2)}%; "dropped by kernel" ${stats.kernelDropped ?? '?'}, interface rx_dropped +${stats.ifaceDrops ?? '?'})\n` +
       `  tcpdump  captured ${tcpdump.captured} (lost ${lostTd}, ${((100 * lostTd) / result.sent).toFixed(2)}%; "dropped by kernel" ${tcpdump.kernelDrops})\n` +
