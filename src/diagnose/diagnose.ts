@@ -18,7 +18,7 @@ import type { TraceEvent } from '../host/nft-trace-parse';
 import { neighbourIssue } from './neighbour';
 import { analyseTrace, describeXtablesDrops, traceMatches } from './trace';
 import { chooseIdentity, probePacketBytes, sendProbes, type ProbePlan } from './probe';
-import type { DiagnoseReport, Endpoint, Hop, PathIssue, PathTrace, ProbeProto, TraceSummary } from './types';
+import type { CaptureAccounting, DiagnoseReport, Endpoint, Hop, PathIssue, PathTrace, ProbeProto, TraceSummary } from './types';
 import { decideVerdict } from './verdict';
 
 export { EndpointError } from './endpoints';
@@ -163,6 +163,7 @@ export async function diagnose(options: DiagnoseOptions): Promise<DiagnoseReport
   const to = resolveEndpoint(topo, opts.to, { allowUnknownIp: true, what: 'TO', near: from.netns ?? '' });
   if (from.netns === to.netns && from.ip === to.ip) throw new DiagnoseUsageError(`FROM and TO are the same address (${from.ip}): name two different endpoints`);
   const warnings: string[] = [];
+  let captureAccounting: CaptureAccounting[] = [];
 
   const packetBytes = probePacketBytes(o.proto, o.size);
   const fwd = tracePath(topo, from, to, { packetBytes, df: o.df, direction: 'request' });
@@ -256,6 +257,16 @@ export async function diagnose(options: DiagnoseOptions): Promise<DiagnoseReport
     // Late answers (a slow ARP, an ICMP error in flight) and the merge window.
     await abortable(sleep(150), signal);
     const [, events] = await abortable(Promise.all([capture?.stop(), tracer?.finish()]), signal);
+    captureAccounting = (capture?.stats() ?? []).map((st) => ({
+      iface: st.target,
+      captured: st.packets,
+      receivedByFilter: st.kernelReceived ?? null,
+      droppedByKernel: st.kernelDropped ?? null,
+      droppedByInterface: st.kernelIfDropped ?? null,
+      droppedByNetscope: st.agentDropped,
+    }));
+    const lost = captureAccounting.filter((c) => (c.droppedByKernel ?? 0) + c.droppedByNetscope > 0);
+    if (lost.length > 0) warnings.push(`the capture lost packets on ${lost.map((c) => c.iface).join(', ')}: a probe missing there may have been dropped by the capture, not the network`);
     capture = null;
     if (events) traceEvents = events;
     step('reading counters again');
@@ -306,6 +317,7 @@ export async function diagnose(options: DiagnoseOptions): Promise<DiagnoseReport
     result,
     counters: { rules: rulesAfter.hits, interfaces, neighbours },
     trace,
+    capture: captureAccounting,
     warnings,
     durationMs: Date.now() - started,
   };

@@ -108,6 +108,13 @@ export function renderReport(r: DiagnoseReport, opts: RenderOptions = {}): strin
     lines.push(`nft trace in ${t.traced.length}/${t.traced.length + t.failed.length} namespaces${legacy}`);
     for (const d of t.drops) lines.push(`  ${d.netnsLabel}  ${d.direction}  ${tracedRuleName(d)}  verdict ${d.verdict} ×${d.packets}`);
   }
+  if (r.capture.length > 0) {
+    const sum = (f: (c: (typeof r.capture)[number]) => number | null): number => r.capture.reduce((a, c) => a + (f(c) ?? 0), 0);
+    lines.push(
+      `capture  ${r.capture.length} hops: ${sum((c) => c.captured)} packets captured, ${sum((c) => c.droppedByKernel)} dropped by kernel, ` +
+        `${sum((c) => c.droppedByInterface)} dropped by interface, ${sum((c) => c.droppedByNetscope)} dropped by netscope`,
+    );
+  }
   for (const w of r.warnings) lines.push(`warning  ${w}`);
   return `${lines.join('\n')}\n`;
 }

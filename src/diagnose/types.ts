@@ -279,6 +279,17 @@ export interface DiagnoseReport {
     neighbours: NeighbourState[];
   };
   trace: TraceSummary;
+  /** Each captured hop's accounting, as tcpdump reports it (pcap_stats), plus what netscope itself dropped. */
+  capture: CaptureAccounting[];
   warnings: string[];
   durationMs: number;
+}
+
+export interface CaptureAccounting {
+  iface: string;
+  captured: number;
+  receivedByFilter: number | null;
+  droppedByKernel: number | null;
+  droppedByInterface: number | null;
+  droppedByNetscope: number;
 }

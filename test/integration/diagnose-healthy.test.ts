@@ -117,7 +117,12 @@ d('diagnose: healthy topology and the CLI', () => {
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.out) as DiagnoseReport;
-    expect(Object.keys(doc)).toEqual(['version', 'from', 'to', 'probe', 'verdict', 'hops', 'arp', 'result', 'counters', 'trace', 'warnings', 'durationMs']);
+    expect(Object.keys(doc)).toEqual(['version', 'from', 'to', 'probe', 'verdict', 'hops', 'arp', 'result', 'counters', 'trace', 'capture', 'warnings', 'durationMs']);
+    // Every captured hop's accounting, as tcpdump reports it: nothing lost on a quiet path.
+    const acct = (doc as { capture: Array<{ captured: number; droppedByKernel: number; droppedByNetscope: number }> }).capture;
+    expect(acct.length).toBeGreaterThan(0);
+    for (const c of acct) expect(c).toMatchObject({ droppedByKernel: 0, droppedByNetscope: 0 });
+    expect(acct.reduce((a, c) => a + c.captured, 0)).toBeGreaterThan(0);
     expect(doc).toMatchObject({ version: 1, verdict: { connected: true }, probe: { proto: 'icmp', count: 1, df: true } });
   });
 

@@ -125,6 +125,7 @@ describe('renderReport', () => {
       result: { proto: 'icmp', sent: 2, answered: 0, refused: 0, identity: { icmpId: 9 } },
       counters: { rules: [drop], interfaces: [], neighbours: [] },
       trace: { method: 'off', traced: [], failed: [], legacy: [], drops: [], walks: [] },
+      capture: [],
       warnings: [],
       durationMs: 1,
     };
