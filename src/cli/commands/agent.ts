@@ -12,6 +12,7 @@ import { NodeEngine } from '../../agent/engine';
 import { isValidNetnsPattern, netnsMatcher } from '../../agent/follow';
 import { AgentMetrics } from '../../agent/metrics';
 import { AgentServer } from '../../agent/server';
+import { podLabel } from '../../k8s/pods';
 import { addExamples, type Example } from '../help';
 import { fail, usage } from '../userError';
 
@@ -135,6 +136,8 @@ export async function handler(argv: ArgumentsCamelCase<AgentArgs>): Promise<void
     filter: argv.filter,
     ringBytes: Math.round(argv['ring-mb'] * 1024 * 1024),
     maxFlows: argv['max-flows'],
+    // Discovery names a pod's namespace through the container runtime (or the kubelet's files).
+    podOf: argv['pod-labels'] ? (ns) => (ns.pod ? podLabel(ns.pod) : undefined) : undefined,
   });
   engine.on('log', log);
   const server = new AgentServer(engine, {
