@@ -225,8 +225,8 @@ export async function diagnose(options: DiagnoseOptions): Promise<DiagnoseReport
   let after: Topology;
   try {
     if (tracer) {
-      // A diagnosis that was killed left its trace record: remove what it left before adding ours.
-      const stale = await cleanupStaleTraces();
+      // A diagnosis that was killed left its trace record: remove what it left in these namespaces before adding ours.
+      const stale = await cleanupStaleTraces(undefined, pathNs);
       if (stale.tables.length > 0) warnings.push(`removed trace tables a killed diagnosis left: ${stale.tables.join(', ')}`);
     }
     step(`capturing on ${targets.length} interfaces, reading firewall counters${tracer ? ' and tracing' : ''} in ${pathNs.length} namespaces`);

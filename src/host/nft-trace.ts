@@ -140,7 +140,7 @@ function isZombie(pid: number): boolean {
  * and their records. With `scan`, also every `netscope_trace_<pid>` table of a dead pid in `scan` namespaces
  * (for records lost with /run, e.g. after a reboot they are gone anyway, or deleted by hand).
  */
-export async function cleanupStaleTraces(scan?: string[]): Promise<TraceCleanup> {
+export async function cleanupStaleTraces(scan?: string[], onlyNamespaces?: readonly string[]): Promise<TraceCleanup> {
   const out: TraceCleanup = { tables: [], processes: [], records: 0 };
   let files: string[] = [];
   try {
@@ -156,6 +156,8 @@ export async function cleanupStaleTraces(scan?: string[]): Promise<TraceCleanup>
       continue;
     }
     if (rec.pid === process.pid || alive(rec.pid, rec.startTime)) continue;
+    // A diagnosis cleans up only after dead ones that traced its own namespaces (`diagnose --cleanup`: all).
+    if (onlyNamespaces !== undefined && !rec.namespaces.some((ns) => onlyNamespaces.includes(ns))) continue;
     out.processes.push(...(await endProcesses([...(rec.monitors ?? []).map((pid) => ({ pid, arg: 'monitor' })), ...(rec.holders ?? []).map((pid) => ({ pid, arg: '-i' }))])));
     const gone = await Promise.all(rec.namespaces.map((ns) => (existsSync(ns === '' || ns.startsWith('pid:') ? '/' : `/run/netns/${ns}`) ? deleteTable(ns, rec.table) : Promise.resolve(false))));
     rec.namespaces.forEach((ns, i) => {
