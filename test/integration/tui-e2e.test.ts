@@ -169,7 +169,10 @@ d('netscope watch in tmux', () => {
     expect(await waitExit(exitFile)).toBe(0);
     const after = await waitFor(session, 'the shell back', (t) => t.includes('EXITED'));
     expect(after).not.toContain('┌─ flows');
-    // Captures stopped: no process of ours is left in the node namespace.
+    // Captures stopped: no process of ours is left in the node namespace (an agent that got its stop may
+    // still be finishing when the dashboard has exited: wait for it, bounded by elapsed time).
+    const until = Date.now() + 15_000;
+    while (sh('ip', ['netns', 'pids', node]).trim() !== '' && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
     expect(sh('ip', ['netns', 'pids', node]).trim()).toBe('');
   }, TEST_MS);
 
